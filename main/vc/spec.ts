@@ -1,0 +1,119 @@
+import { z } from 'zod';
+import { VlxError, invalid } from '../errors.js';
+import { NAME_RULES, checkInt, checkName } from '../util/names.js';
+import { DEFAULT_VC_POOL, allocateSubnet, checkRequestedSubnet, type Claim } from './subnet.js';
+
+/**
+ * What `vlx vc create` (and the GUI's form, and the interactive mode) asks for, with the
+ * rules each answer must meet. Every error names the CLI flag and the rule, so the same
+ * message reads right in a terminal and next to a form field.
+ */
+export const VC_LIMITS = {
+  nodes: { flag: '--nodes', min: 1, max: 256 },
+  vcpus: { flag: '--vcpus', min: 1, max: 64 },
+  memMb: { flag: '--mem-mb', min: 32, max: 1_048_576 },
+  diskGb: { flag: '--disk-gb', min: 1, max: 4096 },
+  swapMb: { flag: '--swap-mb', min: 0, max: 65_536 },
+} as const;
+
+export type VcNumberField = keyof typeof VC_LIMITS;
+
+const int = (f: VcNumberField) => z.number().int().min(VC_LIMITS[f].min).max(VC_LIMITS[f].max);
+
+/** The validated spec; also the shape the API contract carries. */
+export const VcSpecSchema = z.object({
+  name: z.string().regex(NAME_RULES.vc.re),
+  nodes: int('nodes'),
+  vcpus: int('vcpus'),
+  memMb: int('memMb'),
+  diskGb: int('diskGb'),
+  swapMb: int('swapMb'),
+  image: z.string().regex(NAME_RULES.image.re),
+  /** 'auto' until validateAgainstCluster resolves it to the VC's CIDR. */
+  subnet: z.string(),
+});
+export type VcSpec = z.infer<typeof VcSpecSchema>;
+
+/** Answers left out take these values. */
+export const VC_DEFAULTS = { swapMb: 0, subnet: 'auto' } as const;
+
+/**
+ * Check raw answers (strings from the CLI or numbers from the GUI) field by field, in the
+ * order the CLI lists them, and return the typed spec.
+ */
+export function parseVcSpec(raw: unknown): VcSpec {
+  if (typeof raw !== 'object' || raw === null) throw invalid('VC spec', 'must be an object of answers', raw);
+  const r = raw as Record<string, unknown>;
+  const name = checkName('vc', r.name, 'VC name');
+  const num = (f: VcNumberField): number => {
+    const { flag, min, max } = VC_LIMITS[f];
+    const v = r[f] ?? (f === 'swapMb' ? VC_DEFAULTS.swapMb : undefined);
+    if (v === undefined || v === '') throw invalid(flag, 'is required');
+    return checkInt(v, flag, min, max);
+  };
+  const nodes = num('nodes');
+  const vcpus = num('vcpus');
+  const memMb = num('memMb');
+  const diskGb = num('diskGb');
+  const swapMb = num('swapMb');
+  if (r.image === undefined || r.image === '') throw invalid('--image', 'is required');
+  const image = checkName('image', r.image, '--image');
+  const subnetRaw = r.subnet ?? VC_DEFAULTS.subnet;
+  if (typeof subnetRaw !== 'string') throw invalid('--subnet', 'must be "auto" or an IPv4 CIDR', subnetRaw);
+  const subnet = subnetRaw === 'auto' ? 'auto' : (checkRequestedSubnet(subnetRaw, nodes), subnetRaw);
+  return VcSpecSchema.parse({ name, nodes, vcpus, memMb, diskGb, swapMb, image, subnet });
+}
+
+export interface ClusterImage {
+  name: string;
+  /** The template's virtual size, when known: a VM disk cannot be smaller. */
+  virtualBytes?: number;
+}
+
+export interface ClusterFacts {
+  nodes: readonly { name: string; memMb: number }[];
+  images: readonly (string | ClusterImage)[];
+  vcs: readonly { name: string; subnet?: string | null }[];
+  /** Pool of VC subnets (manifest vcSubnetPool); default 10.200.0.0/16. */
+  pool?: string;
+  /** Networks no VC may overlap: the cluster network and the like. */
+  reserved?: readonly Claim[];
+}
+
+const GIB = 1024 ** 3;
+
+/**
+ * Check a parsed spec against the cluster as it is, and resolve `--subnet auto` to a CIDR.
+ * Nothing is created here; a caller that gets a spec back may create the VC.
+ */
+export function validateAgainstCluster(spec: VcSpec, facts: ClusterFacts): VcSpec {
+  if (facts.vcs.some((v) => v.name === spec.name)) {
+    throw new VlxError('conflict', `VC name: a VC named "${spec.name}" already exists`, 'choose another name or destroy it first');
+  }
+
+  const images = facts.images.map((i) => (typeof i === 'string' ? { name: i } : i));
+  const image = images.find((i) => i.name === spec.image);
+  if (!image) {
+    const known = images.map((i) => i.name).sort();
+    throw invalid('--image',
+      known.length > 0 ? `must be a known image (${known.join(', ')})` : 'no images exist yet: build one with `vlx image build tiny`',
+      spec.image);
+  }
+
+  if (facts.nodes.length === 0) throw new VlxError('not-found', 'the cluster has no nodes to run a VC on');
+  const largest = facts.nodes.reduce((a, b) => (b.memMb > a.memMb ? b : a));
+  if (spec.memMb > largest.memMb) {
+    throw invalid('--mem-mb', `must fit in one node: the largest node memory is ${largest.memMb} MB (${largest.name})`, spec.memMb);
+  }
+
+  if (image.virtualBytes !== undefined && spec.diskGb * GIB < image.virtualBytes) {
+    const need = Math.ceil(image.virtualBytes / GIB);
+    throw invalid('--disk-gb', `must be at least the size of image ${image.name} (${need} GB)`, spec.diskGb);
+  }
+
+  const taken: Claim[] = facts.vcs
+    .filter((v): v is { name: string; subnet: string } => typeof v.subnet === 'string' && v.subnet !== '')
+    .map((v) => ({ cidr: v.subnet, label: `VC ${v.name}` }));
+  const subnet = allocateSubnet(facts.pool ?? DEFAULT_VC_POOL, taken, facts.reserved ?? [], spec.subnet, spec.nodes);
+  return { ...spec, subnet };
+}
