@@ -1,9 +1,19 @@
 import { defineConfig } from 'vitest/config';
 
+// main/db/migrations imports its .sql files as text; the CLI bundle does the same with
+// esbuild's text loader (scripts/build.mjs).
+const sqlText = {
+  name: 'sql-text',
+  transform(code: string, id: string) {
+    return id.endsWith('.sql') ? { code: `export default ${JSON.stringify(code)};`, map: null } : undefined;
+  },
+};
+
 export default defineConfig({
   test: {
     projects: [
       {
+        plugins: [sqlText],
         test: {
           name: 'unit',
           include: ['test/unit/**/*.test.ts', 'test/unit/**/*.test.tsx'],
@@ -11,6 +21,7 @@ export default defineConfig({
         },
       },
       {
+        plugins: [sqlText],
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],

@@ -25,6 +25,8 @@ export const ClusterConfig = z.object({
   keyFile: z.string().optional(),
   lab: z.boolean().default(false),
   db: DbEndpoint.optional(),
+  /** The node that answered last: tried first next time (any live node will do). */
+  lastNode: z.string().optional(),
 });
 export type ClusterConfig = z.infer<typeof ClusterConfig>;
 
@@ -66,6 +68,15 @@ export function putCluster(c: ClusterConfig, makeCurrent = false): void {
   const s = loadStore();
   s.clusters[c.name] = ClusterConfig.parse(c);
   if (makeCurrent || !s.current) s.current = c.name;
+  saveStore(s);
+}
+
+/** Remember the node that answered, if the cluster is still in the store (sessions may outlive it). */
+export function rememberLastNode(cluster: string, node: string): void {
+  const s = loadStore();
+  const c = s.clusters[cluster];
+  if (!c || c.lastNode === node) return;
+  c.lastNode = node;
   saveStore(s);
 }
 

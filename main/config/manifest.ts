@@ -13,6 +13,8 @@ export const Manifest = z.object({
     address: z.string(),
     cores: z.number().int().positive(),
     memMb: z.number().int().positive(),
+    /** MAC of the node's cluster interface: its fixed entry in the DHCP map (PXE boot). */
+    mac: z.string().optional(),
   })).min(1),
   /** Where the cluster database runs (no password here: that stays on the workstation). */
   db: z.object({ node: z.string(), host: z.string(), port: z.number().int() }).optional(),
@@ -20,5 +22,40 @@ export const Manifest = z.object({
   vcSubnetPool: z.string().default('10.200.0.0/16'),
   /** The physical network, which no VC subnet may overlap. */
   clusterNetwork: z.string(),
+  /**
+   * The cluster gateway: a VIP held by one node at a time (VRRP), which NATs the cluster
+   * out. Every field is optional; main/cluster-services checks and completes them.
+   */
+  gateway: z.object({
+    /** Default: the .253 of the cluster network. */
+    vip: z.string().optional(),
+    /** Interface the VIP goes on; default: the one carrying the node's address. */
+    interface: z.string().optional(),
+    /** Where NATed traffic leaves; default: the interface of the node's default route. */
+    outInterface: z.string().optional(),
+    /** VRRP virtual router id (unique on the cluster network). */
+    routerId: z.number().int().optional(),
+    /** Nodes preferred as gateway, most preferred first; the others follow in manifest order. */
+    order: z.array(z.string()).optional(),
+  }).optional(),
+  /** Options of the actively replicated services (DHCP+TFTP+DNS by dnsmasq, NTP by chrony). */
+  services: z.object({
+    dhcp: z.object({
+      /** Static entries besides the nodes (spare nodes, appliances). */
+      hosts: z.array(z.object({ mac: z.string(), ip: z.string(), name: z.string() })).optional(),
+      leaseTime: z.string().optional(),
+      /** PXE boot file, relative to the TFTP root. */
+      bootFile: z.string().optional(),
+    }).optional(),
+    dns: z.object({
+      domain: z.string().optional(),
+      /** Upstream resolvers; default: the node's own resolv.conf. */
+      upstream: z.array(z.string()).optional(),
+    }).optional(),
+    ntp: z.object({
+      /** Upstream time servers; without them the nodes keep time among themselves. */
+      upstream: z.array(z.string()).optional(),
+    }).optional(),
+  }).optional(),
 });
 export type Manifest = z.infer<typeof Manifest>;

@@ -34,9 +34,17 @@ export interface TaskSummary {
   state: TaskState;
   progress: number;
   currentStep?: string;
-  error?: { code: string; message: string; step?: string };
+  error?: { code: string; message: string; step?: string; hint?: string };
   startedAt: string;
   endedAt?: string;
+  /** How many runs this task took (a resume after a crash or a cancel adds one). */
+  attempts?: number;
+  /** The workstation process that runs (or last ran) it. */
+  host?: string;
+  params?: Record<string, unknown>;
+  /** Marked 'running' in the DB, but no process holds its lock any more (it was killed): re-run it to resume. */
+  interrupted?: boolean;
+  cancelRequested?: boolean;
   steps: { name: string; state: StepState; progress: number; note?: string }[];
 }
 

@@ -1,0 +1,350 @@
+import { z } from 'zod';
+import { NAME_RULES } from '../util/names.js';
+import type { TaskEvent as TaskEventType } from '../tasks/types.js';
+
+/**
+ * The whole surface between the app's main side and any face of it (Electron renderer,
+ * browser bridge, tests): one table of calls `domain.verb → {input, output}` and one table
+ * of events. Both sides are typed from these tables and every input is validated where it
+ * arrives. Only plain data crosses; long operations answer `{taskId}` at once and report
+ * progress as `task` events.
+ */
+
+// ---------------------------------------------------------------- field rules
+
+const named = (kind: keyof typeof NAME_RULES) =>
+  z.string().regex(NAME_RULES[kind].re, { error: NAME_RULES[kind].rule });
+
+export const NodeName = named('node');
+export const ClusterName = named('cluster');
+export const VcName = named('vc');
+export const VmName = named('vm');
+export const ImageName = named('image');
+
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+export const Address = z.string().refine((s) => IPV4.test(s) || HOSTNAME.test(s), { error: 'must be an IPv4 address or a host name' });
+export const Cidr = z.string().refine((s) => {
+  const [ip, len, ...rest] = s.split('/');
+  return rest.length === 0 && IPV4.test(ip ?? '') && /^\d{1,2}$/.test(len ?? '') && Number(len) <= 32;
+}, { error: 'must be "auto" or an IPv4 network like 10.200.7.0/24' });
+const int = (min: number, max: number) =>
+  z.number({ error: `must be a whole number from ${min} to ${max}` }).int({ error: `must be a whole number from ${min} to ${max}` })
+    .min(min, { error: `must be a whole number from ${min} to ${max}` }).max(max, { error: `must be a whole number from ${min} to ${max}` });
+const UnixUser = z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, { error: 'must be a Unix user name' });
+// A key file path is passed to fs on the workstation, never to a shell; still refuse control characters.
+const FilePath = z.string().min(1).max(4096).regex(/^\/[^\0\n\r]*$/, { error: 'must be an absolute path' });
+const Id = z.string().min(1).max(128).regex(/^[A-Za-z0-9_.:-]+$/, { error: 'must be an id' });
+const Iso = z.string();
+
+export const Policy = z.enum(['block', 'cyclic']);
+export const Mode = z.enum(['strict', 'free']);
+export type Policy = z.infer<typeof Policy>;
+export type Mode = z.infer<typeof Mode>;
+
+// ---------------------------------------------------------------- shared shapes
+
+const Empty = z.object({});
+const TaskStarted = z.object({ taskId: Id });
+
+export const ApiErrorShape = z.object({ code: z.string(), message: z.string(), hint: z.string().optional() });
+export type ApiErrorShape = z.infer<typeof ApiErrorShape>;
+
+export const ClusterInfo = z.object({
+  name: z.string(),
+  nodes: z.array(z.object({ name: z.string(), address: z.string() })),
+  user: z.string(),
+  port: z.number().int(),
+  keyFile: z.string().optional(),
+  lab: z.boolean(),
+  current: z.boolean(),
+});
+export type ClusterInfo = z.infer<typeof ClusterInfo>;
+
+export const HostKeyProbe = z.object({
+  address: z.string(),
+  port: z.number().int(),
+  keyType: z.string(),
+  /** OpenSSH style `SHA256:…`: what the person compares with `ssh-keygen -lf` on the node. */
+  fingerprint: z.string(),
+  /** new: never seen; known: matches what we remember; changed: another key than remembered (refused). */
+  status: z.enum(['new', 'known', 'changed']),
+});
+export type HostKeyProbe = z.infer<typeof HostKeyProbe>;
+
+export const LabStatus = z.object({
+  up: z.boolean(),
+  cluster: z.string().optional(),
+  accel: z.enum(['kvm', 'tcg']).optional(),
+  nodes: z.array(z.object({ name: z.string(), address: z.string(), state: z.enum(['up', 'crashed', 'down']) })),
+});
+export type LabStatus = z.infer<typeof LabStatus>;
+
+export const NodeService = z.object({
+  name: z.string(),
+  /** master/backup for passively replicated services (the gateway VIP), running/stopped otherwise */
+  state: z.enum(['running', 'stopped', 'master', 'backup', 'unknown']),
+});
+export const NodeInfo = z.object({
+  name: z.string(),
+  address: z.string(),
+  state: z.enum(['up', 'down', 'unknown']),
+  /** declared capacity (manifest) */
+  cores: z.number().int(),
+  memMb: z.number().int(),
+  services: z.array(NodeService),
+  /** the node the app currently talks to */
+  inUse: z.boolean(),
+  error: z.string().optional(),
+});
+export type NodeInfo = z.infer<typeof NodeInfo>;
+
+export const ExecResultShape = z.object({
+  node: z.string(),
+  code: z.number().int(),
+  stdout: z.string(),
+  stderr: z.string(),
+  ms: z.number(),
+  error: ApiErrorShape.optional(),
+});
+
+export const StepShape = z.object({
+  name: z.string(),
+  state: z.enum(['pending', 'running', 'done', 'failed', 'skipped']),
+  progress: z.number(),
+  note: z.string().optional(),
+});
+export const TaskSummaryShape = z.object({
+  id: z.string(),
+  kind: z.string(),
+  target: z.string(),
+  state: z.enum(['running', 'succeeded', 'failed', 'cancelled']),
+  progress: z.number(),
+  currentStep: z.string().optional(),
+  error: z.object({ code: z.string(), message: z.string(), step: z.string().optional() }).optional(),
+  startedAt: Iso,
+  endedAt: Iso.optional(),
+  steps: z.array(StepShape),
+});
+export const TaskLogLine = z.object({ at: Iso, line: z.string() });
+export const TaskEventShape = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('task'), task: TaskSummaryShape }),
+  z.object({ type: z.literal('log'), taskId: z.string(), at: Iso, line: z.string() }),
+]);
+
+export const ImageInfo = z.object({
+  name: z.string(),
+  path: z.string(),
+  format: z.string(),
+  allocatedBytes: z.number(),
+  virtualBytes: z.number(),
+  kernel: z.boolean(),
+  createdAt: Iso.optional(),
+});
+export type ImageInfo = z.infer<typeof ImageInfo>;
+
+export const VmState = z.enum(['stopped', 'starting', 'running', 'paused', 'saving', 'saved', 'migrating', 'stopping', 'error', 'unknown']);
+export type VmState = z.infer<typeof VmState>;
+export const VcState = z.enum(['creating', 'stopped', 'starting', 'running', 'partial', 'stopping', 'saving', 'saved', 'restoring', 'destroying', 'error', 'unknown']);
+export type VcState = z.infer<typeof VcState>;
+
+export const VmInfo = z.object({
+  name: z.string(),
+  vc: z.string(),
+  /** where it runs or was last placed; absent when never placed */
+  node: z.string().optional(),
+  state: VmState,
+  address: z.string(),
+  mac: z.string(),
+});
+export type VmInfo = z.infer<typeof VmInfo>;
+
+export const VcInfo = z.object({
+  name: z.string(),
+  state: VcState,
+  image: z.string(),
+  vcpus: z.number().int(),
+  memMb: z.number().int(),
+  diskGb: z.number().int(),
+  swapMb: z.number().int(),
+  subnet: z.string(),
+  policy: Policy.optional(),
+  mode: Mode.optional(),
+  createdAt: Iso.optional(),
+  vms: z.array(VmInfo),
+});
+export type VcInfo = z.infer<typeof VcInfo>;
+
+export const VcDetail = VcInfo.extend({
+  /** what is (QEMU processes, routes found on nodes) where it differs from what the DB says */
+  drift: z.array(z.string()),
+  tasks: z.array(TaskSummaryShape),
+});
+export type VcDetail = z.infer<typeof VcDetail>;
+
+export const VcSpec = z.object({
+  name: VcName,
+  nodes: int(1, 1024),
+  vcpus: int(1, 64),
+  memMb: int(16, 1_048_576),
+  diskGb: int(1, 16_384),
+  swapMb: int(0, 1_048_576),
+  image: ImageName,
+  subnet: z.union([z.literal('auto'), Cidr]),
+});
+export type VcSpec = z.infer<typeof VcSpec>;
+
+export const VcControl = z.object({ name: VcName, policy: Policy, mode: Mode });
+
+export const Placement = z.object({
+  placeable: z.boolean(),
+  mapping: z.array(z.object({ vm: z.string(), node: z.string() })),
+  /** why it cannot be placed (the shortfall named), when placeable is false */
+  reason: z.string().optional(),
+});
+export type Placement = z.infer<typeof Placement>;
+
+export const VmRef = z.object({ vc: VcName, vm: VmName });
+export type VmRef = z.infer<typeof VmRef>;
+export const MoveResult = z.object({
+  vc: z.string(),
+  vm: z.string(),
+  ok: z.boolean(),
+  /** what the move does: live migration for a running VM, relocation for a saved/stopped one */
+  action: z.enum(['migrate', 'relocate', 'none']).optional(),
+  taskId: z.string().optional(),
+  error: ApiErrorShape.optional(),
+});
+export type MoveResult = z.infer<typeof MoveResult>;
+
+export interface VolumeNodeT {
+  path: string;
+  kind: 'image' | 'original' | 'node-root' | 'vm-disk' | 'swap' | 'state' | 'other';
+  format: string;
+  allocatedBytes: number;
+  virtualBytes: number;
+  /** the VM (vc/vm) or node that uses it */
+  usedBy?: string;
+  canReset: boolean;
+  canDelete: boolean;
+  children: VolumeNodeT[];
+}
+export const VolumeNode: z.ZodType<VolumeNodeT> = z.object({
+  path: z.string(),
+  kind: z.enum(['image', 'original', 'node-root', 'vm-disk', 'swap', 'state', 'other']),
+  format: z.string(),
+  allocatedBytes: z.number(),
+  virtualBytes: z.number(),
+  usedBy: z.string().optional(),
+  canReset: z.boolean(),
+  canDelete: z.boolean(),
+  get children() { return z.array(VolumeNode); },
+});
+// Volumes are addressed by their path on shared storage; the service checks it stays inside.
+const VolumePath = z.string().regex(/^\/[A-Za-z0-9._/-]+$/, { error: 'must be a volume path on shared storage' }).refine((p) => !p.split('/').includes('..'), { error: 'must not contain ".."' });
+
+const TermSize = { rows: int(2, 500), cols: int(10, 1000) };
+
+// ---------------------------------------------------------------- the call table
+
+export const contract = {
+  'app.info': { input: Empty, output: z.object({
+    version: z.string(), face: z.enum(['electron', 'web', 'test']), cluster: z.string().optional(), nodeInUse: z.string().optional(), home: z.string(),
+    /** the physical network of the current cluster, which no VC subnet may overlap */
+    clusterNetwork: z.string().optional(),
+  }) },
+
+  'clusters.list': { input: Empty, output: z.object({ current: z.string().optional(), clusters: z.array(ClusterInfo) }) },
+  'clusters.add': { input: z.object({
+    name: ClusterName, address: Address, port: int(1, 65535), user: UnixUser, keyFile: FilePath.optional(),
+  }), output: ClusterInfo },
+  'clusters.use': { input: z.object({ name: ClusterName }), output: Empty },
+  'clusters.remove': { input: z.object({ name: ClusterName }), output: Empty },
+
+  'hostKey.probe': { input: z.object({ address: Address, port: int(1, 65535) }), output: HostKeyProbe },
+  'hostKey.accept': { input: z.object({ address: Address, port: int(1, 65535), fingerprint: z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}$/, { error: 'must be a SHA256 fingerprint' }) }), output: Empty },
+
+  'lab.up': { input: z.object({ nodes: int(1, 32), cores: int(1, 1024), memMb: int(128, 16_777_216) }), output: TaskStarted },
+  'lab.status': { input: Empty, output: LabStatus },
+  'lab.down': { input: Empty, output: TaskStarted },
+  'lab.crash': { input: z.object({ node: NodeName }), output: Empty },
+  'lab.revive': { input: z.object({ node: NodeName }), output: Empty },
+
+  'nodes.list': { input: Empty, output: z.array(NodeInfo) },
+  'exec.run': { input: z.object({
+    nodes: z.union([z.literal('all'), z.array(NodeName).min(1)]), command: z.string().min(1).max(65536),
+  }), output: z.array(ExecResultShape) },
+
+  'tasks.list': { input: z.object({ limit: int(1, 1000).optional() }), output: z.array(TaskSummaryShape) },
+  'tasks.get': { input: z.object({ id: Id }), output: z.object({ task: TaskSummaryShape, log: z.array(TaskLogLine) }) },
+  'tasks.cancel': { input: z.object({ id: Id }), output: Empty },
+
+  'images.list': { input: Empty, output: z.array(ImageInfo) },
+  'images.build': { input: z.object({ kind: z.enum(['tiny', 'debian-12']), name: ImageName.optional() }), output: TaskStarted },
+
+  'vc.list': { input: Empty, output: z.array(VcInfo) },
+  'vc.get': { input: z.object({ name: VcName }), output: VcDetail },
+  'vc.create': { input: VcSpec, output: TaskStarted },
+  'vc.start': { input: VcControl, output: TaskStarted },
+  'vc.stop': { input: z.object({ name: VcName }), output: TaskStarted },
+  'vc.save': { input: z.object({ name: VcName }), output: TaskStarted },
+  'vc.restore': { input: VcControl, output: TaskStarted },
+  'vc.destroy': { input: z.object({ name: VcName }), output: TaskStarted },
+  'vc.previewPlacement': { input: z.object({
+    name: VcName, nodes: int(1, 1024), vcpus: int(1, 64), memMb: int(16, 1_048_576), policy: Policy, mode: Mode,
+  }), output: Placement },
+
+  'vm.move': { input: z.object({ vms: z.array(VmRef).min(1).max(1024), to: NodeName }), output: z.array(MoveResult) },
+
+  'volumes.tree': { input: Empty, output: z.array(VolumeNode) },
+  'volumes.reset': { input: z.object({ path: VolumePath }), output: Empty },
+  'volumes.delete': { input: z.object({ path: VolumePath }), output: Empty },
+
+  'terminal.openNodeShell': { input: z.object({ node: NodeName, ...TermSize }), output: z.object({ sessionId: Id, title: z.string() }) },
+  'terminal.openVmConsole': { input: z.object({ vc: VcName, vm: VmName, ...TermSize }), output: z.object({ sessionId: Id, title: z.string() }) },
+  'terminal.write': { input: z.object({ sessionId: Id, data: z.string().max(1 << 20) }), output: Empty },
+  'terminal.resize': { input: z.object({ sessionId: Id, ...TermSize }), output: Empty },
+  'terminal.close': { input: z.object({ sessionId: Id }), output: Empty },
+} as const;
+
+// ---------------------------------------------------------------- the event table
+
+export const events = {
+  task: TaskEventShape,
+  'terminal.data': z.object({ sessionId: z.string(), data: z.string() }),
+  /** reason is printed in the terminal: "connection lost", "exited with code 0", "closed by you" */
+  'terminal.exit': z.object({ sessionId: z.string(), reason: z.string(), code: z.number().int().optional(), lost: z.boolean() }),
+  /** something the screens show changed; they refetch what they hold of it */
+  'state.changed': z.object({ what: z.enum(['clusters', 'lab', 'nodes', 'vcs', 'images', 'volumes']) }),
+} as const;
+
+// ---------------------------------------------------------------- types from the tables
+
+export type Contract = typeof contract;
+export type Channel = keyof Contract;
+export type Input<C extends Channel> = z.input<Contract[C]['input']>;
+export type Output<C extends Channel> = z.output<Contract[C]['output']>;
+export type Events = typeof events;
+export type EventName = keyof Events;
+export type EventPayload<E extends EventName> = z.output<Events[E]>;
+
+export type Envelope<T> = { ok: true; value: T } | { ok: false; error: ApiErrorShape };
+
+export const CHANNELS = Object.keys(contract).sort() as Channel[];
+export const EVENT_NAMES = Object.keys(events).sort() as EventName[];
+
+export function isChannel(s: unknown): s is Channel {
+  return typeof s === 'string' && Object.prototype.hasOwnProperty.call(contract, s);
+}
+export function isEventName(s: unknown): s is EventName {
+  return typeof s === 'string' && Object.prototype.hasOwnProperty.call(events, s);
+}
+
+// The event schema must describe exactly the TaskEvent the task runner emits.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const taskEventMatches: Same<z.output<typeof TaskEventShape>, TaskEventType> = true;
+void taskEventMatches;
+
+export type TaskSummary = z.output<typeof TaskSummaryShape>;
+export type TaskEvent = z.output<typeof TaskEventShape>;
+export type ExecResultInfo = z.output<typeof ExecResultShape>;

@@ -1,0 +1,31 @@
+/**
+ * The channel and event names alone, without their schemas: the Electron preload checks
+ * calls against these and must stay small (it runs before every page load). A unit test
+ * holds this list equal to the contract's table.
+ */
+export const CHANNEL_NAMES = [
+  'app.info',
+  'clusters.add', 'clusters.list', 'clusters.remove', 'clusters.use',
+  'exec.run',
+  'hostKey.accept', 'hostKey.probe',
+  'images.build', 'images.list',
+  'lab.crash', 'lab.down', 'lab.revive', 'lab.status', 'lab.up',
+  'nodes.list',
+  'tasks.cancel', 'tasks.get', 'tasks.list',
+  'terminal.close', 'terminal.openNodeShell', 'terminal.openVmConsole', 'terminal.resize', 'terminal.write',
+  'vc.create', 'vc.destroy', 'vc.get', 'vc.list', 'vc.previewPlacement', 'vc.restore', 'vc.save', 'vc.start', 'vc.stop',
+  'vm.move',
+  'volumes.delete', 'volumes.reset', 'volumes.tree',
+] as const;
+
+export const EVENT_NAME_LIST = ['state.changed', 'task', 'terminal.data', 'terminal.exit'] as const;
+
+const channelSet: ReadonlySet<string> = new Set(CHANNEL_NAMES);
+const eventSet: ReadonlySet<string> = new Set(EVENT_NAME_LIST);
+
+export function isChannelName(s: unknown): s is (typeof CHANNEL_NAMES)[number] {
+  return typeof s === 'string' && channelSet.has(s);
+}
+export function isEventNameString(s: unknown): s is (typeof EVENT_NAME_LIST)[number] {
+  return typeof s === 'string' && eventSet.has(s);
+}

@@ -1,0 +1,148 @@
+import type { Command } from 'commander';
+import { spawnSync } from 'node:child_process';
+import { openCurrentCluster } from '../ssh/session.js';
+import { checkInt } from '../util/names.js';
+import { TerminalHub, type TerminalExit, type TermSize } from '../consoles/terminals.js';
+import { isVmTarget, parseConsoleTarget, targetTitle } from '../consoles/target.js';
+import { EscapeDetector, ESCAPE_HELP } from '../consoles/escape.js';
+import { EXIT, action } from './output.js';
+
+/** What the CLI exits with when a console ends: the shell's own status when it has one. */
+export function consoleExitCode(exit: TerminalExit): number {
+  if (exit.code !== undefined) return exit.code;
+  if (exit.lost) return EXIT.unreachable;
+  return exit.reason.startsWith('killed by signal') ? 1 : 0;
+}
+
+function windowSize(): TermSize {
+  const out = process.stdout;
+  if (!out.isTTY || !out.rows || !out.columns) return { rows: 24, cols: 80 };
+  return { rows: Math.min(500, Math.max(2, out.rows)), cols: Math.min(1000, Math.max(10, out.columns)) };
+}
+
+/**
+ * Attach this terminal to a node's shell or a VM's serial console. With a TTY: raw mode,
+ * the window size follows SIGWINCH, and the terminal is restored however it ends. Without
+ * one (pipe mode, for scripts): input is sent as it comes; once it has ended and the
+ * remote side has been quiet for --quiet-ms, a node shell gets Ctrl-D and a serial
+ * console is left.
+ */
+async function runConsole(targetText: string, o: { quietMs: string }): Promise<number> {
+  const target = parseConsoleTarget(targetText);
+  const quietMs = checkInt(o.quietMs, '--quiet-ms', 0, 600_000);
+  const session = openCurrentCluster();
+  const hub = new TerminalHub(session);
+  const stdin = process.stdin;
+  const tty = Boolean(stdin.isTTY);
+  let id: string | undefined;
+  let rawSet = false;
+  let quietTimer: NodeJS.Timeout | undefined;
+  let inputEnded = false;
+  const cleanups: (() => void)[] = [];
+
+  const ended = new Promise<TerminalExit>((resolve) => {
+    cleanups.push(hub.onExit((tid, exit) => { if (tid === id) resolve(exit); }));
+  });
+  // Without a TTY, the end of input is only acted on once the remote side has gone quiet:
+  // a Ctrl-D typed into a PTY before the shell reads it is lost, and a serial line has no
+  // end of its own. A node shell gets Ctrl-D (again after each quiet spell, as a person
+  // would press it until the shell exits); a serial console is left.
+  const armQuiet = () => {
+    if (!inputEnded || !id) return;
+    clearTimeout(quietTimer);
+    const tid = id;
+    quietTimer = setTimeout(() => {
+      if (!hub.info(tid).open) return;
+      if (isVmTarget(target)) {
+        hub.close(tid);
+      } else {
+        hub.write(tid, '\x04');
+        armQuiet();
+      }
+    }, quietMs);
+  };
+  cleanups.push(hub.onData((tid, data) => {
+    if (tid !== id) return;
+    process.stdout.write(data);
+    armQuiet();
+  }));
+
+  try {
+    const opened = await hub.open(target, windowSize());
+    id = opened.id;
+    const info = hub.info(id);
+    const where = isVmTarget(target) ? `the serial console of ${targetTitle(target)} on node ${info.node}` : `a shell on node ${target.node}`;
+    process.stderr.write(`Connected to ${where}. Escape: ${ESCAPE_HELP}.\r\n`);
+
+    const tid = id;
+    const escape = new EscapeDetector();
+    let lastByte = 0x0a;
+    const onInput = (chunk: Buffer) => {
+      const { forward, quit } = escape.feed(chunk);
+      if (forward.length > 0) {
+        lastByte = forward[forward.length - 1];
+        hub.write(tid, forward);
+      }
+      if (quit) hub.close(tid);
+    };
+    const onEnd = () => {
+      inputEnded = true;
+      if (!hub.info(tid).open) return;
+      // An unfinished last line still runs, as it would at a prompt.
+      if (!isVmTarget(target) && lastByte !== 0x0a && lastByte !== 0x0d) hub.write(tid, '\r');
+      armQuiet();
+    };
+    if (tty) {
+      stdin.setRawMode(true);
+      rawSet = true;
+      // libuv's raw mode keeps output post-processing (\n → \r\n), which breaks full-screen
+      // programs on the node; the remote PTY already does that. setRawMode(false) restores it.
+      spawnSync('stty', ['-opost'], { stdio: ['inherit', 'ignore', 'ignore'] });
+    }
+    stdin.on('data', onInput);
+    stdin.on('end', onEnd);
+    stdin.resume();
+    cleanups.push(() => {
+      stdin.off('data', onInput);
+      stdin.off('end', onEnd);
+    });
+
+    const onWinch = () => {
+      const s = windowSize();
+      if (hub.info(tid).open) hub.resize(tid, s.rows, s.cols);
+    };
+    process.on('SIGWINCH', onWinch);
+    cleanups.push(() => process.off('SIGWINCH', onWinch));
+    // Killed from outside: still give the terminal back in a usable state.
+    for (const sig of ['SIGTERM', 'SIGHUP'] as const) {
+      const onSig = () => hub.close(tid);
+      process.on(sig, onSig);
+      cleanups.push(() => process.off(sig, onSig));
+    }
+
+    const exit = await ended;
+    clearTimeout(quietTimer);
+    if (rawSet) stdin.setRawMode(false);
+    rawSet = false;
+    process.stderr.write(`\r\n[${targetTitle(target)}: ${exit.reason}]\r\n`);
+    return consoleExitCode(exit);
+  } finally {
+    clearTimeout(quietTimer);
+    if (rawSet) stdin.setRawMode(false);
+    for (const c of cleanups) c();
+    stdin.pause();
+    // A TTY stdin keeps the event loop alive after pause; nothing reads it any more.
+    if (tty) stdin.destroy();
+    hub.closeAll();
+    void session.close();
+  }
+}
+
+export function registerConsole(program: Command): void {
+  program
+    .command('console')
+    .description(`a shell on a node (NODE) or a VM's serial console (VC/VM); ${ESCAPE_HELP} leaves`)
+    .argument('<target>', 'NODE, or VC/VM')
+    .option('--quiet-ms <ms>', 'without a TTY: once input has ended and output has been quiet this long, send Ctrl-D to a node shell or leave a serial console', '1000')
+    .action(action(async (target: string, o: { quietMs: string }) => runConsole(target, o)));
+}

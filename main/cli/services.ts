@@ -1,0 +1,83 @@
+import type { Command } from 'commander';
+import { VlxError } from '../errors.js';
+import { deployServices, readManifest, servicesStatus, stopServices, type ServicesStatus } from '../cluster-services/deploy.js';
+import { SERVICES } from '../cluster-services/scripts.js';
+import { openCurrentCluster } from '../ssh/session.js';
+import { action, printJson, progressDone, progressLine } from './output.js';
+
+/** Node × service table; the VIP holder's row is marked. Pure. */
+export function renderServicesTable(s: ServicesStatus): string {
+  const head = ['NODE', 'ADDRESS', ...SERVICES.map((x) => x.toUpperCase()), 'VRRP', 'GATEWAY'];
+  const rows = s.nodes.map((n) => {
+    if (!n.reachable || n.error) return [n.node, n.address, n.reachable ? `error: ${n.error?.message ?? ''}` : 'unreachable'];
+    const cells = SERVICES.map((svc) => {
+      const st = n.services.find((x) => x.service === svc);
+      if (!st) return '-';
+      return st.state === 'running' ? `running ${st.pid ?? ''}`.trim() : st.state === 'absent' ? 'not installed' : 'stopped';
+    });
+    const gw = n.holdsVip ? `* holds ${n.vip ?? 'VIP'}${n.nat ? ' (NAT on)' : ' (NAT off)'}` : '';
+    return [n.node, n.address, ...cells, n.vrrp ?? '-', gw];
+  });
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.filter((r) => r.length === head.length).map((r) => r[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd();
+  const holder = s.holders.length === 0
+    ? `gateway VIP ${s.vip ?? '(not deployed)'}: held by no node`
+    : s.holders.length === 1
+      ? `gateway VIP ${s.vip}: held by ${s.holders[0]}`
+      : `gateway VIP ${s.vip}: held by ${s.holders.length} nodes at once (${s.holders.join(', ')}): a split brain or a node killed without cleanup`;
+  return [line(head), ...rows.map(line), '', holder].join('\n') + '\n';
+}
+
+export function registerServices(program: Command): void {
+  const services = program.command('services').description('the master-less cluster services: DHCP, TFTP, DNS and NTP on every node, the gateway VIP on one');
+
+  services.command('deploy')
+    .description('configure and (re)start dnsmasq and keepalived (and chronyd where installed) on every live node, from the manifest (idempotent)')
+    .option('--json', 'print the result as JSON')
+    .action(action(async (o: { json?: boolean }) => {
+      const session = openCurrentCluster();
+      try {
+        const manifest = await readManifest(session);
+        const r = await deployServices(session, manifest, (p) => progressLine(`${p.step}${p.node ? ` ${p.node}` : ''}: ${p.note}`));
+        progressDone();
+        if (o.json) printJson(r);
+        else {
+          if (r.skipped.length > 0) process.stdout.write(`left alone (did not answer): ${r.skipped.join(', ')}\n`);
+          process.stdout.write(renderServicesTable(r.status));
+        }
+      } finally {
+        await session.close();
+      }
+    }));
+
+  services.command('status')
+    .description('per node: which services run (with pid), the VRRP state, and who holds the gateway VIP')
+    .option('--json', 'print as JSON')
+    .action(action(async (o: { json?: boolean }) => {
+      const session = openCurrentCluster();
+      try {
+        const s = await servicesStatus(session);
+        if (!s.nodes.some((n) => n.reachable)) {
+          throw new VlxError('unreachable', `no node of cluster ${session.config.name} answered`, 'check that the nodes are up and reachable from this machine');
+        }
+        if (o.json) printJson(s);
+        else process.stdout.write(renderServicesTable(s));
+      } finally {
+        await session.close();
+      }
+    }));
+
+  services.command('stop')
+    .description('stop the services on every reachable node and remove the VIP and NAT they hold')
+    .option('--json', 'print as JSON')
+    .action(action(async (o: { json?: boolean }) => {
+      const session = openCurrentCluster();
+      try {
+        const r = await stopServices(session);
+        if (o.json) printJson(r);
+        else for (const n of r) process.stdout.write(`${n.node}: ${n.error ? n.error.message : n.stopped.length > 0 ? `stopped ${n.stopped.join(', ')}` : 'nothing was running'}\n`);
+      } finally {
+        await session.close();
+      }
+    }));
+}

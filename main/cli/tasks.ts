@@ -1,0 +1,122 @@
+import type { Command } from 'commander';
+import { getCluster } from '../config/clusters.js';
+import { openClusterDb, type Db } from '../db/client.js';
+import { cancelTask, getTask, listTasks, taskLog, type TaskDetail } from '../tasks/store.js';
+import type { TaskSummary } from '../tasks/types.js';
+import { action, printJson } from './output.js';
+import { createTaskProgress, taskExitCode } from './progress.js';
+
+function shownState(t: TaskSummary): string {
+  if (t.interrupted) return 'interrupted';
+  return t.state === 'running' && t.cancelRequested ? 'cancelling' : t.state;
+}
+
+export function renderTasksTable(tasks: TaskSummary[]): string {
+  if (tasks.length === 0) return 'no tasks\n';
+  const head = ['ID', 'KIND', 'TARGET', 'STATE', 'DONE', 'STEP', 'STARTED'];
+  const rows = tasks.map((t) => [
+    t.id.slice(0, 8), t.kind, t.target, shownState(t), `${Math.round(t.progress * 100)}%`,
+    t.state === 'succeeded' ? '' : t.currentStep ?? '', t.startedAt.replace('T', ' ').slice(0, 19),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
+  const out = [line(head), ...rows.map(line)];
+  if (tasks.some((t) => t.interrupted)) out.push('', 'interrupted: its process went away; run the same command again to resume it.');
+  return out.join('\n') + '\n';
+}
+
+export function renderTaskDetail(t: TaskDetail): string {
+  const out = [
+    `task     ${t.id}`,
+    `what     ${t.kind} ${t.target}`,
+    `state    ${shownState(t)}${t.attempts && t.attempts > 1 ? ` (attempt ${t.attempts})` : ''}`,
+    `host     ${t.host ?? '-'}`,
+    `started  ${t.startedAt}${t.endedAt ? `   ended ${t.endedAt}` : ''}`,
+  ];
+  if (t.error) out.push(`error    [${t.error.code}]${t.error.step ? ` in step "${t.error.step}"` : ''}: ${t.error.message}`);
+  if (t.error?.hint) out.push(`hint     ${t.error.hint}`);
+  out.push('', 'steps');
+  t.steps.forEach((s, i) => out.push(`  ${String(i + 1).padStart(2)}. ${s.name.padEnd(24)} ${s.state.padEnd(8)} ${s.state === 'running' ? `${Math.round(s.progress * 100)}% ` : ''}${s.note ?? ''}`.trimEnd()));
+  if (t.log.length) {
+    out.push('', 'log (latest)');
+    for (const l of t.log) out.push(`  ${l.at.slice(11, 23)}  ${l.line}`);
+  }
+  return out.join('\n') + '\n';
+}
+
+/** Follow a task run by any workstation: NOTIFY wakes us, the rows say what changed. */
+async function follow(db: Db, id: string): Promise<TaskSummary> {
+  const progress = createTaskProgress();
+  let lastLog = 0;
+  let wake: () => void = () => {};
+  const stop = await db.listen('vlx_events', (p) => {
+    if (p.includes(id)) wake();
+  });
+  try {
+    for (;;) {
+      const woken = new Promise<void>((r) => (wake = r));
+      const t = await getTask(db, id, 0);
+      for (const l of await taskLog(db, id, { afterId: lastLog })) {
+        lastLog = l.id;
+        progress.onEvent({ type: 'log', taskId: id, at: l.at, line: l.line });
+      }
+      progress.onEvent({ type: 'task', task: t });
+      if (t.state !== 'running' || t.interrupted) return t;
+      await woken;
+    }
+  } finally {
+    progress.finish();
+    await stop();
+  }
+}
+
+export function registerTasks(program: Command): void {
+  const tasks = program.command('tasks')
+    .description('workflow runs stored in the cluster database: steps, progress, log')
+    .option('--all', 'every task, not only unfinished ones and the latest 20')
+    .option('--json', 'print as JSON')
+    .action(action(async (o: { all?: boolean; json?: boolean }) => {
+      const db = openClusterDb(getCluster());
+      try {
+        const list = await listTasks(db, { all: o.all });
+        if (o.json) printJson(list);
+        else process.stdout.write(renderTasksTable(list));
+      } finally {
+        await db.close();
+      }
+    }));
+
+  tasks.command('show <id>')
+    .description('one task: its steps and the end of its log (ID may be a unique prefix)')
+    .option('--follow', 'keep showing progress until the task ends')
+    .option('--json', 'print as JSON')
+    .action(action(async (id: string, o: { follow?: boolean; json?: boolean }) => {
+      const db = openClusterDb(getCluster());
+      try {
+        if (o.follow) {
+          const t = await follow(db, (await getTask(db, id, 0)).id);
+          if (o.json) printJson(await getTask(db, t.id));
+          return t.interrupted ? 1 : taskExitCode(t);
+        }
+        const t = await getTask(db, id);
+        if (o.json) printJson(t);
+        else process.stdout.write(renderTaskDetail(t));
+      } finally {
+        await db.close();
+      }
+    }));
+
+  tasks.command('cancel <id>')
+    .description('stop a running task before its next step (from any workstation)')
+    .option('--json', 'print as JSON')
+    .action(action(async (id: string, o: { json?: boolean }) => {
+      const db = openClusterDb(getCluster());
+      try {
+        const t = await cancelTask(db, id);
+        if (o.json) printJson(t);
+        else process.stdout.write(`task ${t.id} (${t.kind} ${t.target}): cancel requested; it stops before its next step\n`);
+      } finally {
+        await db.close();
+      }
+    }));
+}

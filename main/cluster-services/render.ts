@@ -1,0 +1,207 @@
+import { NODE_LIB, NODE_RUN } from '../config/paths.js';
+import type { NodePlan, ServicesPlan } from './plan.js';
+
+/**
+ * Config files of the master-less services, one set per node, from a checked plan. Pure:
+ * the same plan always gives the same bytes, so a redeploy can tell "unchanged" by content.
+ */
+
+export const SERVICES_DIR = '/etc/virtualinux/services';
+export const NAT_TABLE = 'vlx_gateway';
+export const VRRP_INSTANCE = 'vlx_gateway';
+
+export const servicePaths = {
+  dir: SERVICES_DIR,
+  dnsmasqConf: `${SERVICES_DIR}/dnsmasq.conf`,
+  keepalivedConf: `${SERVICES_DIR}/keepalived.conf`,
+  notifyScript: `${SERVICES_DIR}/gateway-notify.sh`,
+  natNft: `${SERVICES_DIR}/gateway-nat.nft`,
+  chronyConf: `${SERVICES_DIR}/chrony.conf`,
+  /** What status and stop need to know without the manifest (VIP, interface). */
+  stateJson: `${SERVICES_DIR}/services.json`,
+  dnsmasqPid: `${NODE_RUN}/dnsmasq.pid`,
+  dnsmasqLeases: `${NODE_RUN}/dnsmasq.leases`,
+  dnsmasqLog: `${NODE_RUN}/dnsmasq.log`,
+  keepalivedPid: `${NODE_RUN}/keepalived.pid`,
+  keepalivedVrrpPid: `${NODE_RUN}/keepalived-vrrp.pid`,
+  keepalivedLog: `${NODE_RUN}/keepalived.log`,
+  /** Last VRRP state the notify script saw: MASTER, BACKUP, FAULT or STOP. */
+  gatewayState: `${NODE_RUN}/gateway.state`,
+  chronyPid: `${NODE_RUN}/chronyd.pid`,
+  chronyLog: `${NODE_RUN}/chronyd.log`,
+  chronyDrift: `${NODE_LIB}/chrony.drift`,
+} as const;
+
+function header(node: string, comment = '#'): string {
+  return `${comment} VirtuaLinux cluster services on ${node}: written by vlx services deploy; edits are overwritten`;
+}
+
+/** Own address first, then the nodes after it: clients spread over servers and survive one's loss. */
+export function serversFor(plan: ServicesPlan, node: NodePlan, max = 3): string[] {
+  const all = plan.addresses;
+  const at = all.indexOf(node.address);
+  return [node.address, ...all.slice(at + 1), ...all.slice(0, Math.max(at, 0))].slice(0, max);
+}
+
+/**
+ * dnsmasq: DHCP only for the fixed map (`static` range, never authoritative: with several
+ * servers answering, an authoritative one NAKs a client that chose another), TFTP from
+ * shared storage, and a caching DNS on the node's own address.
+ */
+export function renderDnsmasqConf(plan: ServicesPlan, node: NodePlan): string {
+  const suffix = (name: string) => (plan.domain ? `${name},${name}.${plan.domain}` : name);
+  const lines = [
+    header(node.name),
+    `pid-file=${servicePaths.dnsmasqPid}`,
+    `dhcp-leasefile=${servicePaths.dnsmasqLeases}`,
+    `log-facility=${servicePaths.dnsmasqLog}`,
+    // Only the node's own address: the VIP on the same interface belongs to whoever holds it.
+    `listen-address=${node.address}`,
+    'bind-interfaces',
+    'domain-needed',
+    'bogus-priv',
+    'cache-size=1000',
+    ...(plan.upstreamDns.length > 0 ? ['no-resolv', ...plan.upstreamDns.map((u) => `server=${u}`)] : []),
+    ...(plan.domain ? [`domain=${plan.domain}`, `local=/${plan.domain}/`] : []),
+    ...plan.dhcpHosts.map((h) => `host-record=${suffix(h.name)},${h.ip}`),
+    `host-record=${suffix('gateway')},${plan.vip}`,
+    `dhcp-range=${plan.network.split('/')[0]},static,${plan.netmask},${plan.leaseTime}`,
+    `dhcp-option=option:router,${plan.vip}`,
+    `dhcp-option=option:dns-server,${serversFor(plan, node).join(',')}`,
+    ...(node.ntp ? [`dhcp-option=option:ntp-server,${serversFor(plan, node).join(',')}`] : []),
+    ...plan.dhcpHosts.map((h) => `dhcp-host=${h.mac},${h.ip},${h.name}`),
+    'enable-tftp',
+    `tftp-root=${plan.tftpRoot}`,
+    ...(plan.bootFile ? [`dhcp-boot=${plan.bootFile}`] : []),
+  ];
+  return lines.join('\n') + '\n';
+}
+
+/**
+ * keepalived: one VRRP v3 instance for the gateway VIP. Every node starts as BACKUP and the
+ * priorities elect the primary; unicast to the other nodes, so it works on networks that
+ * drop multicast. 0.1 s adverts: a dead primary is replaced in well under a second.
+ */
+export function renderKeepalivedConf(plan: ServicesPlan, node: NodePlan): string {
+  return [
+    header(node.name),
+    'global_defs {',
+    `  router_id vlx_${node.name}`,
+    '  vrrp_version 3',
+    '  script_user root',
+    '  enable_script_security',
+    '}',
+    '',
+    `vrrp_instance ${VRRP_INSTANCE} {`,
+    '  state BACKUP',
+    `  interface ${node.iface}`,
+    `  virtual_router_id ${plan.routerId}`,
+    `  priority ${node.priority}`,
+    '  advert_int 0.1',
+    `  unicast_src_ip ${node.address}`,
+    '  unicast_peer {',
+    ...node.peers.map((p) => `    ${p}`),
+    '  }',
+    '  virtual_ipaddress {',
+    `    ${plan.vip}/${plan.prefix} dev ${node.iface}`,
+    '  }',
+    `  notify ${servicePaths.notifyScript}`,
+    '}',
+    '',
+  ].join('\n');
+}
+
+/**
+ * The gateway's NAT, loaded only on the VIP holder. Created empty and deleted first, so
+ * loading it is atomic and idempotent (nft -f applies the file as one transaction).
+ */
+export function renderNatNft(plan: ServicesPlan, node: NodePlan): string {
+  const set = `{ ${plan.natSources.join(', ')} }`;
+  return [
+    header(node.name),
+    `table ip ${NAT_TABLE} {}`,
+    `delete table ip ${NAT_TABLE}`,
+    `table ip ${NAT_TABLE} {`,
+    '  chain postrouting {',
+    '    type nat hook postrouting priority srcnat; policy accept;',
+    `    ip saddr ${set} ip daddr != ${set} oifname "${node.outIface}" masquerade`,
+    '  }',
+    '}',
+    '',
+  ].join('\n');
+}
+
+/**
+ * keepalived runs this on every state change with: TYPE NAME STATE PRIORITY. The holder of
+ * the VIP forwards and NATs; every other state drops the NAT table.
+ */
+export function renderNotifyScript(node: NodePlan): string {
+  return [
+    '#!/bin/sh',
+    header(node.name),
+    `echo "$3" > ${servicePaths.gatewayState}`,
+    'case "$3" in',
+    '  MASTER)',
+    '    echo 1 > /proc/sys/net/ipv4/ip_forward',
+    `    exec nft -f ${servicePaths.natNft} ;;`,
+    '  *)',
+    `    nft delete table ip ${NAT_TABLE} 2>/dev/null`,
+    '    exit 0 ;;',
+    'esac',
+    '',
+  ].join('\n');
+}
+
+/**
+ * chrony, actively replicated: every node peers with every other and serves the cluster;
+ * `orphan` lets the peers agree on one time among themselves when no upstream is reachable.
+ */
+export function renderChronyConf(plan: ServicesPlan, node: NodePlan): string {
+  return [
+    header(node.name),
+    ...plan.ntpUpstream.map((u) => `server ${u} iburst`),
+    ...node.peers.map((p) => `peer ${p}`),
+    'local stratum 10 orphan',
+    ...plan.natSources.map((s) => `allow ${s}`),
+    `bindaddress ${node.address}`,
+    `driftfile ${servicePaths.chronyDrift}`,
+    `pidfile ${servicePaths.chronyPid}`,
+    // No control socket or port: status is read from the process and the pid file.
+    'cmdport 0',
+    'makestep 1 3',
+    '',
+  ].join('\n');
+}
+
+/** Read back by status and stop, which do not get the manifest. */
+export interface DeployedState {
+  cluster: string;
+  vip: string;
+  prefix: number;
+  iface: string;
+  ntp: boolean;
+}
+
+export function renderStateJson(plan: ServicesPlan, node: NodePlan): string {
+  const s: DeployedState = { cluster: plan.cluster, vip: plan.vip, prefix: plan.prefix, iface: node.iface, ntp: node.ntp };
+  return JSON.stringify(s) + '\n';
+}
+
+export interface ConfigFile {
+  path: string;
+  mode: number;
+  content: string;
+}
+
+/** Every file one node gets, in the order they are written. */
+export function renderNodeFiles(plan: ServicesPlan, node: NodePlan): ConfigFile[] {
+  return [
+    { path: servicePaths.dnsmasqConf, mode: 0o644, content: renderDnsmasqConf(plan, node) },
+    { path: servicePaths.natNft, mode: 0o644, content: renderNatNft(plan, node) },
+    // keepalived's script security refuses a notify script others may write.
+    { path: servicePaths.notifyScript, mode: 0o755, content: renderNotifyScript(node) },
+    { path: servicePaths.keepalivedConf, mode: 0o644, content: renderKeepalivedConf(plan, node) },
+    ...(node.ntp ? [{ path: servicePaths.chronyConf, mode: 0o644, content: renderChronyConf(plan, node) }] : []),
+    { path: servicePaths.stateJson, mode: 0o644, content: renderStateJson(plan, node) },
+  ];
+}

@@ -1,0 +1,16 @@
+import m001 from './001_initial.sql';
+
+/**
+ * Every migration, in order. The SQL is embedded at build time (esbuild's text loader for
+ * the CLI bundle, the sql-text plugin in vitest.config.ts for tests), so the bundled CLI
+ * needs no files beside it. Add a migration: write NNN_name.sql and list it here.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, name: '001_initial', sql: m001 },
+];

@@ -1,0 +1,162 @@
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { appHome } from '../config/paths.js';
+import { VlxError } from '../errors.js';
+import { checkName } from '../util/names.js';
+import { sh } from '../util/quote.js';
+import { cpioNewc, gzipReproducible, type CpioEntry } from './cpio.js';
+import { candidate, fetchDeb, resolveCached, resolveCloudKernel, unpackDeb } from './debs.js';
+import { localRunner, type CommandRunner } from './local.js';
+import { moduleClosure, parseModulesDep } from './modules.js';
+import { renderTinyInit, TINY_ACPI_POWER, TINY_INITTAB, TINY_PROFILE } from './tinyInit.js';
+import { ImageMetaSchema, imagePaths, type ImageMeta, type ImagePaths } from './types.js';
+
+/** Bump when the layout of the built image changes in a way the inputs do not show. */
+const TINY_FORMAT = 3;
+/** virtio_pci is the transport: no driver depends on it, yet without it no virtio device appears. */
+export const TINY_BOOT_MODULES = ['virtio_pci', 'failover', 'net_failover', 'virtio_net', 'virtio_blk', 'button', 'evdev'];
+export const TINY_NFS_MODULES = ['nfsv3'];
+export const TINY_CMDLINE = 'console=ttyS0 quiet';
+const TINY_DISK = '1G';
+
+export function cacheRoot(): string {
+  return join(appHome(), 'cache');
+}
+
+export interface BuiltImage {
+  meta: ImageMeta;
+  files: ImagePaths;
+  /** False when the cached build already matched the inputs. */
+  rebuilt: boolean;
+}
+
+export interface BuildOptions {
+  name?: string;
+  cacheDir?: string;
+  run?: CommandRunner;
+  log?: (line: string) => void;
+}
+
+function readMeta(file: string): ImageMeta | undefined {
+  try {
+    return ImageMetaSchema.parse(JSON.parse(readFileSync(file, 'utf8')));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Build the busybox guest on the workstation. Everything is cached by input: the .debs by
+ * version, the unpacked trees per .deb, the built files by a hash of all inputs.
+ */
+export async function buildTiny(opts: BuildOptions = {}): Promise<BuiltImage> {
+  const name = checkName('image', opts.name ?? 'tiny', 'name');
+  const run = opts.run ?? localRunner();
+  const log = opts.log ?? (() => undefined);
+  const cache = opts.cacheDir ?? cacheRoot();
+  const outDir = join(cache, 'images', name);
+  const files = imagePaths(name, outDir);
+
+  log('resolving packages');
+  const { kernel, busybox } = await resolveCached(run, cache, 'tiny', async () => ({
+    kernel: await resolveCloudKernel(run),
+    busybox: await candidate(run, 'busybox-static'),
+  }));
+  log(`fetching ${kernel.name} ${kernel.version}, busybox-static ${busybox.version}`);
+  const [kdeb, bdeb] = await Promise.all([fetchDeb(run, kernel, cache), fetchDeb(run, busybox, cache)]);
+  const [ktree, btree] = await Promise.all([unpackDeb(run, kdeb, cache), unpackDeb(run, bdeb, cache)]);
+
+  const relDir = join(ktree, 'lib', 'modules', kernel.kernelRelease);
+  if (!existsSync(join(relDir, 'modules.dep'))) {
+    await run.run(sh('depmod', '-b', ktree, kernel.kernelRelease));
+  }
+  const deps = parseModulesDep(readFileSync(join(relDir, 'modules.dep'), 'utf8'));
+  const boot = moduleClosure(deps, TINY_BOOT_MODULES);
+  const nfs = moduleClosure(deps, TINY_NFS_MODULES).filter((m) => !boot.includes(m));
+  const flat = (p: string): string => p.split('/').pop()!;
+  const init = renderTinyInit({ bootModules: boot.map(flat), nfsModules: nfs.map(flat) });
+
+  const inputs = createHash('sha256')
+    .update(JSON.stringify({ TINY_FORMAT, kdeb: kdeb.split('/').pop(), bdeb: bdeb.split('/').pop(), init, TINY_INITTAB, TINY_PROFILE, TINY_ACPI_POWER, TINY_CMDLINE, TINY_DISK, boot, nfs }))
+    .digest('hex');
+  const cached = readMeta(files.json);
+  if (cached && cached.inputs === inputs && [files.kernel, files.initrd, files.qcow2].every((f) => existsSync(f))) {
+    log('cached build is up to date');
+    return { meta: cached, files, rebuilt: false };
+  }
+
+  log('building initramfs');
+  const busyboxBin = readFileSync(join(btree, 'bin', 'busybox'));
+  const entries: CpioEntry[] = [
+    { type: 'file', path: 'init', data: Buffer.from(init), mode: 0o755 },
+    { type: 'file', path: 'bin/busybox', data: busyboxBin, mode: 0o755 },
+    { type: 'symlink', path: 'bin/sh', target: 'busybox' },
+    { type: 'char', path: 'dev/console', major: 5, minor: 1 },
+    { type: 'char', path: 'dev/null', major: 1, minor: 3, mode: 0o666 },
+    { type: 'file', path: 'etc/inittab', data: Buffer.from(TINY_INITTAB) },
+    { type: 'file', path: 'etc/profile', data: Buffer.from(TINY_PROFILE) },
+    { type: 'file', path: 'etc/passwd', data: Buffer.from('root:x:0:0:root:/root:/bin/sh\n') },
+    { type: 'file', path: 'etc/group', data: Buffer.from('root:x:0:\n') },
+    { type: 'file', path: 'etc/acpi/PWRF/00000080', data: Buffer.from(TINY_ACPI_POWER), mode: 0o755 },
+    { type: 'dir', path: 'root', mode: 0o700 },
+    // busybox --install -s links applets into these; it does not create them.
+    { type: 'dir', path: 'sbin' },
+    { type: 'dir', path: 'usr/bin' },
+    { type: 'dir', path: 'usr/sbin' },
+    { type: 'dir', path: 'proc' },
+    { type: 'dir', path: 'sys' },
+    { type: 'dir', path: 'tmp', mode: 0o1777 },
+    ...[...boot, ...nfs].map((m): CpioEntry => ({ type: 'file', path: `lib/modules/${flat(m)}`, data: readFileSync(join(relDir, m)) })),
+  ];
+  const initrd = gzipReproducible(cpioNewc(entries));
+
+  mkdirSync(outDir, { recursive: true });
+  // Written under temporary names and renamed last, so a killed build never looks finished.
+  const tmp = (f: string): string => `${f}.tmp`;
+  copyFileSync(join(ktree, 'boot', `vmlinuz-${kernel.kernelRelease}`), tmp(files.kernel));
+  writeFileSync(tmp(files.initrd), initrd);
+  await run.run(`rm -f ${sh(tmp(files.qcow2))} && ${sh('qemu-img', 'create', '-q', '-f', 'qcow2', tmp(files.qcow2), TINY_DISK)}`);
+  const meta: ImageMeta = {
+    name,
+    kind: 'kernel',
+    guest: 'busybox',
+    cmdline: TINY_CMDLINE,
+    createdAt: new Date().toISOString(),
+    sizes: {
+      kernel: statSync(tmp(files.kernel)).size,
+      initrd: initrd.length,
+      qcow2: statSync(tmp(files.qcow2)).size,
+      qcow2Virtual: 1024 ** 3,
+    },
+    inputs,
+    kernelRelease: kernel.kernelRelease,
+  };
+  for (const f of [files.kernel, files.initrd, files.qcow2]) renameSync(tmp(f), f);
+  writeFileSync(files.json, JSON.stringify(meta, null, 2) + '\n');
+  log(`built ${name}: kernel ${meta.sizes.kernel} B, initrd ${meta.sizes.initrd} B`);
+  return { meta, files, rebuilt: true };
+}
+
+/** The kernel parameters the tiny guest reads (see tinyInit.ts), validated so nothing odd reaches -append. */
+export function tinyGuestParams(p: { ip?: string; prefix?: number; gw?: string; name?: string; vc?: string; shared?: string }): string {
+  const out: string[] = [];
+  const ipv4 = /^(\d{1,3}\.){3}\d{1,3}$/;
+  if (p.ip !== undefined) {
+    if (!ipv4.test(p.ip)) throw new VlxError('invalid-input', `ip: must be an IPv4 address (got ${JSON.stringify(p.ip)})`);
+    const prefix = p.prefix ?? 24;
+    if (!Number.isInteger(prefix) || prefix < 1 || prefix > 32) throw new VlxError('invalid-input', `prefix: must be 1-32 (got ${prefix})`);
+    out.push(`vlx.ip=${p.ip}/${prefix}`);
+  }
+  if (p.gw !== undefined) {
+    if (!ipv4.test(p.gw)) throw new VlxError('invalid-input', `gw: must be an IPv4 address (got ${JSON.stringify(p.gw)})`);
+    out.push(`vlx.gw=${p.gw}`);
+  }
+  if (p.name !== undefined) out.push(`vlx.name=${checkName('vm', p.name, 'name')}`);
+  if (p.vc !== undefined) out.push(`vlx.vc=${checkName('vc', p.vc, 'vc')}`);
+  if (p.shared !== undefined) {
+    if (!/^(\d{1,3}\.){3}\d{1,3}:\/[A-Za-z0-9._/-]*$/.test(p.shared)) throw new VlxError('invalid-input', `shared: must be ADDRESS:/path (got ${JSON.stringify(p.shared)})`);
+    out.push(`vlx.shared=${p.shared}`);
+  }
+  return out.join(' ');
+}

@@ -1,0 +1,88 @@
+/**
+ * The tiny guest's /init and inittab. The kernel runs /init as PID 1; it prepares the
+ * system, configures eth0 from the kernel command line and then becomes busybox init,
+ * which keeps a root shell respawning on the serial console.
+ *
+ * Kernel parameters read (all optional):
+ *   vlx.ip=A/P      address and prefix of eth0
+ *   vlx.gw=G        default gateway (the tap's address on the hosting node)
+ *   vlx.name=N      hostname
+ *   vlx.vc=V        the VC the guest belongs to (shown in the prompt, kept in /etc/vlx-vc)
+ *   vlx.shared=H:/P NFSv3 export mounted at /shared (VC-wide shared storage)
+ */
+import { READY_MARKER } from '../vm/serial.js';
+
+export interface TinyInitInput {
+  /** Module file names relative to /lib/modules, in load order (dependencies first). */
+  bootModules: string[];
+  /** Loaded only when vlx.shared is given. */
+  nfsModules: string[];
+}
+
+export function renderTinyInit(input: TinyInitInput): string {
+  const insmod = (mods: string[]): string => mods.map((m) => `  insmod /lib/modules/${m} 2>/dev/null`).join('\n');
+  return `#!/bin/busybox sh
+/bin/busybox --install -s
+export PATH=/sbin:/bin:/usr/sbin:/usr/bin
+mkdir -p /proc /sys /dev /tmp /run /root /shared
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mkdir -p /dev/pts
+mount -t devpts devpts /dev/pts
+mount -t tmpfs tmpfs /tmp
+mount -t tmpfs tmpfs /run
+load() {
+${insmod(input.bootModules)}
+}
+load
+
+IP= GW= NAME=vlx-guest VC= SHARED=
+for w in $(cat /proc/cmdline); do
+  case "$w" in
+    vlx.ip=*) IP="\${w#vlx.ip=}" ;;
+    vlx.gw=*) GW="\${w#vlx.gw=}" ;;
+    vlx.name=*) NAME="\${w#vlx.name=}" ;;
+    vlx.vc=*) VC="\${w#vlx.vc=}" ;;
+    vlx.shared=*) SHARED="\${w#vlx.shared=}" ;;
+  esac
+done
+hostname "$NAME"
+echo "$NAME" > /etc/hostname
+echo "$VC" > /etc/vlx-vc
+ip link set lo up
+if [ -n "$IP" ]; then
+  ip link set eth0 up
+  ip addr add "$IP" dev eth0
+  # onlink: in the routed design the gateway is the node's tap, reachable whatever the prefix.
+  [ -n "$GW" ] && ip route add default via "$GW" dev eth0 onlink
+fi
+if [ -n "$SHARED" ]; then
+  loadnfs() {
+${insmod(input.nfsModules)}
+  }
+  loadnfs
+  mount -t nfs -o vers=3,nolock,soft,timeo=50 "$SHARED" /shared || echo "vlx-shared-failed $SHARED" > /dev/console
+fi
+# The ACPI power button (QMP system_powerdown) becomes a clean poweroff.
+acpid -c /etc/acpi
+ADDR="\${IP%/*}"
+echo "${READY_MARKER} $NAME \${ADDR:-none}" > /dev/console
+exec /bin/busybox init
+`;
+}
+
+export const TINY_INITTAB = `ttyS0::respawn:-/bin/sh
+::ctrlaltdel:/sbin/poweroff -f
+::shutdown:/bin/umount -a -r
+`;
+
+/** The shell's prompt names the guest, so a person on the console knows where they are. */
+export const TINY_PROFILE = `export PS1="\\$(hostname):\\w# "
+export PATH=/sbin:/bin:/usr/sbin:/usr/bin
+`;
+
+/** busybox acpid runs /etc/acpi/<event dir>/<file>; PWRF/00000080 is the power button. */
+export const TINY_ACPI_POWER = `#!/bin/sh
+poweroff
+`;

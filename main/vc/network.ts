@@ -1,0 +1,96 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { sh } from '../util/quote.js';
+import { VlxError } from '../errors.js';
+import { ACTIVE_VM_STATES, allVms, listVcRows } from './repo.js';
+import { desiredRoutes, diffRoutes, parseRoutes, ROUTE_LIST_ARGV, type HostedVm, type Route, type RouteChange } from './routes.js';
+import { renderNodeFirewall, type NftVm } from './nft.js';
+import { tapName } from './addressing.js';
+import { runScript, type VcEnv } from './env.js';
+
+const run = promisify(execFile);
+
+/** Where the extra host (the lab's workstation) appears in the route plan. */
+export const WORKSTATION = 'workstation';
+
+export interface ExtraTap {
+  vc: string;
+  vm: string;
+  node: string;
+}
+
+export interface NetworkSyncResult {
+  /** Route changes applied, per host. */
+  changes: Record<string, number>;
+  /** Nodes that did not answer (they get their routes when they come back and a workflow syncs again). */
+  skipped: string[];
+}
+
+/**
+ * Makes routes and firewalls on every node (and, for a lab, on this workstation, which sits
+ * on the lab bridge) match the DB: every active VM's /32 to its tap on its node and via its
+ * node everywhere else; each node's `vlx` nft tables rendered from all VCs and the VMs on
+ * it. Computed from the whole cluster's state rather than patched per VC, so it is
+ * idempotent and a re-run after any crash converges. Runs under one cluster-wide advisory
+ * lock: two VC workflows never interleave their read-then-apply.
+ *
+ * `extraTaps` puts a VM's anti-spoofing rules on a node before the DB maps it there
+ * (the target of a live migration).
+ */
+export async function syncNetwork(env: VcEnv, opts: { extraTaps?: ExtraTap[]; log?: (l: string) => void } = {}): Promise<NetworkSyncResult> {
+  return env.db.withAdvisoryLock('net', async (q) => {
+    const vcs = (await listVcRows(q)).map((v) => ({ name: v.name, subnet: v.subnet }));
+    const active = new Set<string>(ACTIVE_VM_STATES);
+    const everything = await allVms(q);
+    const vms = everything.filter((v) => v.node && active.has(v.state));
+    const hosted: HostedVm[] = vms.map((v) => ({ ip: v.ip, node: v.node as string, tap: tapName(v.ip) }));
+    const nodes = env.session.nodes();
+    const extraHosts = env.cluster.lab ? [WORKSTATION] : [];
+    const desired = desiredRoutes(hosted, nodes, extraHosts);
+
+    const listed = await env.session.onNodes('all', sh(...ROUTE_LIST_ARGV), { timeoutMs: 10_000 });
+    const skipped = listed.filter((r) => r.code !== 0).map((r) => r.node);
+    const changes: Record<string, number> = {};
+
+    await Promise.all(listed.filter((r) => r.code === 0).map(async (r) => {
+      const diff = diffRoutes(parseRoutes(r.stdout), desired[r.node] ?? []);
+      const onNode: NftVm[] = vms.filter((v) => v.node === r.node).map((v) => ({ vc: v.vc, ip: v.ip, mac: v.mac, tap: tapName(v.ip) }));
+      for (const x of opts.extraTaps ?? []) {
+        const row = everything.find((v) => v.vc === x.vc && v.name === x.vm);
+        if (x.node !== r.node || !row || onNode.some((v) => v.tap === tapName(row.ip))) continue;
+        onNode.push({ vc: row.vc, ip: row.ip, mac: row.mac, tap: tapName(row.ip) });
+      }
+      const nft = renderNodeFirewall({ vcs, vms: onNode });
+      const script = [
+        // A tap that is gone makes `ip route replace … dev TAP` fail: such a route waits for the next sync.
+        ...diff.map((c) => `${sh(...c.argv)} || echo ${sh(`route-failed ${c.route.dst}`)}`),
+        "nft -f - <<'VLX_NFT_EOF'",
+        nft.trimEnd(),
+        'VLX_NFT_EOF',
+      ].join('\n') + '\n';
+      const conn = await env.session.node(r.node);
+      const out = await runScript(conn, script, 30_000);
+      for (const line of out.split('\n').filter((l) => l.startsWith('route-failed'))) opts.log?.(`${r.node}: ${line}`);
+      changes[r.node] = diff.length;
+    }));
+
+    if (env.cluster.lab) changes[WORKSTATION] = await syncLocalRoutes(desired[WORKSTATION] ?? []);
+    if (skipped.length) opts.log?.(`network: nodes not reachable, skipped: ${skipped.join(', ')}`);
+    return { changes, skipped };
+  }, { wait: true });
+}
+
+/** The workstation's own routes to VMs (lab only: it is on the lab bridge). argv, no shell. */
+async function syncLocalRoutes(desired: Route[]): Promise<number> {
+  const { stdout } = await run(ROUTE_LIST_ARGV[0], ROUTE_LIST_ARGV.slice(1));
+  const diff: RouteChange[] = diffRoutes(parseRoutes(stdout), desired);
+  for (const c of diff) {
+    try {
+      await run(c.argv[0], c.argv.slice(1));
+    } catch (e) {
+      throw new VlxError('remote-failed', `workstation: ${c.argv.join(' ')} failed: ${(e as { stderr?: string }).stderr ?? String(e)}`,
+        'the lab needs root on this machine to route to its VMs');
+    }
+  }
+  return diff.length;
+}

@@ -1,0 +1,280 @@
+import { VlxError } from '../errors.js';
+import { sh } from '../util/quote.js';
+import type { NodeConn } from '../ssh/types.js';
+import { qemuArgs, TCG_ACCEL, type AccelArgs, type VmBoot, type VmDisk, type VmIncoming } from '../vm/qemuArgs.js';
+import { finishRestore, migrate, quit, saveToFile, stop as qmpStop, systemPowerdown, type MigrationResult } from '../vm/qmp.js';
+import { READY_MARKER } from '../vm/serial.js';
+import { ImageMetaSchema, type ImageMeta } from '../images/types.js';
+import { tinyGuestParams } from '../images/tiny.js';
+import { probeKvm } from '../vm/kvmProbe.js';
+import { vmAddress, vmIndex, vmRuntimePaths } from './addressing.js';
+import { renderHaltScript, renderLaunchScript, renderWaitGoneScript, type HaltVm, type LaunchVm } from './scripts.js';
+import { openQmp, openSerial, runScript, type VcEnv } from './env.js';
+import type { VcRow } from './repo.js';
+
+/** How the guest of a VC boots and whether it tells us it is ready. */
+export async function readImageMeta(env: VcEnv, image: string): Promise<ImageMeta> {
+  const conn = await env.session.any();
+  const r = await conn.exec(sh('cat', env.paths.image(image).meta));
+  if (r.code !== 0) throw new VlxError('not-found', `image "${image}" has no metadata on shared storage`, 'see `vlx image list`');
+  const m = ImageMetaSchema.safeParse(JSON.parse(r.stdout));
+  if (!m.success) throw new VlxError('internal', `image "${image}": metadata does not match the image schema`);
+  return m.data;
+}
+
+const accelCache = new Map<string, AccelArgs>();
+
+/**
+ * KVM where the node's probe (main/vm/kvmProbe, verdict cached on the node) finds it
+ * working, TCG otherwise with a warning in the task log. The probe boots the tiny image's
+ * kernel; on a cluster without it we do not risk KVM (LAB-NOTES: a paravirtual /dev/kvm
+ * hangs stock kernels) and say so.
+ */
+export async function accelFor(env: VcEnv, conn: NodeConn, log: (l: string) => void): Promise<AccelArgs> {
+  const hit = accelCache.get(conn.name);
+  if (hit) return hit;
+  const tiny = env.paths.image('tiny');
+  let accel: AccelArgs = TCG_ACCEL;
+  if ((await conn.exec(`test -r ${sh(tiny.kernel)} && test -r ${sh(tiny.initrd)}`)).code === 0) {
+    const v = await probeKvm(conn, { kernel: tiny.kernel, initrd: tiny.initrd, log });
+    accel = v.accel;
+    // A fresh probe logs its own warning; a cached verdict is said once per node and process.
+    if (!v.usable) log(`${conn.name}: TCG emulation (KVM: ${v.reason})`);
+  } else {
+    log(`warning: ${conn.name}: no tiny image to probe KVM with; VMs run under TCG emulation`);
+  }
+  accelCache.set(conn.name, accel);
+  return accel;
+}
+
+export interface LaunchOptions {
+  accel: AccelArgs;
+  incoming?: VmIncoming;
+  paused?: boolean;
+}
+
+/** Everything needed to start one VM of a VC on a node, validated by qemuArgs. */
+export function launchSpec(env: VcEnv, vc: VcRow, meta: ImageMeta, vm: string, opts: LaunchOptions): LaunchVm {
+  const addr = vmAddress(vc.name, vc.subnet, vmIndex(vm));
+  const run = vmRuntimePaths(vc.name, vm);
+  const vol = env.paths.vm(vc.name, vm);
+  const img = env.paths.image(vc.image);
+  const disks: VmDisk[] = [{ path: vol.disk, format: 'qcow2' }];
+  if (vc.swapMb > 0) disks.push({ path: vol.swap, format: 'qcow2' });
+  const guest = tinyGuestParams({ ip: addr.ip, prefix: addr.prefix, gw: addr.gateway, name: vm, vc: vc.name });
+  const boot: VmBoot = meta.kind === 'kernel'
+    ? { kind: 'kernel', kernel: img.kernel, initrd: img.initrd, append: `${meta.cmdline ?? 'console=ttyS0'} ${guest}` }
+    : { kind: 'disk' };
+  const cmd = qemuArgs({
+    name: vm,
+    runDir: run.dir,
+    accel: opts.accel,
+    memMb: vc.memMb,
+    vcpus: vc.vcpus,
+    boot,
+    disks,
+    nic: { tap: addr.tap, mac: addr.mac },
+    ...(opts.incoming ? { incoming: opts.incoming } : {}),
+    ...(opts.paused ? { paused: true } : {}),
+  });
+  return {
+    name: vm, runDir: run.dir, pidFile: cmd.pidFile, qmp: cmd.qmpSocket, serial: cmd.serialSocket, argv: cmd.argv,
+    tap: addr.tap, tapMac: addr.tapMac, gateway: addr.gateway,
+  };
+}
+
+export function haltSpec(vc: VcRow, vm: string): HaltVm {
+  const addr = vmAddress(vc.name, vc.subnet, vmIndex(vm));
+  const run = vmRuntimePaths(vc.name, vm);
+  return { name: vm, pidFile: run.pid, qmp: run.qmp, serial: run.serial, tap: addr.tap };
+}
+
+/** `started NAME` / `already NAME` lines of the launch script. */
+function parseLaunch(out: string): { started: string[]; already: string[] } {
+  const started: string[] = [];
+  const already: string[] = [];
+  for (const l of out.split('\n')) {
+    const m = /^(started|already) (\S+)$/.exec(l.trim());
+    if (m) (m[1] === 'started' ? started : already).push(m[2]);
+  }
+  return { started, already };
+}
+
+export interface StartOnNodeResult {
+  started: string[];
+  already: string[];
+}
+
+/**
+ * Starts VMs of one VC on one node. QEMU comes up paused (-S) so that we attach to the
+ * serial socket before the guest prints anything (the socket keeps no backlog), then `cont`
+ * and wait for the image's readiness marker. A VM already running is left alone.
+ */
+export async function startOnNode(env: VcEnv, vc: VcRow, meta: ImageMeta, node: string, vms: string[],
+  log: (l: string) => void, readyTimeoutMs = 180_000): Promise<StartOnNodeResult> {
+  const conn = await env.session.node(node);
+  const accel = await accelFor(env, conn, log);
+  const specs = vms.map((vm) => launchSpec(env, vc, meta, vm, { accel, paused: true }));
+  const res = parseLaunch(await runScript(conn, renderLaunchScript(specs)));
+  for (const vm of res.already) log(`${vc.name}/${vm}: already running on ${node}`);
+  const waitReady = meta.guest === 'busybox';
+  await Promise.all(res.started.map(async (vm) => {
+    const spec = specs.find((s) => s.name === vm) as LaunchVm;
+    const label = `${node}/${vc.name}/${vm}`;
+    const serial = waitReady ? await openSerial(conn, spec.serial, label) : undefined;
+    const q = await openQmp(conn, spec.qmp, label);
+    try {
+      await q.execute('cont');
+      if (serial) await serial.waitFor(new RegExp(`${READY_MARKER} ${vm} `), readyTimeoutMs);
+      log(`${vc.name}/${vm}: running on ${node}${serial ? ' (guest ready)' : ''}`);
+    } finally {
+      q.close();
+      serial?.close();
+    }
+  }));
+  return res;
+}
+
+/** Kill QEMU of these VMs on a node if it still runs and remove their control files and taps. */
+export async function haltOnNode(env: VcEnv, vc: VcRow, node: string, vms: string[], opts: { keepTap?: boolean } = {}): Promise<string[]> {
+  if (vms.length === 0) return [];
+  const conn = await env.session.node(node);
+  const out = await runScript(conn, renderHaltScript(vms.map((vm) => haltSpec(vc, vm)), opts));
+  return out.split('\n').filter((l) => l.startsWith('killed ')).map((l) => l.slice(7).trim());
+}
+
+/**
+ * Clean shutdown: the ACPI power button, then wait for QEMU to exit (QEMU quits when the
+ * guest powers off) until the deadline; what is left is killed by haltOnNode.
+ */
+export async function powerdownOnNode(env: VcEnv, vc: VcRow, node: string, vms: string[], timeoutS: number,
+  log: (l: string) => void): Promise<void> {
+  const conn = await env.session.node(node);
+  await Promise.all(vms.map(async (vm) => {
+    const h = haltSpec(vc, vm);
+    const label = `${node}/${vc.name}/${vm}`;
+    let q;
+    try {
+      q = await openQmp(conn, h.qmp, label);
+    } catch {
+      return; // no QMP: not running (or wedged); the hard stop deals with it
+    }
+    try {
+      await systemPowerdown(q);
+    } catch (e) {
+      log(`${label}: power button failed: ${(e as Error).message}`);
+    } finally {
+      q.close();
+    }
+    const gone = (await runScript(conn, renderWaitGoneScript(h.pidFile, timeoutS), (timeoutS + 30) * 1000)).trim();
+    log(gone === 'gone' ? `${vc.name}/${vm}: shut down cleanly` : `${vc.name}/${vm}: still running after ${timeoutS} s: stopping it hard`);
+  }));
+  await haltOnNode(env, vc, node, vms);
+}
+
+/**
+ * Save one VM's RAM and devices to shared storage: pause, stream the state through QEMU's
+ * exec: migration into a .part file, rename it when QEMU reports completion (a killed save
+ * never leaves a truncated state a restore would trust), then end QEMU.
+ */
+export async function saveOnNode(env: VcEnv, vc: VcRow, node: string, vm: string, log: (l: string) => void): Promise<MigrationResult | undefined> {
+  const conn = await env.session.node(node);
+  const h = haltSpec(vc, vm);
+  const vol = env.paths.vm(vc.name, vm);
+  const label = `${node}/${vc.name}/${vm}`;
+  const have = await conn.exec(`test -s ${sh(vol.state)}`);
+  let result: MigrationResult | undefined;
+  let q;
+  try {
+    q = await openQmp(conn, h.qmp, label);
+  } catch {
+    q = undefined;
+  }
+  if (q) {
+    try {
+      await qmpStop(q);
+      result = await saveToFile(q, vol.statePart);
+      await conn.run(sh('mv', '-f', vol.statePart, vol.state));
+      log(`${vc.name}/${vm}: state saved (${result.transferredBytes} bytes in ${result.totalTimeMs} ms)`);
+      await quit(q);
+    } finally {
+      q.close();
+    }
+  } else if (have.code !== 0) {
+    throw new VlxError('remote-failed', `${label}: neither running nor saved: nothing to save`, 'start it, or destroy and re-create the VC');
+  }
+  await haltOnNode(env, vc, node, [vm]);
+  return result;
+}
+
+/** Restore VMs of a VC on a node from their saved states, then delete the state files. */
+export async function restoreOnNode(env: VcEnv, vc: VcRow, meta: ImageMeta, node: string, vms: string[], log: (l: string) => void): Promise<void> {
+  const conn = await env.session.node(node);
+  const accel = await accelFor(env, conn, log);
+  const specs = vms.map((vm) => launchSpec(env, vc, meta, vm, { accel, incoming: { kind: 'file', path: env.paths.vm(vc.name, vm).state } }));
+  const res = parseLaunch(await runScript(conn, renderLaunchScript(specs)));
+  await Promise.all(specs.map(async (spec) => {
+    const label = `${node}/${vc.name}/${spec.name}`;
+    const q = await openQmp(conn, spec.qmp, label);
+    try {
+      const state = await finishRestore(q);
+      log(`${vc.name}/${spec.name}: ${res.already.includes(spec.name) ? 'was already running' : 'restored'} on ${node} (${state})`);
+    } finally {
+      q.close();
+    }
+    await conn.run(sh('rm', '-f', env.paths.vm(vc.name, spec.name).state));
+  }));
+}
+
+/** A TCP port for a VM's incoming migration on its target node; stable per VM, above the ephemeral range's usual start. */
+export function migrationPort(ip: string): number {
+  const last = ip.split('.').map(Number);
+  return 40000 + ((last[2] * 256 + last[3]) % 9000);
+}
+
+/**
+ * Live-migrate a running VM: a target QEMU waits on TCP on the target node (with its tap, same
+ * MAC), the source sends RAM over TCP with a high bandwidth cap and a 100 ms downtime limit,
+ * the target runs on. The caller moves routes and mapping, then ends the source.
+ */
+export async function migrateToNode(env: VcEnv, vc: VcRow, meta: ImageMeta, vm: string, from: string, to: string, toAddress: string,
+  log: (l: string) => void): Promise<MigrationResult> {
+  const src = await env.session.node(from);
+  const dst = await env.session.node(to);
+  const accel = await accelFor(env, dst, log);
+  const srcAccel = await accelFor(env, src, log);
+  if (accel.accel !== srcAccel.accel) {
+    throw new VlxError('conflict', `${vc.name}/${vm}: ${from} runs ${srcAccel.accel} and ${to} ${accel.accel}: a live migration needs the same accelerator`);
+  }
+  const addr = vmAddress(vc.name, vc.subnet, vmIndex(vm));
+  const port = migrationPort(addr.ip);
+  const spec = launchSpec(env, vc, meta, vm, { accel, incoming: { kind: 'tcp', host: toAddress, port } });
+  const res = parseLaunch(await runScript(dst, renderLaunchScript([spec])));
+  if (res.already.includes(vm)) {
+    throw new VlxError('conflict', `${vc.name}/${vm}: a QEMU for it already runs on ${to}`, 'check `vlx vc status` for drift');
+  }
+  const h = haltSpec(vc, vm);
+  const q = await openQmp(src, h.qmp, `${from}/${vc.name}/${vm}`);
+  let result: MigrationResult;
+  try {
+    result = await migrate(q, `tcp:${toAddress}:${port}`, { downtimeLimitMs: 100 });
+  } catch (e) {
+    q.close();
+    // The source still runs the guest; the half-made target is removed, keeping the tap only if it was there before.
+    await haltOnNode(env, vc, to, [vm]).catch(() => undefined);
+    throw e;
+  }
+  q.close();
+  const tq = await openQmp(dst, spec.qmp, `${to}/${vc.name}/${vm}`);
+  try {
+    const st = await finishRestore(tq, { timeoutMs: 30_000 });
+    log(`${vc.name}/${vm}: migrated ${from} → ${to} in ${result.totalTimeMs} ms, downtime ${result.downtimeMs} ms (${state(st)})`);
+  } finally {
+    tq.close();
+  }
+  return result;
+}
+
+function state(s: string): string {
+  return s === 'running' ? 'running' : `now ${s}`;
+}

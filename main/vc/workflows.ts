@@ -1,0 +1,405 @@
+import { VlxError } from '../errors.js';
+import { sh } from '../util/quote.js';
+import { NODE_RUN } from '../config/paths.js';
+import type { Step, StepContext, WorkflowDef } from '../tasks/types.js';
+import { place, checkMove, type Mode, type Policy } from '../placement/place.js';
+import type { VcSpec } from './spec.js';
+import { vcAddresses, vmAddress, vmIndex, vmRuntimePaths } from './addressing.js';
+import { renderOverlayScript, renderWaitGoneScript } from './scripts.js';
+import {
+  ACTIVE_VM_STATES, clearMapping, deleteVolumes, getVc, findVc, insertVolumes, setMapping, setVcState, setVmState,
+  upsertImage, vmsOf, volumesOf, type VcRow, type VmRow,
+} from './repo.js';
+import { eachParallel, nodeAddress, placementNodes, runScript, type VcEnv } from './env.js';
+import { syncNetwork } from './network.js';
+import { haltOnNode, migrateToNode, powerdownOnNode, readImageMeta, restoreOnNode, saveOnNode, startOnNode } from './vmOps.js';
+import type { ImageMeta } from '../images/types.js';
+
+/**
+ * The VC lifecycle as task workflows. Every step reads what it needs from the DB (a resumed
+ * task skips the steps already done, so nothing may be carried in memory between steps)
+ * and checks the state before acting, so re-running a step after a kill is harmless.
+ * All workflows of one VC share the lock `vc:<name>`.
+ */
+const lockKey = (vc: string) => `vc:${vc}`;
+const step = (name: string, run: (ctx: StepContext) => Promise<void>): Step => ({ name, run });
+
+function byNode(vms: VmRow[]): Map<string, string[]> {
+  const m = new Map<string, string[]>();
+  for (const v of vms) {
+    if (!v.node) continue;
+    const list = m.get(v.node) ?? [];
+    list.push(v.name);
+    m.set(v.node, list);
+  }
+  return m;
+}
+
+const active = new Set<string>(ACTIVE_VM_STATES);
+
+// ------------------------------------------------------------------------------- create
+
+export function createWorkflow(env: VcEnv, spec: VcSpec, meta: ImageMeta): WorkflowDef {
+  const GIB = 1024 ** 3;
+  return {
+    kind: 'vc.create',
+    target: spec.name,
+    params: { ...spec },
+    lockKey: lockKey(spec.name),
+    steps: [
+      step('record', async (ctx) => {
+        const have = await findVc(env.db, spec.name);
+        if (have && have.state !== 'creating') throw new VlxError('conflict', `VC name: a VC named "${spec.name}" already exists`);
+        if (have) return ctx.log('VC already recorded');
+        const img = env.paths.image(spec.image);
+        const addrs = vcAddresses(spec.name, spec.subnet, spec.nodes);
+        await env.db.tx(async (q) => {
+          await upsertImage(q, {
+            name: spec.image, kind: meta.kind, cmdline: meta.cmdline ?? null,
+            files: meta.kind === 'kernel' ? { disk: img.disk, kernel: img.kernel, initrd: img.initrd } : { disk: img.disk },
+            virtualBytes: meta.sizes.qcow2Virtual, allocatedBytes: meta.sizes.qcow2,
+          });
+          await q.query(
+            `insert into vcs (name, state, vcpus, mem_mb, disk_gb, swap_mb, image, subnet, options)
+             values ($1, 'creating', $2, $3, $4, $5, $6, $7, $8)`,
+            [spec.name, spec.vcpus, spec.memMb, spec.diskGb, spec.swapMb, spec.image, spec.subnet, JSON.stringify({ guest: meta.guest })],
+          );
+          await q.query(
+            `insert into vms (vc, name, idx, ip, mac) select $1, * from unnest($2::text[], $3::int[], $4::inet[], $5::macaddr[])`,
+            [spec.name, addrs.map((a) => a.name), addrs.map((a) => a.index), addrs.map((a) => a.ip), addrs.map((a) => a.mac)],
+          );
+        });
+        ctx.log(`recorded ${spec.nodes} VMs in ${spec.subnet} (${addrs[0].ip} … ${addrs[addrs.length - 1].ip})`);
+      }),
+      step('volumes', async (ctx) => {
+        const vc = await getVc(env.db, spec.name);
+        const vms = await vmsOf(env.db, vc.name);
+        const vols = vms.map((v) => ({ name: v.name, ...env.paths.vm(vc.name, v.name) }));
+        const script = renderOverlayScript({
+          vcDir: env.paths.vcDir(vc.name), shared: env.paths.vcShared(vc.name), image: env.paths.image(vc.image).disk,
+          diskGb: vc.diskGb, swapMb: vc.swapMb, vms: vols,
+        });
+        const t0 = Date.now();
+        const out = await runScript(await env.session.any(), script);
+        const allocated = Number(out.trim().split('\n').pop()) || null;
+        ctx.log(`${vms.length} disk overlays${vc.swapMb ? ' and swap volumes' : ''} in one round trip: ${Date.now() - t0} ms`);
+        await insertVolumes(env.db, [
+          ...vols.map((v) => ({ path: v.disk, kind: 'root' as const, format: 'qcow2' as const, backing: env.paths.image(vc.image).disk,
+            vc: vc.name, vm: v.name, virtualBytes: vc.diskGb * GIB, allocatedBytes: allocated })),
+          ...(vc.swapMb > 0 ? vols.map((v) => ({ path: v.swap, kind: 'swap' as const, format: 'qcow2' as const, backing: null,
+            vc: vc.name, vm: v.name, virtualBytes: vc.swapMb * 1024 * 1024, allocatedBytes: null })) : []),
+          { path: env.paths.vcShared(vc.name), kind: 'shared', format: 'dir', backing: null, vc: vc.name, vm: null, virtualBytes: null, allocatedBytes: null },
+        ]);
+      }),
+      step('finish', async () => {
+        await setVcState(env.db, spec.name, 'created');
+        const vms = await vmsOf(env.db, spec.name);
+        await setVmState(env.db, spec.name, vms.map((v) => v.name), 'stopped', 'stopped');
+      }),
+    ],
+  };
+}
+
+// -------------------------------------------------------------------------------- start
+
+async function vcAndMeta(env: VcEnv, name: string): Promise<{ vc: VcRow; meta: ImageMeta; vms: VmRow[] }> {
+  const vc = await getVc(env.db, name);
+  return { vc, meta: await readImageMeta(env, vc.image), vms: await vmsOf(env.db, name) };
+}
+
+/** Placement of the VMs not yet running; running ones keep their node (pinned). */
+async function placeVc(env: VcEnv, vc: VcRow, vms: VmRow[], policy: Policy, mode: Mode, ctx: StepContext, keepAll = false): Promise<Record<string, string>> {
+  const nodes = await placementNodes(env, env.db, vc.name);
+  const pinned: Record<string, string> = {};
+  for (const v of vms) if (v.node && (keepAll || v.state === 'running')) pinned[v.name] = v.node;
+  const { mapping } = place(vms.map((v) => ({ name: v.name, vcpus: vc.vcpus, memMb: vc.memMb })), nodes, policy, mode, { pinned });
+  const counts = new Map<string, number>();
+  for (const n of Object.values(mapping)) counts.set(n, (counts.get(n) ?? 0) + 1);
+  ctx.log(`placement ${policy}/${mode}: ${[...counts].map(([n, c]) => `${n}: ${c}`).join(', ')}`);
+  return mapping;
+}
+
+export function startWorkflow(env: VcEnv, name: string, policy: Policy, mode: Mode): WorkflowDef {
+  return {
+    kind: 'vc.start',
+    target: name,
+    params: { policy, mode },
+    lockKey: lockKey(name),
+    steps: [
+      step('place', async (ctx) => {
+        const vc = await getVc(env.db, name);
+        if (['creating', 'saved', 'saving', 'restoring', 'destroying'].includes(vc.state)) {
+          throw new VlxError('conflict', `VC ${name} is ${vc.state}`, vc.state === 'saved' ? 'use `vlx vc restore`' : undefined);
+        }
+        const vms = await vmsOf(env.db, name);
+        const mapping = await placeVc(env, vc, vms, policy, mode, ctx);
+        await env.db.tx(async (q) => {
+          await setMapping(q, name, mapping);
+          await setVmState(q, name, vms.filter((v) => v.state !== 'running').map((v) => v.name), 'starting', 'running');
+          await setVcState(q, name, 'starting', { policy, mode });
+        });
+      }),
+      step('firewall', async (ctx) => {
+        await syncNetwork(env, { log: () => undefined });
+        ctx.log('firewall rules in place on every node');
+      }),
+      step('vms', async (ctx) => {
+        const { vc, meta, vms } = await vcAndMeta(env, name);
+        const groups = [...byNode(vms.filter((v) => v.state === 'starting' || v.state === 'running'))];
+        let done = 0;
+        await eachParallel(groups, async ([node, list]) => {
+          await startOnNode(env, vc, meta, node, list, ctx.log);
+          await setVmState(env.db, name, list, 'running');
+          done += list.length;
+          ctx.progress(done / vms.length, `${done}/${vms.length} VMs`);
+        }, ([node]) => node);
+        const r = await syncNetwork(env, { log: ctx.log });
+        ctx.log(`routes: ${Object.entries(r.changes).map(([h, n]) => `${h} +${n}`).join(', ')}`);
+      }),
+      step('finish', async () => {
+        await setVcState(env.db, name, 'running');
+      }),
+    ],
+  };
+}
+
+// --------------------------------------------------------------------------------- stop
+
+export function stopWorkflow(env: VcEnv, name: string, timeoutS: number): WorkflowDef {
+  return {
+    kind: 'vc.stop',
+    target: name,
+    params: { timeoutS },
+    lockKey: lockKey(name),
+    steps: [
+      step('mark', async () => {
+        const vc = await getVc(env.db, name);
+        if (vc.state === 'saved') throw new VlxError('conflict', `VC ${name} is saved`, 'restore it first, or destroy it');
+        const vms = await vmsOf(env.db, name);
+        await setVmState(env.db, name, vms.filter((v) => active.has(v.state)).map((v) => v.name), 'stopping', 'stopped');
+        await setVcState(env.db, name, 'stopping');
+      }),
+      step('shutdown', async (ctx) => {
+        const { vc, vms } = await vcAndMeta(env, name);
+        await eachParallel([...byNode(vms.filter((v) => v.state === 'stopping'))],
+          ([node, list]) => powerdownOnNode(env, vc, node, list, timeoutS, ctx.log), ([node]) => node);
+      }),
+      step('cleanup', async (ctx) => {
+        const vc = await getVc(env.db, name);
+        const vms = await vmsOf(env.db, name);
+        // A QEMU the DB does not know about (a move killed half-way) must not outlive the stop.
+        await haltEverywhere(env, vc, vms.map((v) => v.name), ctx);
+        await env.db.tx(async (q) => {
+          await clearMapping(q, name);
+          await setVmState(q, name, vms.map((v) => v.name), 'stopped', 'stopped');
+          await setVcState(q, name, 'stopped');
+        });
+        await syncNetwork(env, { log: ctx.log });
+      }),
+    ],
+  };
+}
+
+async function haltEverywhere(env: VcEnv, vc: VcRow, vms: string[], ctx: StepContext): Promise<void> {
+  const nodes = env.session.nodes().map((n) => n.name);
+  await Promise.all(nodes.map(async (node) => {
+    try {
+      const killed = await haltOnNode(env, vc, node, vms);
+      if (killed.length) ctx.log(`${node}: stopped hard: ${killed.join(', ')}`);
+    } catch (e) {
+      ctx.log(`${node}: not reachable, skipped: ${(e as Error).message.split('\n')[0]}`);
+    }
+  }));
+}
+
+// --------------------------------------------------------------------------------- save
+
+export function saveWorkflow(env: VcEnv, name: string): WorkflowDef {
+  return {
+    kind: 'vc.save',
+    target: name,
+    lockKey: lockKey(name),
+    steps: [
+      step('mark', async () => {
+        const vc = await getVc(env.db, name);
+        if (!['running', 'saving', 'starting', 'error'].includes(vc.state)) {
+          throw new VlxError('conflict', `VC ${name} is ${vc.state}: only a running VC can be saved`);
+        }
+        const vms = await vmsOf(env.db, name);
+        await setVmState(env.db, name, vms.filter((v) => v.state === 'running' || v.state === 'paused').map((v) => v.name), 'saving', 'saved');
+        await setVcState(env.db, name, 'saving');
+      }),
+      step('save', async (ctx) => {
+        const { vc, vms } = await vcAndMeta(env, name);
+        const todo = vms.filter((v) => v.state === 'saving' && v.node);
+        let done = 0;
+        await eachParallel(todo, async (v) => {
+          await saveOnNode(env, vc, v.node as string, v.name, ctx.log);
+          await setVmState(env.db, name, [v.name], 'saved');
+          ctx.progress(++done / todo.length, `${done}/${todo.length} VMs`);
+        }, (v) => `${v.node}/${v.name}`);
+      }),
+      step('network', async (ctx) => {
+        await syncNetwork(env, { log: ctx.log });
+        await setVcState(env.db, name, 'saved');
+      }),
+    ],
+  };
+}
+
+// ------------------------------------------------------------------------------ restore
+
+export function restoreWorkflow(env: VcEnv, name: string, policy?: Policy, mode?: Mode): WorkflowDef {
+  return {
+    kind: 'vc.restore',
+    target: name,
+    params: { ...(policy ? { policy } : {}), ...(mode ? { mode } : {}) },
+    lockKey: lockKey(name),
+    steps: [
+      step('place', async (ctx) => {
+        const vc = await getVc(env.db, name);
+        if (!['saved', 'restoring'].includes(vc.state)) throw new VlxError('conflict', `VC ${name} is ${vc.state}: only a saved VC can be restored`);
+        const vms = await vmsOf(env.db, name);
+        const saved = vms.filter((v) => v.state === 'saved' || v.state === 'restoring');
+        let mapping: Record<string, string>;
+        if (policy || mode) {
+          mapping = await placeVc(env, vc, saved, policy ?? vc.policy, mode ?? vc.mode, ctx);
+        } else {
+          // Same mapping: still checked, so a node that died or filled up is refused with the reason.
+          const nodes = await placementNodes(env, env.db, vc.name);
+          const pinned = Object.fromEntries(saved.filter((v) => v.node).map((v) => [v.name, v.node as string]));
+          mapping = place(saved.map((v) => ({ name: v.name, vcpus: vc.vcpus, memMb: vc.memMb })), nodes, vc.policy, vc.mode, { pinned }).mapping;
+        }
+        await env.db.tx(async (q) => {
+          await setMapping(q, name, mapping);
+          await setVmState(q, name, saved.map((v) => v.name), 'restoring', 'running');
+          await setVcState(q, name, 'restoring', { ...(policy ? { policy } : {}), ...(mode ? { mode } : {}) });
+        });
+      }),
+      step('firewall', async () => {
+        await syncNetwork(env, { log: () => undefined });
+      }),
+      step('restore', async (ctx) => {
+        const { vc, meta, vms } = await vcAndMeta(env, name);
+        await eachParallel([...byNode(vms.filter((v) => v.state === 'restoring'))], async ([node, list]) => {
+          await restoreOnNode(env, vc, meta, node, list, ctx.log);
+          await setVmState(env.db, name, list, 'running');
+        }, ([node]) => node);
+        await syncNetwork(env, { log: ctx.log });
+        await setVcState(env.db, name, 'running');
+      }),
+    ],
+  };
+}
+
+// ------------------------------------------------------------------------------ destroy
+
+export function destroyWorkflow(env: VcEnv, name: string): WorkflowDef {
+  return {
+    kind: 'vc.destroy',
+    target: name,
+    lockKey: lockKey(name),
+    steps: [
+      step('mark', async () => {
+        await getVc(env.db, name);
+        await setVcState(env.db, name, 'destroying');
+      }),
+      step('halt', async (ctx) => {
+        const vc = await getVc(env.db, name);
+        const vms = await vmsOf(env.db, name);
+        await haltEverywhere(env, vc, vms.map((v) => v.name), ctx);
+        await env.session.onNodes('all', sh('rm', '-rf', `${NODE_RUN}/vm/${vc.name}`));
+        await env.db.tx(async (q) => {
+          await clearMapping(q, name);
+          await setVmState(q, name, vms.map((v) => v.name), 'stopped', 'stopped');
+        });
+        await syncNetwork(env, { log: ctx.log });
+      }),
+      step('files', async (ctx) => {
+        const dir = env.paths.vcDir(name);
+        await (await env.session.any()).run(sh('rm', '-rf', dir));
+        await deleteVolumes(env.db, (await volumesOf(env.db, name)).map((v) => v.path));
+        ctx.log(`removed ${dir}`);
+      }),
+      step('rows', async (ctx) => {
+        await env.db.query('delete from vcs where name = $1', [name]);
+        // The VC's subnet leaves every node's insulation set.
+        await syncNetwork(env, { log: ctx.log });
+      }),
+    ],
+  };
+}
+
+// --------------------------------------------------------------------------------- move
+
+async function runningOn(env: VcEnv, vc: VcRow, node: string, vm: string): Promise<boolean> {
+  const out = await runScript(await env.session.node(node), renderWaitGoneScript(vmRuntimePaths(vc.name, vm).pid, 0));
+  return out.trim() === 'alive';
+}
+
+export interface MoveRequest {
+  vc: string;
+  vm: string;
+  to: string;
+}
+
+export function moveWorkflow(env: VcEnv, req: MoveRequest): WorkflowDef {
+  const { vc: name, vm, to } = req;
+  return {
+    kind: 'vm.move',
+    target: `${name}/${vm}`,
+    params: { to },
+    lockKey: lockKey(name),
+    steps: [
+      step('move', async (ctx) => {
+        const { vc, meta, vms } = await vcAndMeta(env, name);
+        const row = vms.find((v) => v.name === vm);
+        if (!row) throw new VlxError('not-found', `VC ${name} has no VM "${vm}"`);
+        if (row.node === to && row.state !== 'migrating') return ctx.log(`${name}/${vm} is already on ${to}`);
+        if (!row.node || !['running', 'saved', 'migrating'].includes(row.state)) {
+          throw new VlxError('conflict', `${name}/${vm} is ${row.state}: only a running or saved VM can move`, 'a stopped VM is placed when its VC starts');
+        }
+        const from = row.node;
+        const nodes = await placementNodes(env, env.db, undefined);
+        if (row.state !== 'migrating') {
+          checkMove({ name: vm, vcpus: vc.vcpus, memMb: vc.memMb, node: from }, to, nodes, vc.mode);
+        }
+        if (row.state === 'saved') {
+          await setMapping(env.db, name, { [vm]: to });
+          await setVmState(env.db, name, [vm], 'restoring');
+          await syncNetwork(env, { log: () => undefined });
+          await restoreOnNode(env, vc, meta, to, [vm], ctx.log);
+          await setVmState(env.db, name, [vm], 'running', 'running');
+          await syncNetwork(env, { log: ctx.log });
+          return;
+        }
+        if (row.state === 'migrating') {
+          // An earlier move was interrupted: whichever side still runs the guest decides.
+          const srcAlive = await runningOn(env, vc, from, vm);
+          const dstAlive = await runningOn(env, vc, to, vm);
+          if (!srcAlive && dstAlive) {
+            await setMapping(env.db, name, { [vm]: to });
+            await setVmState(env.db, name, [vm], 'running');
+            await syncNetwork(env, { log: ctx.log });
+            await haltOnNode(env, vc, from, [vm]);
+            return ctx.log(`${name}/${vm}: the interrupted migration had completed; now mapped to ${to}`);
+          }
+          if (!srcAlive) throw new VlxError('remote-failed', `${name}/${vm} runs neither on ${from} nor on ${to}`, 'stop and start the VC');
+          await haltOnNode(env, vc, to, [vm]);
+        }
+        const t0 = Date.now();
+        await setVmState(env.db, name, [vm], 'migrating');
+        await syncNetwork(env, { extraTaps: [{ vc: name, vm, node: to }], log: () => undefined });
+        const result = await migrateToNode(env, vc, meta, vm, from, to, nodeAddress(env, to), ctx.log);
+        await setMapping(env.db, name, { [vm]: to });
+        await setVmState(env.db, name, [vm], 'running');
+        await syncNetwork(env, { log: ctx.log });
+        const tRoutes = Date.now() - t0;
+        await haltOnNode(env, vc, from, [vm]);
+        const addr = vmAddress(name, vc.subnet, vmIndex(vm));
+        ctx.log(`moved ${name}/${vm} (${addr.ip}) ${from} → ${to}: QEMU total ${result.totalTimeMs} ms, downtime ${result.downtimeMs} ms; ` +
+          `routes moved ${tRoutes} ms after start`);
+      }),
+    ],
+  };
+}

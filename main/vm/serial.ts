@@ -1,0 +1,108 @@
+import type { Duplex } from 'node:stream';
+import { VlxError } from '../errors.js';
+
+/** Marker the tiny guest prints on its console once eth0 is configured (see images/tinyInit.ts). */
+export const READY_MARKER = 'vlx-guest-ready';
+
+/**
+ * A VM's serial console as a line-oriented reader for automation (readiness, probes,
+ * tests). The serial socket takes one client at a time, so an automation client must
+ * be closed before a person's console attaches.
+ */
+export class SerialConsole {
+  private text = '';
+  /** Everything before this offset has been consumed by an earlier wait. */
+  private mark = 0;
+  private waiters = new Set<() => void>();
+  private ended: Error | undefined;
+  private static readonly KEEP = 1 << 20;
+
+  constructor(private readonly stream: Duplex, readonly label = 'serial') {
+    stream.on('data', (c: Buffer | string) => this.onData(String(c)));
+    const end = (): void => {
+      this.ended ??= new VlxError('remote-failed', `${label}: console closed`);
+      this.wake();
+    };
+    stream.on('close', end);
+    stream.on('end', end);
+    stream.on('error', (e: Error) => {
+      this.ended = new VlxError('remote-failed', `${label}: console error: ${e.message}`);
+      this.wake();
+    });
+  }
+
+  private onData(s: string): void {
+    this.text += s;
+    if (this.text.length > SerialConsole.KEEP) {
+      const drop = this.text.length - SerialConsole.KEEP;
+      this.text = this.text.slice(drop);
+      this.mark = Math.max(0, this.mark - drop);
+    }
+    this.wake();
+  }
+
+  private wake(): void {
+    for (const w of [...this.waiters]) w();
+  }
+
+  /** All output seen so far (up to the last MiB). */
+  get output(): string {
+    return this.text;
+  }
+
+  /** Wait for the pattern in output not yet consumed; consumes up to the end of the match. */
+  waitFor(pattern: RegExp, timeoutMs: number): Promise<RegExpMatchArray> {
+    return new Promise((resolve, reject) => {
+      const check = (): boolean => {
+        const rest = this.text.slice(this.mark);
+        const m = rest.match(pattern);
+        if (m && m.index !== undefined) {
+          this.mark += m.index + m[0].length;
+          done();
+          resolve(m);
+          return true;
+        }
+        if (this.ended) {
+          done();
+          reject(this.ended);
+          return true;
+        }
+        return false;
+      };
+      const timer = setTimeout(() => {
+        done();
+        const tail = this.text.slice(-400).replace(/\r/g, '');
+        reject(new VlxError('timeout', `${this.label}: ${pattern} not seen within ${timeoutMs} ms`, undefined, { tail }));
+      }, timeoutMs);
+      const waiter = (): void => void check();
+      const done = (): void => {
+        clearTimeout(timer);
+        this.waiters.delete(waiter);
+      };
+      this.waiters.add(waiter);
+      check();
+    });
+  }
+
+  write(s: string): void {
+    this.stream.write(s);
+  }
+
+  /**
+   * Run a shell command in the guest's console shell and return what it printed. A nonce
+   * brackets the output so the echoed command line is never mistaken for its result.
+   */
+  async run(command: string, timeoutMs = 30_000): Promise<{ code: number; output: string }> {
+    const nonce = Math.random().toString(36).slice(2, 10);
+    // The shell echoes the typed line; splitting the marker with '' keeps the echo from matching.
+    this.write(`echo vlx''begin-${nonce}; ${command}; echo vlx''end-${nonce}-$?\n`);
+    // Preceded by \n, or by \r when bash ends bracketed-paste mode (ESC[?2004l\r) first.
+    await this.waitFor(new RegExp(`[\\r\\n]vlxbegin-${nonce}\\r?\\n`), timeoutMs);
+    const m = await this.waitFor(new RegExp(`([\\s\\S]*?)vlxend-${nonce}-(\\d+)`), timeoutMs);
+    return { code: Number(m[2]), output: m[1].replace(/\r/g, '') };
+  }
+
+  close(): void {
+    this.stream.destroy();
+  }
+}

@@ -1,0 +1,64 @@
+import { useApp, SCREENS, type Screen } from './stores/app.js';
+import { useTasks } from './stores/tasks.js';
+import { useTopology } from './stores/topology.js';
+import { ConnectScreen } from './screens/Connect.js';
+import { TopologyScreen } from './screens/Topology.js';
+import { VcsScreen } from './screens/VirtualClusters.js';
+import { VolumesScreen } from './screens/Volumes.js';
+import { ConsolesScreen } from './screens/Consoles.js';
+import { TasksScreen } from './screens/Tasks.js';
+import { Icon } from './components/Icon.js';
+
+const VIEWS: Record<Screen, () => React.JSX.Element> = {
+  connect: ConnectScreen,
+  topology: TopologyScreen,
+  vcs: VcsScreen,
+  volumes: VolumesScreen,
+  consoles: ConsolesScreen,
+  tasks: TasksScreen,
+};
+
+export function App() {
+  const screen = useApp((s) => s.screen);
+  const go = useApp((s) => s.go);
+  const running = useTasks((s) => s.order.filter((id) => s.byId[id]?.state === 'running').length);
+  const View = VIEWS[screen];
+  return (
+    <div className="shell">
+      <nav className="sidebar" aria-label="Screens">
+        <div className="brand">
+          <span className="brand-mark" aria-hidden="true">VL</span>
+          <span className="brand-text">VirtuaLinux<small>Manager</small></span>
+        </div>
+        {SCREENS.map((s) => (
+          <button key={s.id} className={`nav${screen === s.id ? ' active' : ''}`} onClick={() => go(s.id)} title={s.hint} aria-current={screen === s.id ? 'page' : undefined} data-screen={s.id}>
+            <Icon name={s.id} />
+            <span>{s.label}</span>
+            {s.id === 'tasks' && running > 0 && <span className="nav-count" aria-label={`${running} running`}>{running}</span>}
+          </button>
+        ))}
+      </nav>
+      <main className="content">
+        <View />
+      </main>
+      <StatusBar />
+    </div>
+  );
+}
+
+function StatusBar() {
+  const info = useApp((s) => s.info);
+  const link = useApp((s) => s.link);
+  const nodeInUse = useTopology((s) => s.nodes?.find((n) => n.inUse)?.name);
+  const running = useTasks((s) => s.order.filter((id) => s.byId[id]?.state === 'running').length);
+  return (
+    <footer className="statusbar" role="contentinfo">
+      <span className={`link link-${link}`}>{link === 'open' ? 'Connected to app' : link === 'connecting' ? 'Connecting…' : 'App connection lost: reconnecting'}</span>
+      <span className="sb-item">Cluster: <strong>{info?.cluster ?? 'none'}</strong></span>
+      <span className="sb-item">Node in use: <strong>{info?.nodeInUse ?? nodeInUse ?? '—'}</strong></span>
+      <span className="sb-spacer" />
+      <span className="sb-item">{running > 0 ? `${running} task${running === 1 ? '' : 's'} running` : 'No tasks running'}</span>
+      <span className="sb-item muted">{info ? `v${info.version} · ${info.face === 'electron' ? 'desktop' : 'browser bridge'}` : ''}</span>
+    </footer>
+  );
+}

@@ -1,0 +1,164 @@
+import { create } from 'zustand';
+import { Terminal } from '@xterm/xterm';
+import { FitAddon } from '@xterm/addon-fit';
+import { api, shown } from '../api.js';
+
+export type ConsoleTarget = { kind: 'node'; node: string } | { kind: 'vm'; vc: string; vm: string };
+export type ConsoleState = 'connecting' | 'open' | 'closed' | 'lost' | 'failed';
+
+export interface ConsoleTab {
+  id: string;
+  title: string;
+  target: ConsoleTarget;
+  state: ConsoleState;
+  /** the session on the main side; changes on reconnect */
+  sessionId?: string;
+  reason?: string;
+}
+
+/**
+ * A terminal lives here, not in a React component: switching tabs or screens must not lose
+ * its scrollback, and bytes keep arriving while its tab is hidden. Components only lend it
+ * a DOM element to draw into.
+ */
+interface Live { term: Terminal; fit: FitAddon; host: HTMLDivElement }
+const live = new Map<string, Live>();
+const bySession = new Map<string, string>();
+let tabSeq = 0;
+
+interface ConsolesStore {
+  tabs: ConsoleTab[];
+  active?: string;
+  open(target: ConsoleTarget): Promise<void>;
+  activate(id: string): void;
+  close(id: string): Promise<void>;
+  reconnect(id: string): Promise<void>;
+  patch(id: string, p: Partial<ConsoleTab>): void;
+}
+
+const titleOf = (t: ConsoleTarget) => (t.kind === 'node' ? `${t.node} shell` : `${t.vc}/${t.vm} console`);
+
+export const useConsoles = create<ConsolesStore>()((set, get) => ({
+  tabs: [],
+  async open(target) {
+    const existing = get().tabs.find((t) => JSON.stringify(t.target) === JSON.stringify(target) && t.state === 'open');
+    if (existing) { set({ active: existing.id }); return; }
+    const id = `tab${++tabSeq}`;
+    set((s) => ({ tabs: [...s.tabs, { id, title: titleOf(target), target, state: 'connecting' }], active: id }));
+    ensureTerminal(id);
+    await connect(id);
+  },
+  activate: (id) => set({ active: id }),
+  async close(id) {
+    const tab = get().tabs.find((t) => t.id === id);
+    if (tab?.sessionId && tab.state === 'open') await api().call('terminal.close', { sessionId: tab.sessionId }).catch(() => undefined);
+    if (tab?.sessionId) bySession.delete(tab.sessionId);
+    const l = live.get(id);
+    l?.term.dispose();
+    l?.host.remove();
+    live.delete(id);
+    set((s) => {
+      const tabs = s.tabs.filter((t) => t.id !== id);
+      return { tabs, active: s.active === id ? tabs[tabs.length - 1]?.id : s.active };
+    });
+  },
+  async reconnect(id) {
+    live.get(id)?.term.write('\r\n\x1b[2m[reconnecting…]\x1b[0m\r\n');
+    await connect(id);
+  },
+  patch: (id, p) => set((s) => ({ tabs: s.tabs.map((t) => (t.id === id ? { ...t, ...p } : t)) })),
+}));
+
+function ensureTerminal(id: string): Live {
+  let l = live.get(id);
+  if (l) return l;
+  const term = new Terminal({
+    fontFamily: '"DejaVu Sans Mono", "Liberation Mono", monospace',
+    fontSize: 13,
+    cursorBlink: true,
+    scrollback: 5000,
+    theme: { background: '#14171c', foreground: '#d8dde6', cursor: '#9cc3ff', selectionBackground: '#3a4a63' },
+  });
+  const fit = new FitAddon();
+  term.loadAddon(fit);
+  const host = document.createElement('div');
+  host.className = 'term-host';
+  term.onData((data) => {
+    const tab = useConsoles.getState().tabs.find((t) => t.id === id);
+    if (tab?.sessionId && tab.state === 'open') void api().call('terminal.write', { sessionId: tab.sessionId, data }).catch(() => undefined);
+  });
+  // Resize is a control message to the PTY (or ignored by a serial console, which has none).
+  term.onResize(({ rows, cols }) => {
+    const tab = useConsoles.getState().tabs.find((t) => t.id === id);
+    if (tab?.sessionId && tab.state === 'open') void api().call('terminal.resize', { sessionId: tab.sessionId, rows, cols }).catch(() => undefined);
+  });
+  // Ctrl+Shift+C / V copy and paste, as in desktop terminals; plain Ctrl+C stays an interrupt.
+  term.attachCustomKeyEventHandler((ev) => {
+    if (ev.type !== 'keydown' || !ev.ctrlKey || !ev.shiftKey) return true;
+    if (ev.code === 'KeyC') { void navigator.clipboard?.writeText(term.getSelection()); return false; }
+    if (ev.code === 'KeyV') { void navigator.clipboard?.readText().then((t) => term.paste(t)); return false; }
+    return true;
+  });
+  l = { term, fit, host };
+  live.set(id, l);
+  return l;
+}
+
+async function connect(id: string): Promise<void> {
+  const tab = useConsoles.getState().tabs.find((t) => t.id === id);
+  if (!tab) return;
+  const l = ensureTerminal(id);
+  const { rows, cols } = l.term;
+  useConsoles.getState().patch(id, { state: 'connecting', reason: undefined });
+  try {
+    const r = tab.target.kind === 'node'
+      ? await api().call('terminal.openNodeShell', { node: tab.target.node, rows, cols })
+      : await api().call('terminal.openVmConsole', { vc: tab.target.vc, vm: tab.target.vm, rows, cols });
+    if (tab.sessionId) bySession.delete(tab.sessionId);
+    bySession.set(r.sessionId, id);
+    useConsoles.getState().patch(id, { state: 'open', sessionId: r.sessionId, title: r.title });
+    if (tab.target.kind === 'vm') l.term.write('\x1b[2m[serial console: press Enter for a prompt]\x1b[0m\r\n');
+    l.term.focus();
+  } catch (e) {
+    const err = shown(e);
+    l.term.write(`\r\n\x1b[31m[could not connect: ${err.message}]\x1b[0m\r\n`);
+    useConsoles.getState().patch(id, { state: 'failed', reason: err.message });
+  }
+}
+
+/** Lend the terminal a place in the page; called by the Consoles screen when a tab is shown. */
+export function mountTerminal(id: string, parent: HTMLElement): () => void {
+  const l = ensureTerminal(id);
+  if (l.host.parentElement !== parent) parent.appendChild(l.host);
+  if (!l.term.element) l.term.open(l.host);
+  const fit = () => { try { l.fit.fit(); } catch { /* not laid out yet */ } };
+  fit();
+  const ro = new ResizeObserver(fit);
+  ro.observe(parent);
+  l.term.focus();
+  return () => ro.disconnect();
+}
+
+/** For tests and the benchmark: what a terminal shows, line by line. */
+export function terminalText(id: string): string {
+  const l = live.get(id);
+  if (!l) return '';
+  const b = l.term.buffer.active;
+  const lines: string[] = [];
+  for (let i = 0; i < b.length; i++) lines.push(b.getLine(i)?.translateToString(true) ?? '');
+  return lines.join('\n');
+}
+
+export function followTerminalEvents(): () => void {
+  const offData = api().on('terminal.data', ({ sessionId, data }) => {
+    const id = bySession.get(sessionId);
+    if (id) live.get(id)?.term.write(data);
+  });
+  const offExit = api().on('terminal.exit', ({ sessionId, reason, lost }) => {
+    const id = bySession.get(sessionId);
+    if (!id) return;
+    live.get(id)?.term.write(`\r\n\x1b[33m[${reason}]\x1b[0m\r\n`);
+    useConsoles.getState().patch(id, { state: lost ? 'lost' : 'closed', reason });
+  });
+  return () => { offData(); offExit(); };
+}

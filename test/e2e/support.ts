@@ -1,0 +1,60 @@
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { copyFileSync, mkdtempSync, writeFileSync, rmSync, mkdirSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** A free TCP port on 127.0.0.1 (bound and released; the caller binds it right after). */
+export function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const s = createServer();
+    s.once('error', fail);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => ok(port));
+    });
+  });
+}
+
+/**
+ * A real sshd on 127.0.0.1 with a host key of its own, so the Connect screen's first-contact
+ * flow can be driven against a real server. It only has to present its key: nothing logs in.
+ */
+export async function startSshd(dir: string): Promise<{ port: number; fingerprint: string; clientKey: string; stop(): void }> {
+  const key = join(dir, 'ssh_host_ed25519_key');
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
+  // A key of the app's own that this sshd lets in as root, so the app can log in, learn the
+  // node's name and open a shell on it.
+  const clientKey = join(dir, 'client_ed25519');
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', clientKey]);
+  copyFileSync(`${clientKey}.pub`, join(dir, 'authorized_keys'));
+  const fingerprint = execFileSync('ssh-keygen', ['-lf', `${key}.pub`], { encoding: 'utf8' }).split(/\s+/)[1]!;
+  const port = await freePort();
+  const config = join(dir, 'sshd_config');
+  writeFileSync(config, [
+    `Port ${port}`, 'ListenAddress 127.0.0.1', `HostKey ${key}`, `PidFile ${join(dir, 'sshd.pid')}`,
+    'UsePAM no', 'PasswordAuthentication no', 'KbdInteractiveAuthentication no', 'StrictModes no',
+    'PubkeyAuthentication yes', 'PermitRootLogin prohibit-password', `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`, '',
+  ].join('\n'));
+  mkdirSync('/run/sshd', { recursive: true });
+  const child: ChildProcess = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (d) => { stderr += String(d); });
+  // sshd says nothing when ready in -D mode; wait until it accepts a connection.
+  for (let i = 0; i < 100; i++) {
+    const ok = await new Promise<boolean>((res) => {
+      const s = connect(port, '127.0.0.1');
+      s.once('data', () => { s.destroy(); res(true); });
+      s.once('error', () => res(false));
+    });
+    if (ok) break;
+    if (child.exitCode !== null) throw new Error(`sshd exited: ${stderr}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { port, fingerprint, clientKey, stop: () => { child.kill('SIGTERM'); } };
+}
+
+export function tempHome(): { dir: string; cleanup(): void } {
+  const dir = mkdtempSync(join(tmpdir(), 'vlx-e2e-'));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}

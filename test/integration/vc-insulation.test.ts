@@ -1,0 +1,58 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { ensureVcLab, stopVcLab, expectOk, guestRun, vcService } from './vc-support.js';
+import type { VcService } from '../../main/services/vc.js';
+
+/**
+ * Insulation: a VM of VC A reaches its own VC's VMs on other nodes but no VM of VC B; and a
+ * guest that takes an address other than its own reaches nobody (nftables on every node).
+ */
+let s: VcService;
+
+beforeAll(async () => {
+  await ensureVcLab();
+  s = vcService();
+  for (const n of ['ins-a', 'ins-b']) if ((await s.listVcs()).some((v) => v.name === n)) expectOk(await s.destroyVc(n));
+  for (const n of ['ins-a', 'ins-b']) {
+    expectOk(await s.createVc({ name: n, nodes: 2, vcpus: 1, memMb: 64, diskGb: 1, swapMb: 0, image: 'tiny', subnet: 'auto' }));
+    expectOk(await s.startVc(n, 'cyclic', 'free'));
+  }
+});
+afterAll(async () => {
+  if (s) {
+    for (const n of ['ins-a', 'ins-b']) await s.destroyVc(n).catch(() => undefined);
+    await s.close();
+  }
+  await stopVcLab();
+});
+
+describe('between VCs', () => {
+  test('A reaches A across nodes, never B', async () => {
+    const a = await s.vcStatus('ins-a');
+    const b = await s.vcStatus('ins-b');
+    expect(a.vms[0].node).not.toBe(a.vms[1].node);
+    expect((await guestRun(s, 'ins-a', 'vm1', `ping -c 1 -W 3 ${a.vms[1].address}`)).code).toBe(0);
+    for (const target of b.vms) {
+      const r = await guestRun(s, 'ins-a', 'vm1', `ping -c 1 -W 2 ${target.address}`);
+      expect(r.code, `ins-a/vm1 → ins-b/${target.name} ${target.address}`).not.toBe(0);
+    }
+    const back = await guestRun(s, 'ins-b', 'vm2', `ping -c 1 -W 2 ${a.vms[0].address}`);
+    expect(back.code).not.toBe(0);
+  });
+});
+
+describe('anti-spoofing', () => {
+  test('a guest that changes its address reaches nobody; back to its own, it does', async () => {
+    const a = await s.vcStatus('ins-a');
+    const own = a.vms[0];
+    const peer = a.vms[1].address;
+    const fake = own.address.replace(/\.\d+$/, '.200');
+    const prefix = a.subnet.split('/')[1];
+    const gw = a.subnet.replace(/\.0\/\d+$/, '.1');
+    const swap = (ip: string) =>
+      `ip addr flush dev eth0 && ip addr add ${ip}/${prefix} dev eth0 && ip route add default via ${gw} dev eth0 onlink`;
+    const spoofed = await guestRun(s, 'ins-a', 'vm1', `${swap(fake)} && ping -c 1 -W 2 ${peer}`);
+    expect(spoofed.code).not.toBe(0);
+    const honest = await guestRun(s, 'ins-a', 'vm1', `${swap(own.address)} && ping -c 1 -W 3 ${peer}`);
+    expect(honest.code).toBe(0);
+  });
+});

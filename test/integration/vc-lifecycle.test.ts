@@ -1,0 +1,129 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { ensureVcLab, stopVcLab, expectOk, guestRun, leftovers, onNode, vcService, vlx } from './vc-support.js';
+import type { VcService } from '../../main/services/vc.js';
+import { tapName } from '../../main/vc/addressing.js';
+
+/**
+ * The whole life of a VC on the real 4-node lab with the tiny guest: create → start cyclic
+ * on 4 nodes → QEMU where the DB says → VMs ping each other across nodes → stop → destroy
+ * leaves nothing. Plus bad input, refused before anything is written.
+ */
+let s: VcService;
+
+beforeAll(async () => {
+  await ensureVcLab();
+  s = vcService();
+  for (const n of ['life', 'bad-x']) if ((await s.listVcs()).some((v) => v.name === n)) expectOk(await s.destroyVc(n));
+});
+afterAll(async () => {
+  await s?.close();
+  await stopVcLab();
+});
+
+describe('bad input: clear errors, nothing created', () => {
+  const base = { name: 'bad-x', nodes: 2, vcpus: 1, memMb: 64, diskGb: 1, swapMb: 0, image: 'tiny', subnet: 'auto' };
+  test.each([
+    ['shell metacharacters', { name: 'a;reboot' }, 'invalid-input', /VC name: must be 1-24 chars/],
+    ['too long', { name: 'a'.repeat(25) }, 'invalid-input', /VC name: must be 1-24 chars/],
+    ['--nodes 0', { nodes: 0 }, 'invalid-input', /--nodes: must be a whole number from 1 to 256/],
+    ['memory larger than any node', { memMb: 1_000_000 }, 'invalid-input', /--mem-mb: must fit in one node: the largest node memory is \d+ MB/],
+    ['unknown image', { image: 'nosuch' }, 'invalid-input', /--image: must be a known image \(.*tiny.*\)/],
+    ['subnet overlapping the lab network', { subnet: '10.77.0.0/24' }, 'invalid-input', /--subnet: must not overlap 10\.77\.0\.0\/24/],
+  ])('%s', async (_what, patch, code, message) => {
+    const err = await s.createVc({ ...base, ...patch }).then(() => undefined, (e: unknown) => e as { code: string; message: string });
+    expect(err?.code).toBe(code);
+    expect(err?.message).toMatch(message);
+    expect((await s.listVcs()).map((v) => v.name)).not.toContain('bad-x');
+  });
+
+  test('the CLI says the same and exits 2', async () => {
+    const r = await vlx(['vc', 'create', 'x$(id)', '--nodes', '1', '--vcpus', '1', '--mem-mb', '64', '--disk-gb', '1', '--image', 'tiny']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/VC name: must be/);
+  });
+});
+
+describe('create → start cyclic → ping across nodes → stop → destroy', () => {
+  test('a 4-VM VC lives and leaves nothing behind', async () => {
+    expectOk(await s.createVc({ name: 'life', nodes: 4, vcpus: 1, memMb: 64, diskGb: 1, swapMb: 16, image: 'tiny', subnet: 'auto' }));
+    const created = (await s.listVcs()).find((v) => v.name === 'life');
+    expect(created?.state).toBe('stopped');
+    expect(created?.vms.map((v) => v.name)).toEqual(['vm1', 'vm2', 'vm3', 'vm4']);
+    const subnet = created!.subnet;
+    const prefix = subnet.split('.').slice(0, 3).join('.') + '.';
+
+    // The disks are overlays of the image: the backing chain says so.
+    const tree = await s.volumesTree();
+    const img = tree.find((t) => t.path.endsWith('/images/tiny.qcow2'));
+    expect(img?.children.filter((c) => c.usedBy?.startsWith('life/')).length).toBe(4);
+
+    expectOk(await s.startVc('life', 'cyclic', 'strict'));
+    const st = await s.vcStatus('life');
+    expect(st.state).toBe('running');
+    expect(st.vms.map((v) => v.node)).toEqual(['n1', 'n2', 'n3', 'n4']);
+    expect(st.drift).toEqual([]);
+    // Each VM's QEMU runs on the node the DB says, and only there.
+    for (const v of st.vms) {
+      const r = await onNode(v.node!, `cat /run/virtualinux/vm/life/${v.name}.pid | xargs -I{} sh -c 'test -d /proc/{} && echo alive'`);
+      expect(r.stdout.trim()).toBe('alive');
+      expect(st.actual[v.name]).toEqual([v.node]);
+    }
+    // Across nodes: vm1 (n1) reaches vm3 (n3) and vm4 (n4); a node reaches a VM it does not host.
+    const ping = await guestRun(s, 'life', 'vm1', `ping -c 1 -W 3 ${st.vms[2].address} && ping -c 1 -W 3 ${st.vms[3].address}`);
+    expect(ping.code).toBe(0);
+    expect((await onNode('n2', `busybox ping -c 1 -W 3 ${st.vms[3].address}`)).code).toBe(0);
+
+    expectOk(await s.stopVc('life', { timeoutS: 20 }));
+    const stopped = await s.vcStatus('life');
+    expect(stopped.state).toBe('stopped');
+    expect(stopped.vms.every((v) => v.node === undefined && v.state === 'stopped')).toBe(true);
+    expect(Object.keys(stopped.actual)).toEqual([]);
+
+    expectOk(await s.destroyVc('life'));
+    expect((await s.listVcs()).map((v) => v.name)).not.toContain('life');
+    const left = await leftovers('life', prefix);
+    // Other VCs may have taps of their own; only this VC's taps count.
+    const ours = new Set(st.vms.map((v) => tapName(v.address)));
+    expect(left.filter((l) => !l.includes(': tap: ') || ours.has(l.split(': tap: ')[1]))).toEqual([]);
+    const rows = await s.env.db.query(`select (select count(*) from vms where vc = 'life')::int + (select count(*) from volumes where vc = 'life')::int
+      + (select count(*) from mapping where vc = 'life')::int as n`);
+    expect(rows.rows[0].n).toBe(0);
+  });
+});
+
+describe('placement on the lab: block/cyclic × strict/free', () => {
+  test.each([
+    ['block', 'strict', ['n1', 'n1', 'n1', 'n1']],
+    ['cyclic', 'strict', ['n1', 'n2', 'n3', 'n4']],
+    ['block', 'free', ['n1', 'n1', 'n1', 'n1']],
+    ['cyclic', 'free', ['n1', 'n2', 'n3', 'n4']],
+  ] as const)('%s/%s', async (policy, mode, want) => {
+    // The VMs only need to be placed, not booted: the start's placement step decides the mapping.
+    const name = `pl-${policy}-${mode}`;
+    if ((await s.listVcs()).some((v) => v.name === name)) expectOk(await s.destroyVc(name));
+    expectOk(await s.createVc({ name, nodes: 4, vcpus: 1, memMb: 64, diskGb: 1, swapMb: 0, image: 'tiny', subnet: 'auto' }));
+    try {
+      expectOk(await s.startVc(name, policy, mode));
+      const st = await s.vcStatus(name);
+      expect(st.vms.map((v) => v.node)).toEqual(want);
+      expect(st.drift).toEqual([]);
+    } finally {
+      expectOk(await s.destroyVc(name));
+    }
+  });
+
+  test('strict refuses with the shortfall named; nothing is started', async () => {
+    const name = 'pl-short';
+    if ((await s.listVcs()).some((v) => v.name === name)) expectOk(await s.destroyVc(name));
+    expectOk(await s.createVc({ name, nodes: 5, vcpus: 4, memMb: 64, diskGb: 1, swapMb: 0, image: 'tiny', subnet: 'auto' }));
+    try {
+      const t = await s.startVc(name, 'cyclic', 'strict');
+      expect(t.state).toBe('failed');
+      expect(t.error?.code).toBe('placement');
+      expect(t.error?.message).toMatch(/strict placement needs 20 free cores for 5 VMs; only \d+ free/);
+      expect(Object.keys((await s.vcStatus(name)).actual)).toEqual([]);
+    } finally {
+      expectOk(await s.destroyVc(name));
+    }
+  });
+});
