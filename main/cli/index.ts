@@ -1,18 +1,29 @@
 import { Command } from 'commander';
-import { registerLab } from './lab.js';
-import { registerCluster } from './cluster.js';
-import { registerNodes } from './nodes.js';
-import { registerExec } from './exec.js';
-import { registerDb } from './db.js';
-import { registerTasks } from './tasks.js';
-import { registerGui } from './gui.js';
-import { registerConsole } from './console.js';
-import { registerVc } from './vc.js';
-import { registerVm } from './vm.js';
-import { registerImage } from './image.js';
-import { registerServices } from './services.js';
+import { commandWord } from './commandWord.js';
 
-export function buildProgram(): Command {
+type Register = (program: Command) => void;
+
+/**
+ * Each command's module is loaded only when that command runs: a cold `vlx exec` must not pay
+ * for the database driver, QEMU or web code it never uses (start-up cost is most of a cold
+ * CLI run against warm nodes). Help over the whole tree loads them all.
+ */
+const COMMANDS: Record<string, () => Promise<Register>> = {
+  lab: async () => (await import('./lab.js')).registerLab,
+  cluster: async () => (await import('./cluster.js')).registerCluster,
+  nodes: async () => (await import('./nodes.js')).registerNodes,
+  exec: async () => (await import('./exec.js')).registerExec,
+  db: async () => (await import('./db.js')).registerDb,
+  tasks: async () => (await import('./tasks.js')).registerTasks,
+  vc: async () => (await import('./vc.js')).registerVc,
+  vm: async () => (await import('./vm.js')).registerVm,
+  image: async () => (await import('./image.js')).registerImage,
+  console: async () => (await import('./console.js')).registerConsole,
+  services: async () => (await import('./services.js')).registerServices,
+  gui: async () => (await import('./gui.js')).registerGui,
+};
+
+export async function buildProgram(args: string[]): Promise<Command> {
   const program = new Command('vlx')
     .description('VirtuaLinux Manager: run a disk-less, master-less cluster and its virtual clusters')
     .option('--cluster <name>', 'use this cluster instead of the current one')
@@ -23,26 +34,18 @@ export function buildProgram(): Command {
       if (o.cluster) process.env.VLX_CLUSTER = String(o.cluster);
       if (o.acceptNewHostKey) process.env.VLX_ACCEPT_NEW_HOST_KEY = '1';
     });
-  registerLab(program);
-  registerCluster(program);
-  registerNodes(program);
-  registerExec(program);
-  registerDb(program);
-  registerTasks(program);
-  registerGui(program);
-  registerConsole(program);
-  registerVc(program);
-  registerVm(program);
-  registerImage(program);
-  registerServices(program);
+  const word = commandWord(args);
+  const wanted = word && COMMANDS[word] ? [word] : Object.keys(COMMANDS);
+  const registers = await Promise.all(wanted.map((name) => COMMANDS[name]()));
+  for (const register of registers) register(program);
+  // commander reports usage errors itself; make them exit 2 like other invalid input. Subcommands
+  // copy this setting only when created, so it is set on every command of the tree.
+  const everyCommand = (c: Command): Command[] => [c, ...c.commands.flatMap(everyCommand)];
+  for (const c of everyCommand(program)) {
+    c.exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
+  }
   return program;
 }
 
-const program = buildProgram();
-// commander reports usage errors itself; make them exit 2 like other invalid input. Subcommands
-// copy this setting only when created, so it is set on every command of the tree.
-const everyCommand = (c: Command): Command[] => [c, ...c.commands.flatMap(everyCommand)];
-for (const c of everyCommand(program)) {
-  c.exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
-}
+const program = await buildProgram(process.argv.slice(2));
 await program.parseAsync(process.argv);

@@ -51,9 +51,15 @@ export async function listImages(conn: CommandRunner, root: string = SHARED_ROOT
 
 export async function readImageMeta(conn: CommandRunner, name: string, root: string = SHARED_ROOT): Promise<ImageMeta | undefined> {
   const p = storagePaths(root).image(checkName('image', name, 'image'));
-  const r = await conn.exec(sh('cat', p.meta));
-  if (r.code !== 0) return undefined;
-  return ImageMetaSchema.parse(JSON.parse(r.stdout));
+  // Exit 3 = no such image; any other failure is reported, never taken for "absent".
+  const r = await conn.exec(`test -e ${sh(p.meta)} || exit 3; cat ${sh(p.meta)}`);
+  if (r.code === 3) return undefined;
+  if (r.code !== 0) throw new VlxError('remote-failed', `${conn.name}: cannot read ${p.meta}: ${r.stderr.trim()}`);
+  try {
+    return ImageMetaSchema.parse(JSON.parse(r.stdout));
+  } catch (e) {
+    throw new VlxError('conflict', `${p.meta} is not valid image metadata: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`, 'remove the image files by hand or import under another name');
+  }
 }
 
 /** Volumes on shared storage whose backing file is this image's template (found with qemu-img, which reads the qcow2 header). */
@@ -128,7 +134,7 @@ export async function publishImage(conn: CommandRunner, img: LocalImage, opts: {
   const log = opts.log ?? (() => undefined);
   const name = checkName('image', img.meta.name, 'image');
   const dst = storagePaths(root).image(name);
-  const existing = await readImageMeta(conn, name, root).catch(() => undefined);
+  const existing = await readImageMeta(conn, name, root);
   const present = await conn.exec(
     [dst.disk, ...(img.files.kernel ? [dst.kernel] : []), ...(img.files.initrd ? [dst.initrd] : [])].map((f) => sh('test', '-f', f)).join(' && '),
   );
