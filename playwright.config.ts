@@ -6,6 +6,7 @@ process.env.PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD = '1';
 export default defineConfig({
   testDir: 'test/e2e',
   testMatch: /.*\.spec\.ts$/,
+  globalSetup: './test/e2e/global-setup.ts',
   outputDir: 'test-results/playwright',
   fullyParallel: false,
   workers: 1,

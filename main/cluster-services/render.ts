@@ -90,6 +90,8 @@ export function renderKeepalivedConf(plan: ServicesPlan, node: NodePlan): string
     '  vrrp_version 3',
     '  script_user root',
     '  enable_script_security',
+    // 0.1 s adverts only hold on a busy node if the VRRP process may run at realtime priority.
+    '  max_auto_priority',
     '}',
     '',
     `vrrp_instance ${VRRP_INSTANCE} {`,

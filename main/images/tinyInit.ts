@@ -62,7 +62,9 @@ if [ -n "$SHARED" ]; then
 ${insmod(input.nfsModules)}
   }
   loadnfs
-  mount -t nfs -o vers=3,nolock,soft,timeo=50 "$SHARED" /shared || echo "vlx-shared-failed $SHARED" > /dev/console
+  # busybox here has no NFS mount helper: the kernel parses the options itself and needs
+  # the server address spelled out as addr=.
+  mount -t nfs -o "vers=3,nolock,proto=tcp,mountproto=tcp,soft,timeo=50,addr=\${SHARED%%:*}" "$SHARED" /shared || echo "vlx-shared-failed $SHARED" > /dev/console
 fi
 # The ACPI power button (QMP system_powerdown) becomes a clean poweroff.
 acpid -c /etc/acpi

@@ -8,7 +8,8 @@ import { quote } from '../util/quote.js';
 import { nodesFromFirstContact } from '../cli/cluster.js';
 import { EventHub } from '../api/events.js';
 import { CLUSTER_NETWORK } from '../lab/layout.js';
-import { labCrash, labDown, labRevive, labStatus, labUp, type LabStatus as LabModuleStatus } from '../lab/index.js';
+import { labCrash, labDown, labStatus, type LabStatus as LabModuleStatus } from '../lab/index.js';
+import { reviveLabNode, startLab } from './lab.js';
 import { openCluster, type SshClusterSession } from '../ssh/session.js';
 import { inspectNodes, type NodeInfo as InspectedNode } from '../nodes/inspect.js';
 import { TerminalHub } from '../consoles/terminals.js';
@@ -74,8 +75,8 @@ function nodeView(n: InspectedNode, inUse: string | undefined): NodeInfo {
 }
 
 /** Step names of the lab workflows, and which progress message of the lab module enters which. */
-const LAB_UP_STEPS = ['network', 'nodes', 'register'];
-const LAB_UP_STEP_OF: [RegExp, string][] = [[/^(bridge|namespaces)\b/, 'network'], [/^starting sshd|nodes answer/, 'nodes'], [/registered/, 'register']];
+const LAB_UP_STEPS = ['network', 'nodes', 'database'];
+const LAB_UP_STEP_OF: [RegExp, string][] = [[/^(bridge|namespaces)\b/, 'network'], [/^starting sshd|nodes answer/, 'nodes'], [/^database on /, 'database']];
 
 export function createAppServices(opts: AppServicesOptions = {}): AppServices {
   const hub = new EventHub();
@@ -178,7 +179,7 @@ export function createAppServices(opts: AppServicesOptions = {}): AppServices {
     'lab.up': async ({ nodes, cores, memMb }) => ({
       taskId: local.start('lab.up', `${nodes} nodes`, LAB_UP_STEPS, async (t) => {
         t.step('network');
-        await labUp({ nodes, cores, memMb }, (msg) => {
+        await startLab({ nodes, cores, memMb }, (msg) => {
           const step = LAB_UP_STEP_OF.find(([re]) => re.test(msg))?.[1];
           if (step) t.step(step, msg);
           t.log(msg);
@@ -204,7 +205,7 @@ export function createAppServices(opts: AppServicesOptions = {}): AppServices {
       return {};
     },
     'lab.revive': async ({ node }) => {
-      await labRevive(node);
+      await reviveLabNode(node);
       hub.emit('state.changed', { what: 'lab' });
       hub.emit('state.changed', { what: 'nodes' });
       return {};

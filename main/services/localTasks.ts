@@ -46,7 +46,10 @@ export class LocalTasks {
       signal: entry.abort.signal,
       step: (name, note) => {
         const at = s.steps.findIndex((x) => x.name === name);
-        if (at < 0) return;
+        const now = s.steps.findIndex((x) => x.name === s.currentStep);
+        // Steps only move forward: a late message of an earlier phase is a log line, not a step back.
+        if (at < 0 || at < now) return;
+        if (at === now) { if (note) { s.steps[at]!.note = note; publish(); } return; }
         s.steps.forEach((x, i) => {
           if (i < at && x.state !== 'done') { x.state = 'done'; x.progress = 1; }
         });

@@ -2,10 +2,10 @@ import { test, expect, type Page } from '@playwright/test';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { hostname } from 'node:os';
-import { startSshd, tempHome } from './support.js';
+import { startGui, startSshd, tempHome } from './support.js';
 
 /**
- * The app in Debian's Chromium through the browser bridge, with the real services: every
+ * The app in Debian's Chromium through `vlx gui` (the browser bridge), with the real services: every
  * screen is opened and photographed (test-results/screenshots/), and the Connect screen's
  * first-contact flow runs against a real sshd. Services that are not written yet must show
  * their honest "not available yet" state, never a blank screen.
@@ -14,26 +14,19 @@ const shots = join(process.cwd(), 'test-results', 'screenshots');
 mkdirSync(shots, { recursive: true });
 
 const home = tempHome();
-process.env.VLX_HOME = home.dir;
-delete process.env.VLX_CLUSTER;
 
-let bridge: { url: string; close(): Promise<void> };
-let services: { close(): Promise<void> };
+let bridge: Awaited<ReturnType<typeof startGui>>;
 let sshd: Awaited<ReturnType<typeof startSshd>>;
 // The name `vlx cluster add` gives a node learned from its hostname alone.
 const nodeName = (() => { const h = hostname().split('.')[0]!.toLowerCase().replace(/[^a-z0-9-]/g, '-'); return /^[a-z][a-z0-9-]{0,31}$/.test(h) ? h : 'node1'; })();
 
 test.beforeAll(async () => {
-  const { startWebBridge } = await import('../../main/web/server.js');
-  const { createAppServices } = await import('../../main/services/app.js');
-  services = createAppServices({ face: 'test' });
-  bridge = await startWebBridge({ services: services as never });
   sshd = await startSshd(home.dir);
+  bridge = await startGui(join(home.dir, 'app'));
 });
 
 test.afterAll(async () => {
-  await bridge?.close();
-  await services?.close();
+  await bridge?.stop();
   sshd?.stop();
   home.cleanup();
 });

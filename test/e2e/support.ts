@@ -58,3 +58,35 @@ export function tempHome(): { dir: string; cleanup(): void } {
   const dir = mkdtempSync(join(tmpdir(), 'vlx-e2e-'));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
+
+/**
+ * `vlx gui --no-open` as a person would start it, with the app's home in `home`; resolves with
+ * the URL it prints.
+ */
+export async function startGui(home: string): Promise<{ url: string; stop(): Promise<void> }> {
+  const env: Record<string, string | undefined> = { ...process.env, VLX_HOME: home };
+  delete env.VLX_CLUSTER; // the cluster in use is the one the test adds
+  const child = spawn(process.execPath, ['dist/vlx.mjs', 'gui', '--no-open'], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stderr?.on('data', (d) => { err += String(d); });
+  const url = await new Promise<string>((ok, fail) => {
+    child.stdout?.on('data', (d) => {
+      out += String(d);
+      const m = /(http:\/\/127\.0\.0\.1:\d+\/\?token=[A-Za-z0-9_-]+)/.exec(out);
+      if (m) ok(m[1]!);
+    });
+    child.once('exit', (code) => fail(new Error(`vlx gui exited (${code}): ${err}`)));
+  });
+  return {
+    url,
+    stop: () => new Promise<void>((done) => {
+      if (child.exitCode !== null) return done();
+      child.once('exit', () => done());
+      child.kill('SIGTERM');
+    }),
+  };
+}

@@ -8,7 +8,7 @@ import { buildTiny, tinyGuestParams, type BuiltImage } from '../../main/images/t
 import { localRunner } from '../../main/images/local.js';
 import { probeKvm, type KvmVerdict } from '../../main/vm/kvmProbe.js';
 import { qemuArgs, type VmSpec } from '../../main/vm/qemuArgs.js';
-import { QmpClient, cont, finishRestore, quit, saveToFile, status, stop } from '../../main/vm/qmp.js';
+import { QmpClient, cont, finishRestore, quit, saveToFile, status, stop, systemPowerdown } from '../../main/vm/qmp.js';
 import { READY_MARKER, SerialConsole } from '../../main/vm/serial.js';
 import { sh } from '../../main/util/quote.js';
 
@@ -105,6 +105,18 @@ describe('tiny guest under QEMU', () => {
     expect(r).toEqual({ code: 0, output: 't1\n6*7=42\n' });
     serial.close();
     await quit(q);
+  });
+
+  it('shuts down cleanly on the ACPI power button (QMP system_powerdown)', async () => {
+    const cmd = await launch(spec('t4', await overlay('t4')));
+    const serial = new SerialConsole(await unixStream(cmd.serialSocket), 't4');
+    await serial.waitFor(new RegExp(`${READY_MARKER} t4`), 120_000);
+    const q = await qmpAt(cmd.qmpSocket);
+    const down = q.waitEvent('SHUTDOWN', 60_000);
+    await systemPowerdown(q);
+    expect((await down).data).toMatchObject({ guest: true, reason: 'guest-shutdown' });
+    serial.close();
+    q.close();
   });
 
   it('saves RAM to a file and restores it: a file in tmpfs and the boot id survive', async () => {

@@ -113,7 +113,10 @@ describe('cluster services on the lab', () => {
     expect(r.skipped).toEqual([]);
     expect(r.dhcpHosts.map((h) => h.name)).toEqual([...manifest.nodes.map((n) => n.name), 'dhcptest']);
     for (const n of r.nodes) expect(n.ok, `${n.node}: ${JSON.stringify(n)}`).toBe(true);
-    const s = await statusUntil((x) => x.holders.length === 1 && x.holders[0] === VICTIM);
+    // Settled: the preferred node alone is MASTER with the NAT, every other one BACKUP without.
+    const settled = (x: ServicesStatus) => x.holders.length === 1 && x.holders[0] === VICTIM &&
+      x.nodes.every((n) => (n.node === VICTIM ? n.vrrp === 'MASTER' && n.nat : n.vrrp === 'BACKUP' && !n.nat));
+    const s = await statusUntil(settled);
     for (const n of manifest.nodes) {
       expect(running(s, n.name, 'dnsmasq'), `dnsmasq on ${n.name}`).toBe(true);
       expect(running(s, n.name, 'keepalived'), `keepalived on ${n.name}`).toBe(true);
@@ -144,12 +147,21 @@ describe('cluster services on the lab', () => {
 
   test(`${VICTIM} dies: DHCP is still answered and the VIP moves to exactly one live node`, async () => {
     const others = manifest.nodes.map((n) => n.name).filter((n) => n !== VICTIM);
+    // Each live node watches for the VIP itself and stamps the moment it has it: the lab's
+    // nodes share this machine's clock, so that is comparable with the moment of the crash.
+    const vip = manifest.gateway?.vip ?? '10.77.0.253';
+    const watch = `i=0; while [ $i -lt 200 ]; do if ip -o -4 addr show | grep -qF ' ${vip}/'; then date +%s%N; exit 0; fi; sleep 0.01; i=$((i+1)); done; exit 1`;
+    const watching = session.onNodes(others, watch, { timeoutMs: 30_000 });
+    const crashAt = BigInt(Date.now()) * 1_000_000n;
     const started = performance.now();
     await labCrash(VICTIM);
     const crashed = performance.now();
     // Poll only the live nodes: a round that includes the dead one waits out its connect timeout.
     const first = await statusUntil((x) => x.holders.length === 1, 200, others);
     const ms = performance.now() - crashed;
+    // The nodes that never get the VIP watch until their bound runs out: read the watch last.
+    const seen = (await watching).filter((r) => r.code === 0).map((r) => ({ node: r.node, at: BigInt(r.stdout.trim()) }));
+    for (const w of seen) console.log(`[services] ${w.node} held the VIP ${(Number(w.at - crashAt) / 1e6).toFixed(0)} ms after the crash began (node-side watch, 10 ms polls)`);
     console.log(`[services] VIP failover: ${first.holders.join(',')} holds ${first.vip} ${ms.toFixed(0)} ms after ${VICTIM}'s link was cut and its processes killed (labCrash took ${(crashed - started).toFixed(0)} ms; includes SSH status polling)`);
     const s = await servicesStatus(session);
     expect(s.nodes.find((n) => n.node === VICTIM)?.reachable).toBe(false);

@@ -21,6 +21,7 @@ describe('local tasks', () => {
       t.step('network', 'bridge vlxlab0');
       t.log('bridge vlxlab0 10.77.0.254/24');
       t.step('nodes');
+      t.step('network', 'a late message of an earlier phase');
     });
     await settle(events, id);
     for (const e of events) expect(TaskEventShape.safeParse(e).success).toBe(true);
