@@ -85,7 +85,7 @@ export function buildManifest(nodes: LabNodeLayout[], opts: LabOptions, previous
     version: 1,
     name: CLUSTER_NAME,
     sharedRoot: SHARED_ROOT,
-    nodes: nodes.map((n) => ({ name: n.name, address: n.address, cores: opts.cores, memMb: opts.memMb })),
+    nodes: nodes.map((n) => ({ name: n.name, address: n.address, mac: n.mac, cores: opts.cores, memMb: opts.memMb })),
     ...(keepDb ? { db: keepDb } : {}),
     ...(prev.success ? { vcSubnetPool: prev.data.vcSubnetPool } : {}),
     clusterNetwork: CLUSTER_NETWORK,

@@ -175,8 +175,9 @@ describe('rendering', () => {
       name: 'lab',
       sharedRoot: '/srv/virtualinux',
       nodes: [
-        { name: 'n1', address: '10.77.0.1', cores: 4, memMb: 8192 },
-        { name: 'n2', address: '10.77.0.2', cores: 4, memMb: 8192 },
+        // The MAC lets the replicated DHCP map keep a node that is down at deploy time.
+        { name: 'n1', address: '10.77.0.1', mac: '52:54:4d:00:00:01', cores: 4, memMb: 8192 },
+        { name: 'n2', address: '10.77.0.2', mac: '52:54:4d:00:00:02', cores: 4, memMb: 8192 },
       ],
       vcSubnetPool: '10.200.0.0/16',
       clusterNetwork: '10.77.0.0/24',
