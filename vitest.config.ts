@@ -32,6 +32,18 @@ export default defineConfig({
           hookTimeout: 300_000,
         },
       },
+      {
+        plugins: [sqlText],
+        test: {
+          // Full Debian guests: minutes each under TCG. Not part of `npm test` (see README).
+          name: 'slow',
+          include: ['test/slow/**/*.test.ts'],
+          fileParallelism: false,
+          globalSetup: ['test/integration/global-setup.ts'],
+          testTimeout: 1_800_000,
+          hookTimeout: 1_800_000,
+        },
+      },
     ],
   },
 });

@@ -24,7 +24,7 @@ export function renderTinyInit(input: TinyInitInput): string {
   return `#!/bin/busybox sh
 /bin/busybox --install -s
 export PATH=/sbin:/bin:/usr/sbin:/usr/bin
-mkdir -p /proc /sys /dev /tmp /run /root /shared
+mkdir -p /proc /sys /dev /tmp /run /root /shared /var/log /var/run
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
@@ -66,7 +66,8 @@ ${insmod(input.nfsModules)}
   # the server address spelled out as addr=.
   mount -t nfs -o "vers=3,nolock,proto=tcp,mountproto=tcp,soft,timeo=50,addr=\${SHARED%%:*}" "$SHARED" /shared || echo "vlx-shared-failed $SHARED" > /dev/console
 fi
-# The ACPI power button (QMP system_powerdown) becomes a clean poweroff.
+# The ACPI power button (QMP system_powerdown) becomes a clean poweroff; acpid quits
+# silently without /var/log and /var/run, hence the mkdir above.
 acpid -c /etc/acpi
 ADDR="\${IP%/*}"
 echo "${READY_MARKER} $NAME \${ADDR:-none}" > /dev/console

@@ -72,7 +72,7 @@ export class SerialConsole {
       const timer = setTimeout(() => {
         done();
         const tail = this.text.slice(-400).replace(/\r/g, '');
-        reject(new VlxError('timeout', `${this.label}: ${pattern} not seen within ${timeoutMs} ms`, undefined, { tail }));
+        reject(new VlxError('timeout', `${this.label}: ${pattern} not seen within ${timeoutMs} ms; console ended with: ${JSON.stringify(tail.slice(-200))}`, undefined, { tail }));
       }, timeoutMs);
       const waiter = (): void => void check();
       const done = (): void => {
