@@ -4,6 +4,11 @@
  * per-frame cost of dragging 50 selected VMs across every lane. Targets: first render under
  * 300 ms, drag frames under 16 ms. Screenshots go to test-results/screenshots/.
  *
+ * Then, when the current cluster answers (the lab), the whole app through the browser
+ * bridge: a key pressed in Chromium (a real input event) to its echo painted by xterm.js in
+ * a node console over SSH, median over `--keys` keys (target: under one frame, 16 ms).
+ * `--no-console` skips it; `--node n2` picks the node.
+ *
  * Run directly: bundle it with esbuild (packages external) into dist/ and run it with VLX_BENCH=ui.
  */
 import { build } from 'esbuild';
@@ -11,7 +16,11 @@ import { existsSync, mkdirSync, mkdtempSync, writeFileSync, rmSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { chromium } from '@playwright/test';
+import { spawnSync } from 'node:child_process';
+import { parseArgs } from 'node:util';
+import { chromium, type Page } from '@playwright/test';
+import { createAppServices } from '../main/services/app.js';
+import { startWebBridge } from '../main/web/server.js';
 
 // The package root, whether this runs from bench/ or bundled into dist/.
 function packageRoot(): string {
@@ -69,15 +78,165 @@ export async function benchUi(opts: { nodes?: number; vms?: number; runs?: numbe
   }
 }
 
+export interface ConsoleEchoResult {
+  node: string;
+  keys: number;
+  /** keydown in the page → the frame after xterm.js drew the echoed character */
+  medianMs: number;
+  p95Ms: number;
+  minMs: number;
+  maxMs: number;
+  /** medians of each leg: keydown → terminal.write sent, → its echo back on the socket, → xterm drew it, → next frame */
+  parts: { keyToSendMs: number; bridgeAndSshMs: number; mainSideMs: number; xtermDrawMs: number; toNextFrameMs: number };
+  target: number;
+  pass: boolean;
+}
+
+const CHROMIUM_ARGS = ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
+
+/**
+ * The page times itself: a capturing keydown listener stamps the key, a MutationObserver on
+ * xterm's rows sees the echo drawn, and the next animation frame is when it is on screen.
+ * Playwright only presses keys and waits for the page to say it saw each one.
+ */
+interface EchoSample { total: number; send: number; roundTrip: number; draw: number; paint: number }
+
+/** Stamps on the bridge's WebSocket: the key's terminal.write leaving, its echo's terminal.data arriving. */
+function stampSocket(): void {
+  const w = window as unknown as { __stamp?: { sent?: number; recv?: number } };
+  w.__stamp = {};
+  const Base = window.WebSocket;
+  window.WebSocket = class extends Base {
+    constructor(url: string | URL, protocols?: string | string[]) {
+      super(url, protocols);
+      // Registered before the app sets onmessage, so it runs first.
+      this.addEventListener('message', (ev) => {
+        const st = w.__stamp!;
+        if (st.sent !== undefined && st.recv === undefined && String(ev.data).includes('"terminal.data"')) st.recv = performance.now();
+      });
+    }
+    override send(data: Parameters<WebSocket['send']>[0]): void {
+      const st = w.__stamp!;
+      if (st.sent === undefined && typeof data === 'string' && data.includes('"terminal.write"')) st.sent = performance.now();
+      super.send(data);
+    }
+  };
+}
+
+/**
+ * The page times itself: a capturing keydown listener stamps the key, a MutationObserver on
+ * xterm's rows sees the echo drawn, and the next animation frame is when it is on screen.
+ * Playwright only presses keys and waits for the page to say it saw each one.
+ */
+async function typeAndTime(page: Page, keys: number): Promise<EchoSample[]> {
+  await page.evaluate(() => {
+    type St = { sent?: number; recv?: number };
+    const w = window as unknown as { __stamp: St; __echo: { typed: string; down: number; waiting: boolean; samples: unknown[] } };
+    const rows = document.querySelector('.term-pane .xterm-rows')!;
+    w.__echo = { typed: '', down: 0, waiting: false, samples: [] };
+    document.addEventListener('keydown', () => { w.__echo.down = performance.now(); w.__echo.waiting = true; w.__stamp = {}; }, { capture: true });
+    new MutationObserver(() => {
+      const e = w.__echo;
+      if (!e.waiting || !e.typed || !(rows.textContent ?? '').includes(e.typed)) return;
+      e.waiting = false;
+      const drawn = performance.now();
+      const st = w.__stamp;
+      requestAnimationFrame(() => {
+        const painted = performance.now();
+        const sent = st.sent ?? e.down;
+        const recv = st.recv ?? sent;
+        e.samples.push({ total: painted - e.down, send: sent - e.down, roundTrip: recv - sent, draw: drawn - recv, paint: painted - drawn });
+      });
+    }).observe(rows, { subtree: true, childList: true, characterData: true });
+  });
+  for (let i = 0; i < keys + 10; i++) {
+    // A fresh line every 40 keys keeps the typed text on one terminal row.
+    if (i % 40 === 0 && i > 0) {
+      await page.evaluate(() => { (window as unknown as { __echo: { typed: string } }).__echo.typed = ''; });
+      await page.keyboard.press('Enter');
+    }
+    const ch = String.fromCharCode(97 + (i % 26));
+    await page.evaluate((c) => { (window as unknown as { __echo: { typed: string } }).__echo.typed += c; }, ch);
+    await page.keyboard.press(ch);
+    await page.waitForFunction((k) => (window as unknown as { __echo: { samples: unknown[] } }).__echo.samples.length >= k, i + 1, { polling: 'raf' });
+  }
+  const samples = await page.evaluate(() => (window as unknown as { __echo: { samples: EchoSample[] } }).__echo.samples);
+  return samples.slice(10); // the first keys warm the path
+}
+
+export async function benchConsoleEcho(opts: { node?: string; keys?: number } = {}): Promise<ConsoleEchoResult> {
+  const node = opts.node ?? 'n1';
+  const keys = opts.keys ?? 100;
+  const built = spawnSync(process.execPath, [join(root, 'scripts/build.mjs'), 'renderer'], { cwd: root, stdio: 'inherit' });
+  if (built.status !== 0) throw new Error('bench: building the renderer failed');
+  const services = createAppServices({ face: 'web' });
+  // The main side's share of the round trip: terminal.write arriving → the echo's terminal.data leaving.
+  const serverLegs: number[] = [];
+  let arrived: number | undefined;
+  const write = services.methods['terminal.write'];
+  services.methods['terminal.write'] = (input) => { arrived = performance.now(); return write(input); };
+  const offLeg = services.events.subscribe((name) => {
+    if (name === 'terminal.data' && arrived !== undefined) { serverLegs.push(performance.now() - arrived); arrived = undefined; }
+  });
+  const bridge = await startWebBridge({ services, rendererDir: join(root, 'dist/renderer') });
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    await page.addInitScript(stampSocket);
+    await page.goto(bridge.url);
+    await page.locator('button.nav[data-screen="consoles"]').click();
+    await page.getByRole('button', { name: '+ Open console' }).click();
+    await page.getByRole('menuitem', { name: new RegExp(`^${node}\\b`) }).click();
+    await page.locator('.term-state', { hasText: 'connected' }).waitFor();
+    await page.locator('.term-pane .xterm').click();
+    // `cat` in canonical mode: the node's line discipline echoes each key, nothing else runs.
+    await page.keyboard.type('echo MA""RK; exec cat >/dev/null\n');
+    await page.locator('.term-pane .xterm-rows > div').filter({ hasText: /^\s*MARK\s*$/ }).first().waitFor();
+    const samples = await typeAndTime(page, keys);
+    await page.screenshot({ path: join(root, 'test-results', 'screenshots', 'bench-console-echo.png') });
+    const r = (x: number) => Math.round(x * 100) / 100;
+    const quant = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return r(s[Math.min(s.length - 1, Math.floor(p * s.length))]!); };
+    const med = (f: (x: EchoSample) => number) => quant(samples.map(f), 0.5);
+    const total = samples.map((x) => x.total);
+    return {
+      node, keys: samples.length, medianMs: quant(total, 0.5), p95Ms: quant(total, 0.95), minMs: quant(total, 0), maxMs: quant(total, 1),
+      parts: {
+        keyToSendMs: med((x) => x.send), bridgeAndSshMs: med((x) => x.roundTrip), mainSideMs: quant(serverLegs.slice(10), 0.5),
+        xtermDrawMs: med((x) => x.draw), toNextFrameMs: med((x) => x.paint),
+      },
+      target: 16, pass: quant(total, 0.5) < 16,
+    };
+  } finally {
+    offLeg();
+    await browser.close();
+    await bridge.close();
+    await services.close();
+  }
+}
+
 if (process.argv[1] && /bench[/\\]ui\.(ts|mjs|js)$/.test(process.argv[1]) || process.env.VLX_BENCH === 'ui') {
-  const results = await benchUi();
+  const { values } = parseArgs({ options: {
+    node: { type: 'string', default: 'n1' }, keys: { type: 'string', default: '100' }, 'no-console': { type: 'boolean', default: false },
+    nodes: { type: 'string', default: '64' }, vms: { type: 'string', default: '1000' }, runs: { type: 'string', default: '3' },
+  } });
+  const results = await benchUi({ nodes: Number(values.nodes), vms: Number(values.vms), runs: Number(values.runs) });
   const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  let consoleEcho: ConsoleEchoResult | { skipped: string } = { skipped: '--no-console' };
+  if (!values['no-console']) {
+    try {
+      consoleEcho = await benchConsoleEcho({ node: values.node, keys: Number(values.keys) });
+    } catch (e) {
+      // The topology figures stand on their own; say why the console part is missing.
+      consoleEcho = { skipped: `no console over the lab: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}` };
+    }
+  }
   const summary = {
     firstRenderMs: med(results.map((r) => r.firstRender.ms)),
     dragFrameMedianMs: med(results.map((r) => r.drag.medianMs)),
     dragFrameP95Ms: med(results.map((r) => r.drag.p95Ms)),
     chips: results[0]!.firstRender.chips,
     lanes: results[0]!.firstRender.lanes,
+    consoleEcho,
     runs: results,
   };
   process.stdout.write(JSON.stringify(summary, null, 2) + '\n');

@@ -76,6 +76,9 @@ export const LabStatus = z.object({
   up: z.boolean(),
   cluster: z.string().optional(),
   accel: z.enum(['kvm', 'tcg']).optional(),
+  /** the capacity each node declares, as the running lab was built with */
+  cores: z.number().int().optional(),
+  memMb: z.number().int().optional(),
   nodes: z.array(z.object({ name: z.string(), address: z.string(), state: z.enum(['up', 'crashed', 'down']) })),
 });
 export type LabStatus = z.infer<typeof LabStatus>;
@@ -124,6 +127,8 @@ export const TaskSummaryShape = z.object({
   error: z.object({ code: z.string(), message: z.string(), step: z.string().optional() }).optional(),
   startedAt: Iso,
   endedAt: Iso.optional(),
+  /** stored as running, but no process runs it any more (killed): re-running the same operation resumes it */
+  interrupted: z.boolean().optional(),
   steps: z.array(StepShape),
 });
 export const TaskLogLine = z.object({ at: Iso, line: z.string() });
@@ -304,6 +309,8 @@ export const contract = {
   'terminal.openVmConsole': { input: z.object({ vc: VcName, vm: VmName, ...TermSize }), output: z.object({ sessionId: Id, title: z.string() }) },
   'terminal.write': { input: z.object({ sessionId: Id, data: z.string().max(1 << 20) }), output: Empty },
   'terminal.resize': { input: z.object({ sessionId: Id, ...TermSize }), output: Empty },
+  /** Reopen a console that ended (connection lost, VM restarted); same session id, its output resumes. */
+  'terminal.reconnect': { input: z.object({ sessionId: Id }), output: Empty },
   'terminal.close': { input: z.object({ sessionId: Id }), output: Empty },
 } as const;
 

@@ -12,7 +12,8 @@ export interface DispatchOptions {
   slowTimeoutMs?: number;
 }
 
-const SLOW = new Set<Channel>(['exec.run', 'terminal.openNodeShell', 'terminal.openVmConsole', 'hostKey.probe', 'volumes.tree', 'nodes.list', 'clusters.add']);
+// vm.move answers once each VM's task has started, which for several VMs of one VC means after the earlier ones ended.
+const SLOW = new Set<Channel>(['exec.run', 'terminal.openNodeShell', 'terminal.openVmConsole', 'terminal.reconnect', 'hostKey.probe', 'volumes.tree', 'nodes.list', 'clusters.add', 'vm.move', 'vc.get', 'images.build']);
 
 /** "vms.0.vm: must be …" — the field path and the rule, as VlxError('invalid-input') words it. */
 export function describeIssues(error: z.ZodError): string {

@@ -12,7 +12,7 @@ export const CHANNEL_NAMES = [
   'lab.crash', 'lab.down', 'lab.revive', 'lab.status', 'lab.up',
   'nodes.list',
   'tasks.cancel', 'tasks.get', 'tasks.list',
-  'terminal.close', 'terminal.openNodeShell', 'terminal.openVmConsole', 'terminal.resize', 'terminal.write',
+  'terminal.close', 'terminal.openNodeShell', 'terminal.openVmConsole', 'terminal.reconnect', 'terminal.resize', 'terminal.write',
   'vc.create', 'vc.destroy', 'vc.get', 'vc.list', 'vc.previewPlacement', 'vc.restore', 'vc.save', 'vc.start', 'vc.stop',
   'vm.move',
   'volumes.delete', 'volumes.reset', 'volumes.tree',

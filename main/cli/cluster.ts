@@ -1,41 +1,17 @@
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { z } from 'zod';
 import { VlxError, invalid } from '../errors.js';
 import { currentClusterName, getCluster, listClusters, loadStore, putCluster, removeCluster, useCluster, type ClusterConfig } from '../config/clusters.js';
-import { Manifest } from '../config/manifest.js';
 import { SHARED_ROOT } from '../config/paths.js';
-import { NodeConnection } from '../ssh/connection.js';
+import { firstContact, nodesFromFirstContact } from '../ssh/firstContact.js';
 import { openCluster } from '../ssh/session.js';
 import { checkAddress, checkInt, checkName } from '../util/names.js';
-import { quote } from '../util/quote.js';
 import { action, printJson } from './output.js';
 
 const USER_RE = /^[a-z_][a-z0-9_-]{0,31}$/;
-const MARK = '--vlx-manifest--';
-
-/** Node list learned from the first node: the manifest if the shared storage has one, else that node alone. */
-export function nodesFromFirstContact(address: string, stdout: string): { nodes: ClusterConfig['nodes']; fromManifest: boolean } {
-  const at = stdout.indexOf(MARK);
-  const host = (at < 0 ? stdout : stdout.slice(0, at)).trim().split('\n')[0]?.split('.')[0]?.toLowerCase() ?? '';
-  const manifestText = at < 0 ? '' : stdout.slice(at + MARK.length).trim();
-  if (manifestText) {
-    let raw: unknown;
-    try {
-      raw = JSON.parse(manifestText);
-    } catch {
-      throw new VlxError('invalid-input', `${SHARED_ROOT}/manifest.json on ${address} is not valid JSON`);
-    }
-    const m = Manifest.safeParse(raw);
-    if (!m.success) throw new VlxError('invalid-input', `${SHARED_ROOT}/manifest.json on ${address} does not match the manifest schema: ${z.prettifyError(m.error)}`);
-    const nodes = m.data.nodes.map((n) => ({ name: checkName('node', n.name, 'manifest node name'), address: checkAddress(n.address, 'manifest node address') }));
-    return { nodes, fromManifest: true };
-  }
-  let name = host.replace(/[^a-z0-9-]/g, '-');
-  if (!/^[a-z][a-z0-9-]{0,31}$/.test(name)) name = 'node1';
-  return { nodes: [{ name, address }], fromManifest: false };
-}
+// Kept for callers that learned it here; the logic lives with the SSH first contact.
+export { nodesFromFirstContact };
 
 function publicView(c: ClusterConfig, current: string | undefined) {
   return {
@@ -62,14 +38,7 @@ async function addCluster(name: string, o: { address?: string; user: string; por
   if (loadStore().clusters[name]) throw new VlxError('conflict', `cluster "${name}" already exists`, `remove it first with \`vlx cluster remove ${name}\``);
 
   // Reach the given address first: nothing is saved unless it answers and its key is trusted.
-  const first = new NodeConnection({ name: address, address }, { user: o.user, port, keyFile, connectTimeoutMs: 5000 });
-  let learned: ReturnType<typeof nodesFromFirstContact>;
-  try {
-    const out = await first.run(`hostname; echo ${quote(MARK)}; cat ${quote(`${SHARED_ROOT}/manifest.json`)} 2>/dev/null || true`, { timeoutMs: 20_000 });
-    learned = nodesFromFirstContact(address, out);
-  } finally {
-    await first.close();
-  }
+  const learned = await firstContact(address, { user: o.user, port, ...(keyFile ? { keyFile } : {}) });
 
   const config: ClusterConfig = { name, nodes: learned.nodes, user: o.user, port, keyFile, lab: false };
   // Check every other node now, so unknown host keys and refused keys show up here, not later.

@@ -125,7 +125,13 @@ export async function startOnNode(env: VcEnv, vc: VcRow, meta: ImageMeta, node: 
     const q = await openQmp(conn, spec.qmp, label);
     try {
       await q.execute('cont');
-      if (serial) await serial.waitFor(new RegExp(`${READY_MARKER} ${vm} `), readyTimeoutMs);
+      if (serial) {
+        await serial.waitFor(new RegExp(`${READY_MARKER} ${vm} `), readyTimeoutMs).catch((e: unknown) => {
+          // What the guest printed last says why (a panic, too little memory, a missing module).
+          const tail = serial.output.slice(-300).replace(/\r/g, '').trim().split('\n').slice(-3).join(' | ');
+          throw new VlxError('timeout', `${(e as Error).message}; console ended with: ${tail || '(nothing)'}`);
+        });
+      }
       log(`${vc.name}/${vm}: running on ${node}${serial ? ' (guest ready)' : ''}`);
     } finally {
       q.close();

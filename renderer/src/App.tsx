@@ -21,7 +21,7 @@ const VIEWS: Record<Screen, () => React.JSX.Element> = {
 export function App() {
   const screen = useApp((s) => s.screen);
   const go = useApp((s) => s.go);
-  const running = useTasks((s) => s.order.filter((id) => s.byId[id]?.state === 'running').length);
+  const running = useTasks((s) => s.order.filter((id) => s.byId[id]?.state === 'running' && !s.byId[id]?.interrupted).length);
   const View = VIEWS[screen];
   return (
     <div className="shell">
@@ -50,7 +50,7 @@ function StatusBar() {
   const info = useApp((s) => s.info);
   const link = useApp((s) => s.link);
   const nodeInUse = useTopology((s) => s.nodes?.find((n) => n.inUse)?.name);
-  const running = useTasks((s) => s.order.filter((id) => s.byId[id]?.state === 'running').length);
+  const running = useTasks((s) => s.order.filter((id) => s.byId[id]?.state === 'running' && !s.byId[id]?.interrupted).length);
   return (
     <footer className="statusbar" role="contentinfo">
       <span className={`link link-${link}`}>{link === 'open' ? 'Connected to app' : link === 'connecting' ? 'Connecting…' : 'App connection lost: reconnecting'}</span>

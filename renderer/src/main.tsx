@@ -34,7 +34,7 @@ api().on('state.changed', ({ what }) => {
 api().on('task', (ev) => {
   if (ev.type !== 'task' || ev.task.state === 'running') return;
   const t = ev.task;
-  if (t.kind === 'vm.move') useTopology.getState().taskEnded(t.id, t.state === 'succeeded', t.error?.message);
+  if (t.kind === 'vm.move') useTopology.getState().taskEnded(t.id, t.state === 'succeeded', t.error?.message, t.target);
   if (t.kind.startsWith('vc.') || t.kind === 'vm.move') { void useVcs.getState().load(); void useTopology.getState().load(); }
   if (t.kind.startsWith('lab.')) { void useClusters.getState().loadLab(); void useClusters.getState().load(); void useApp.getState().loadInfo(); }
 });

@@ -112,6 +112,13 @@ test('every screen renders, and a cluster is added after its host key is confirm
   await expect(page.locator('.term-pane .xterm-rows')).toContainText('[exited with code 0]');
   await expect(page.getByRole('button', { name: 'Reconnect' })).toBeVisible();
   await shot(page, '09-consoles-closed');
+  // Reconnect resumes the same terminal (terminal.reconnect): a fresh shell in the same tab.
+  await page.getByRole('button', { name: 'Reconnect' }).click();
+  await expect(page.locator('.term-open')).toHaveText('connected');
+  await page.locator('.term-pane .xterm').click();
+  await page.keyboard.type('echo "again-$((1+1))"\n');
+  await expect(page.locator('.term-pane .xterm-rows')).toContainText('again-2');
+  await expect(page.locator('.tabs .tab')).toHaveCount(1);
 
   await open(page, 'tasks');
   await expect(page.locator('.state-error, .task-list, .state-empty').first()).toBeVisible();

@@ -1,4 +1,4 @@
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, execFile, execFileSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdtempSync, writeFileSync, rmSync, mkdirSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -89,4 +89,26 @@ export async function startGui(home: string): Promise<{ url: string; stop(): Pro
       child.kill('SIGTERM');
     }),
   };
+}
+
+/**
+ * One command on a lab node through OpenSSH with the lab's key and known-hosts file (host
+ * keys stay checked): what the e2e test uses to see for itself what the app claims. The
+ * integration suite's helper of the same name pulls in the DB migrations, which
+ * Playwright's loader cannot import.
+ */
+export async function labSsh(address: string, command: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  const { labPaths, checkLabDir } = await import('../../main/lab/layout.js');
+  const { labDir } = await import('../../main/config/paths.js');
+  const p = labPaths(checkLabDir(labDir()));
+  const args = [
+    '-i', p.key, '-o', `UserKnownHostsFile=${p.knownHosts}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes',
+    '-o', 'GlobalKnownHostsFile=/dev/null', '-o', 'ConnectTimeout=5', '-o', 'LogLevel=ERROR', `root@${address}`, command,
+  ];
+  return new Promise((resolve) => {
+    execFile('ssh', args, { timeout: 60_000 }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 255) : 0;
+      resolve({ code, stdout: String(stdout), stderr: String(stderr) });
+    });
+  });
 }

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { ensureVcLab, stopVcLab, expectOk, guestRun, vcService } from './vc-support.js';
 import type { VcService } from '../../main/services/vc.js';
 
@@ -7,13 +7,14 @@ import type { VcService } from '../../main/services/vc.js';
  * guest that takes an address other than its own reaches nobody (nftables on every node).
  */
 let s: VcService;
+vi.setConfig({ testTimeout: 600_000, hookTimeout: 600_000 });
 
 beforeAll(async () => {
   await ensureVcLab();
   s = vcService();
   for (const n of ['ins-a', 'ins-b']) if ((await s.listVcs()).some((v) => v.name === n)) expectOk(await s.destroyVc(n));
   for (const n of ['ins-a', 'ins-b']) {
-    expectOk(await s.createVc({ name: n, nodes: 2, vcpus: 1, memMb: 64, diskGb: 1, swapMb: 0, image: 'tiny', subnet: 'auto' }));
+    expectOk(await s.createVc({ name: n, nodes: 2, vcpus: 1, memMb: 128, diskGb: 1, swapMb: 0, image: 'tiny', subnet: 'auto' }));
     expectOk(await s.startVc(n, 'cyclic', 'free'));
   }
 });

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { ensureVcLab, stopVcLab, expectOk, guestRun, leftovers, onNode, vcService, vlx } from './vc-support.js';
 import type { VcService } from '../../main/services/vc.js';
 import { tapName } from '../../main/vc/addressing.js';
@@ -9,6 +9,8 @@ import { tapName } from '../../main/vc/addressing.js';
  * leaves nothing. Plus bad input, refused before anything is written.
  */
 let s: VcService;
+// TCG guests on a 2-core machine shared with other suites: booting is slow but bounded.
+vi.setConfig({ testTimeout: 600_000, hookTimeout: 600_000 });
 
 beforeAll(async () => {
   await ensureVcLab();
@@ -21,7 +23,7 @@ afterAll(async () => {
 });
 
 describe('bad input: clear errors, nothing created', () => {
-  const base = { name: 'bad-x', nodes: 2, vcpus: 1, memMb: 64, diskGb: 1, swapMb: 0, image: 'tiny', subnet: 'auto' };
+  const base = { name: 'bad-x', nodes: 2, vcpus: 1, memMb: 128, diskGb: 1, swapMb: 0, image: 'tiny', subnet: 'auto' };
   test.each([
     ['shell metacharacters', { name: 'a;reboot' }, 'invalid-input', /VC name: must be 1-24 chars/],
     ['too long', { name: 'a'.repeat(25) }, 'invalid-input', /VC name: must be 1-24 chars/],
@@ -45,12 +47,18 @@ describe('bad input: clear errors, nothing created', () => {
 
 describe('create → start cyclic → ping across nodes → stop → destroy', () => {
   test('a 4-VM VC lives and leaves nothing behind', async () => {
-    expectOk(await s.createVc({ name: 'life', nodes: 4, vcpus: 1, memMb: 64, diskGb: 1, swapMb: 16, image: 'tiny', subnet: 'auto' }));
+    expectOk(await s.createVc({ name: 'life', nodes: 4, vcpus: 1, memMb: 128, diskGb: 1, swapMb: 16, image: 'tiny', subnet: 'auto' }));
     const created = (await s.listVcs()).find((v) => v.name === 'life');
     expect(created?.state).toBe('stopped');
     expect(created?.vms.map((v) => v.name)).toEqual(['vm1', 'vm2', 'vm3', 'vm4']);
     const subnet = created!.subnet;
     const prefix = subnet.split('.').slice(0, 3).join('.') + '.';
+    // A subnet overlapping another VC's is refused before anything is written.
+    const clash = await s.createVc({ name: 'bad-x', nodes: 1, vcpus: 1, memMb: 128, diskGb: 1, swapMb: 0, image: 'tiny', subnet })
+      .then(() => undefined, (e: unknown) => e as { code: string; message: string });
+    expect(clash?.code).toBe('conflict');
+    expect(clash?.message).toMatch(new RegExp(`--subnet: ${subnet.replace(/\./g, '\\.')} overlaps .*VC life`));
+    expect((await s.listVcs()).map((v) => v.name)).not.toContain('bad-x');
 
     // The disks are overlays of the image: the backing chain says so.
     const tree = await s.volumesTree();
@@ -101,7 +109,7 @@ describe('placement on the lab: block/cyclic × strict/free', () => {
     // The VMs only need to be placed, not booted: the start's placement step decides the mapping.
     const name = `pl-${policy}-${mode}`;
     if ((await s.listVcs()).some((v) => v.name === name)) expectOk(await s.destroyVc(name));
-    expectOk(await s.createVc({ name, nodes: 4, vcpus: 1, memMb: 64, diskGb: 1, swapMb: 0, image: 'tiny', subnet: 'auto' }));
+    expectOk(await s.createVc({ name, nodes: 4, vcpus: 1, memMb: 128, diskGb: 1, swapMb: 0, image: 'tiny', subnet: 'auto' }));
     try {
       expectOk(await s.startVc(name, policy, mode));
       const st = await s.vcStatus(name);
@@ -115,7 +123,7 @@ describe('placement on the lab: block/cyclic × strict/free', () => {
   test('strict refuses with the shortfall named; nothing is started', async () => {
     const name = 'pl-short';
     if ((await s.listVcs()).some((v) => v.name === name)) expectOk(await s.destroyVc(name));
-    expectOk(await s.createVc({ name, nodes: 5, vcpus: 4, memMb: 64, diskGb: 1, swapMb: 0, image: 'tiny', subnet: 'auto' }));
+    expectOk(await s.createVc({ name, nodes: 5, vcpus: 4, memMb: 128, diskGb: 1, swapMb: 0, image: 'tiny', subnet: 'auto' }));
     try {
       const t = await s.startVc(name, 'cyclic', 'strict');
       expect(t.state).toBe('failed');

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { ensureVcLab, stopVcLab, expectOk, guestRun, NODES, onNode, vcService, vlx } from './vc-support.js';
 import type { VcService } from '../../main/services/vc.js';
 
@@ -9,12 +9,13 @@ import type { VcService } from '../../main/services/vc.js';
  * SIGKILL half-way (re-run: everything runs, nothing twice).
  */
 let s: VcService;
+vi.setConfig({ testTimeout: 600_000, hookTimeout: 600_000 });
 
 beforeAll(async () => {
   await ensureVcLab();
   s = vcService();
   for (const n of ['keep', 'killed']) if ((await s.listVcs()).some((v) => v.name === n)) expectOk(await s.destroyVc(n));
-  expectOk(await s.createVc({ name: 'keep', nodes: 2, vcpus: 1, memMb: 64, diskGb: 1, swapMb: 0, image: 'tiny', subnet: 'auto' }));
+  expectOk(await s.createVc({ name: 'keep', nodes: 2, vcpus: 1, memMb: 128, diskGb: 1, swapMb: 0, image: 'tiny', subnet: 'auto' }));
   expectOk(await s.startVc('keep', 'cyclic', 'strict'));
 });
 afterAll(async () => {
@@ -90,7 +91,7 @@ describe('live migration', () => {
 
 describe('kill -9 of the CLI during `vc start`', () => {
   test('a re-run ends fully running with no VM twice', async () => {
-    expectOk(await s.createVc({ name: 'killed', nodes: 4, vcpus: 1, memMb: 64, diskGb: 1, swapMb: 0, image: 'tiny', subnet: 'auto' }));
+    expectOk(await s.createVc({ name: 'killed', nodes: 4, vcpus: 1, memMb: 128, diskGb: 1, swapMb: 0, image: 'tiny', subnet: 'auto' }));
     const child = spawn('bin/vlx', ['--cluster', 'lab', 'vc', 'start', 'killed', '--policy', 'cyclic', '--mode', 'strict'], { stdio: ['ignore', 'ignore', 'pipe'] });
     // Kill it once a QEMU has been started and the task is waiting for guests: the middle of the step.
     await new Promise<void>((resolve, reject) => {

@@ -53,6 +53,7 @@ describe('contract', () => {
         "terminal.close",
         "terminal.openNodeShell",
         "terminal.openVmConsole",
+        "terminal.reconnect",
         "terminal.resize",
         "terminal.write",
         "vc.create",

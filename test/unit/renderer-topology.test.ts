@@ -171,6 +171,21 @@ describe('topology store', () => {
     expect(s().plan).toBeUndefined();
   });
 
+  it('a move task that ended before vm.move answered still settles its chip', async () => {
+    const { useTasks } = await import('../../renderer/src/stores/tasks.js');
+    // The task's last event arrived first (earlier VMs of one VC move one after another).
+    useTasks.getState().apply({ type: 'task', task: { id: 't1', kind: 'vm.move', target: 'web/a', state: 'failed', progress: 1, startedAt: '2026-01-01T00:00:00.000Z', endedAt: '2026-01-01T00:00:01.000Z', error: { code: 'remote-failed', message: 'target refused' }, steps: [] } });
+    useTopology.getState().proposeMove('n2', ['web/a']);
+    await useTopology.getState().confirmMove();
+    expect(useTopology.getState().moves['web/a']).toEqual({ to: 'n2', state: 'failed', taskId: 't1', error: 'target refused' });
+  });
+
+  it('a move answered without a task id is settled by the task that moved that VM', () => {
+    useTopology.setState({ moves: { 'web/c': { to: 'n1', state: 'moving' }, 'web/a': { to: 'n2', state: 'moving' } } });
+    useTopology.getState().taskEnded('t7', false, 'lock held', 'web/c');
+    expect(useTopology.getState().moves).toEqual({ 'web/c': { to: 'n1', state: 'failed', error: 'lock held' }, 'web/a': { to: 'n2', state: 'moving' } });
+  });
+
   it('a move task that fails marks the chip failed with the reason', () => {
     useTopology.setState({ moves: { 'web/a': { to: 'n2', state: 'moving', taskId: 't9' } } });
     useTopology.getState().taskEnded('t9', false, 'migration failed: target refused');

@@ -147,7 +147,7 @@ function LocalLab() {
         </Field>
       </div>
       <div className="form-actions">
-        <button className="btn primary" disabled={!!(nErr || cErr || mErr) || running} onClick={() => void labUp()}>{lab?.up ? 'Rebuild lab' : 'Start lab'}</button>
+        <button id="lab-start" className="btn primary" disabled={!!(nErr || cErr || mErr) || running} onClick={() => void labUp()} title={lab?.up ? 'Bring every node back up and check the database; nothing that runs is touched' : undefined}>{lab?.up ? 'Start lab (check and repair)' : 'Start lab'}</button>
         {lab?.up && <button className="btn danger" disabled={running} onClick={() => { if (confirm('Tear down the local lab? Every node, VM and volume of it is removed.')) void labDown(); }}>Tear down</button>}
       </div>
       {task && (

@@ -30,9 +30,9 @@ export function TasksScreen() {
               {list.map((t) => (
                 <li key={t.id}>
                   <button className={`task-item${t.id === selected ? ' active' : ''}`} onClick={() => void s.select(t.id)}>
-                    <div className="row-between"><strong>{taskTitle(t)}</strong><Badge state={TONE[t.state] ?? 'muted'}>{t.state}</Badge></div>
+                    <div className="row-between"><strong>{taskTitle(t)}</strong><Badge state={t.interrupted ? 'warn' : TONE[t.state] ?? 'muted'}>{t.interrupted ? 'interrupted' : t.state}</Badge></div>
                     <Progress value={t.progress} state={t.state} label={`${taskTitle(t)} progress`} />
-                    <div className="row-between muted small"><span>{t.state === 'running' ? t.currentStep ?? 'starting' : t.state === 'failed' ? `failed at ${failure(t)?.step ?? '?'}` : duration(t.startedAt, t.endedAt)}</span><span>{ago(t.startedAt)}</span></div>
+                    <div className="row-between muted small"><span>{t.interrupted ? `stopped at ${t.currentStep ?? '?'}: run it again to resume` : t.state === 'running' ? t.currentStep ?? 'starting' : t.state === 'failed' ? `failed at ${failure(t)?.step ?? '?'}` : duration(t.startedAt, t.endedAt)}</span><span>{ago(t.startedAt)}</span></div>
                   </button>
                 </li>
               ))}
@@ -60,12 +60,12 @@ function TaskDetail({ id }: { id: string }) {
     <section className="detail task-detail" aria-label={`task ${taskTitle(task)}`}>
       <div className="detail-head">
         <h2>{taskTitle(task)}</h2>
-        <Badge state={TONE[task.state] ?? 'muted'}>{task.state}</Badge>
+        <Badge state={task.interrupted ? 'warn' : TONE[task.state] ?? 'muted'}>{task.interrupted ? 'interrupted' : task.state}</Badge>
         <span className="spacer" />
-        {task.state === 'running' && <button className="btn small danger" onClick={() => void cancel(task.id)} title="Stops between steps; a re-run resumes">Cancel</button>}
+        {task.state === 'running' && !task.interrupted && <button className="btn small danger" onClick={() => void cancel(task.id)} title="Stops between steps; a re-run resumes">Cancel</button>}
       </div>
       <div className="muted small">{task.kind} · id <span className="mono">{task.id}</span> · started {new Date(task.startedAt).toLocaleString()} · {duration(task.startedAt, task.endedAt)}</div>
-      <div className="row-between"><span>{task.currentStep ?? ''}</span><span className="mono">{Math.round(task.progress * 100)}%</span></div>
+      <div className="row-between"><span>{task.interrupted ? `interrupted at ${task.currentStep ?? '?'}: run the same operation again to resume` : task.currentStep ?? (task.state === 'succeeded' ? 'Done' : task.state === 'failed' ? 'Failed' : task.state === 'cancelled' ? 'Cancelled' : '')}</span><span className="mono">{Math.round(task.progress * 100)}%</span></div>
       <Progress value={task.progress} state={task.state} label="task progress" />
       {fail && (
         <div className="notice bad" role="alert"><strong>Failed{fail.step ? ` at step “${fail.step}”` : ''}:</strong> {fail.message}{task.error?.code ? <span className="muted small"> ({task.error.code})</span> : null}</div>

@@ -107,7 +107,14 @@ export const useClusters = create<ClustersStore>()((set, get) => ({
 
   setLabForm: (f) => set((s) => ({ labForm: { ...s.labForm, ...f } })),
   async loadLab() {
-    try { set({ lab: await api().call('lab.status', {}), labError: undefined }); } catch (e) { set({ labError: shown(e) }); }
+    try {
+      const lab = await api().call('lab.status', {});
+      // A running lab is repaired with the size it was built with: `lab up` refuses another node count.
+      const form = lab.up && !get().labTask
+        ? { labForm: { nodes: String(lab.nodes.length), cores: String(lab.cores ?? get().labForm.cores), memMb: String(lab.memMb ?? get().labForm.memMb) } }
+        : {};
+      set({ lab, labError: undefined, ...form });
+    } catch (e) { set({ labError: shown(e) }); }
   },
   async labUp() {
     const f = get().labForm;

@@ -64,6 +64,23 @@ export const useConsoles = create<ConsolesStore>()((set, get) => ({
   },
   async reconnect(id) {
     live.get(id)?.term.write('\r\n\x1b[2m[reconnecting…]\x1b[0m\r\n');
+    const tab = get().tabs.find((t) => t.id === id);
+    // The same session resumes where the main side still knows it; otherwise a new one opens.
+    if (tab?.sessionId) {
+      get().patch(id, { state: 'connecting', reason: undefined });
+      try {
+        await api().call('terminal.reconnect', { sessionId: tab.sessionId });
+        get().patch(id, { state: 'open' });
+        live.get(id)?.term.focus();
+        return;
+      } catch (e) {
+        if (shown(e).code !== 'not-found') {
+          live.get(id)?.term.write(`\r\n\x1b[31m[could not reconnect: ${shown(e).message}]\x1b[0m\r\n`);
+          get().patch(id, { state: 'failed', reason: shown(e).message });
+          return;
+        }
+      }
+    }
     await connect(id);
   },
   patch: (id, p) => set((s) => ({ tabs: s.tabs.map((t) => (t.id === id ? { ...t, ...p } : t)) })),

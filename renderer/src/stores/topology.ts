@@ -1,6 +1,7 @@
 import { create } from 'zustand';
 import type { MoveResult, NodeInfo, VcInfo } from '../../../main/api/contract.js';
 import { api, shown, type ShownError } from '../api.js';
+import { useTasks } from './tasks.js';
 import { dragSet, layoutTopology, planMove, selectChip, splitKey, type Layout, type Modifiers, type MovePlan, type VmKey } from './topology.logic.js';
 
 export interface MoveState {
@@ -38,7 +39,7 @@ interface TopologyStore {
   proposeMove(to: string, keys?: VmKey[]): void;
   cancelMove(): void;
   confirmMove(): Promise<MoveResult[]>;
-  taskEnded(taskId: string, ok: boolean, error?: string): void;
+  taskEnded(taskId: string, ok: boolean, error?: string, target?: string): void;
 }
 
 const emptyLayout = layoutTopology([], []);
@@ -114,11 +115,17 @@ export const useTopology = create<TopologyStore>()((set, get) => ({
       }
       return { moves };
     });
+    // A task that ended before the answer arrived has already sent its last event.
+    for (const r of results) {
+      const t = r.taskId ? useTasks.getState().byId[r.taskId] : undefined;
+      if (t && t.state !== 'running') get().taskEnded(t.id, t.state === 'succeeded', t.error?.message);
+    }
     return results;
   },
 
-  taskEnded(taskId, ok, error) {
-    const entry = Object.entries(get().moves).find(([, m]) => m.taskId === taskId);
+  taskEnded(taskId, ok, error, target) {
+    // By id, or by the VM it moved: with several VMs of one VC, a task can end before vm.move answers.
+    const entry = Object.entries(get().moves).find(([k, m]) => m.taskId === taskId || (m.state === 'moving' && !m.taskId && k === target));
     if (!entry) return;
     const [key, m] = entry;
     set((s) => ({ moves: { ...s.moves, [key]: { ...m, state: ok ? 'done' : 'failed', ...(error ? { error } : {}) } } }));
