@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { outcome } from '../support/outcome.js';
 import { VlxError } from '../../main/errors.js';
 import {
   checkMove, moveRefusal, nodeLoad, place, previewPlacement,
@@ -27,14 +28,6 @@ function onto(...targets: string[]): Record<string, string> {
   return Object.fromEntries(targets.map((t, i) => [`vm${i + 1}`, t]));
 }
 
-function outcome(fn: () => unknown): unknown {
-  try {
-    return fn();
-  } catch (e) {
-    if (e instanceof VlxError) return { code: e.code, message: e.message };
-    throw e;
-  }
-}
 
 const placementError = (message: string) => ({ code: 'placement', message });
 

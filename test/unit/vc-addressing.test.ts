@@ -1,18 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { VlxError } from '../../main/errors.js';
+import { outcome } from '../support/outcome.js';
 import {
   UNIX_SOCKET_PATH_MAX, gatewayIp, tapMac, tapName, vcAddresses, vmAddress, vmIndex, vmIp, vmMac, vmName, vmRuntimePaths,
 } from '../../main/vc/addressing.js';
 import { allocateSubnet } from '../../main/vc/subnet.js';
 
-function outcome(fn: () => unknown): unknown {
-  try {
-    return fn();
-  } catch (e) {
-    if (e instanceof VlxError) return { code: e.code, message: e.message };
-    throw e;
-  }
-}
 
 describe('VM names', () => {
   it.each([[1, 'vm1'], [9, 'vm9'], [10, 'vm10'], [256, 'vm256']])('%d <-> %s', (i, name) => {

@@ -1,17 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { outcome } from '../support/outcome.js';
 import { execFileSync } from 'node:child_process';
-import { VlxError } from '../../main/errors.js';
 import { renderNftRemoval, renderNodeFirewall, type NodeFirewall } from '../../main/vc/nft.js';
 import { vmAddress } from '../../main/vc/addressing.js';
 
-function outcome(fn: () => unknown): unknown {
-  try {
-    return fn();
-  } catch (e) {
-    if (e instanceof VlxError) return { code: e.code, message: e.message };
-    throw e;
-  }
-}
 
 const vm = (vc: string, subnet: string, i: number) => {
   const a = vmAddress(vc, subnet, i);

@@ -1,18 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { outcome } from '../support/outcome.js';
 import { execFileSync } from 'node:child_process';
-import { VlxError } from '../../main/errors.js';
 import {
   ROUTE_LIST_ARGV, desiredRoutes, diffRoutes, parseRoutes, planRoutes, routeArgv, type Route,
 } from '../../main/vc/routes.js';
 
-function outcome(fn: () => unknown): unknown {
-  try {
-    return fn();
-  } catch (e) {
-    if (e instanceof VlxError) return { code: e.code, message: e.message };
-    throw e;
-  }
-}
 
 const nodes = [
   { name: 'n1', address: '10.77.0.1' },

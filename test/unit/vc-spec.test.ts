@@ -1,15 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { VlxError } from '../../main/errors.js';
+import { outcome } from '../support/outcome.js';
 import { VC_LIMITS, VcSpecSchema, parseVcSpec, validateAgainstCluster, type ClusterFacts, type VcSpec } from '../../main/vc/spec.js';
 
-function outcome(fn: () => unknown): unknown {
-  try {
-    return fn();
-  } catch (e) {
-    if (e instanceof VlxError) return { code: e.code, message: e.message };
-    throw e;
-  }
-}
 
 // As commander hands them over: strings.
 const cli = { name: 'web', nodes: '4', vcpus: '1', memMb: '128', diskGb: '2', swapMb: '64', image: 'tiny', subnet: 'auto' };

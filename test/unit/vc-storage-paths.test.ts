@@ -1,15 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { VlxError } from '../../main/errors.js';
+import { outcome } from '../support/outcome.js';
 import { checkStorageRoot, storagePaths } from '../../main/vc/storagePaths.js';
 
-function outcome(fn: () => unknown): unknown {
-  try {
-    return fn();
-  } catch (e) {
-    if (e instanceof VlxError) return { code: e.code, message: e.message };
-    throw e;
-  }
-}
 
 describe('storagePaths', () => {
   const s = storagePaths();

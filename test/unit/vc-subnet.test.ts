@@ -1,18 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { VlxError } from '../../main/errors.js';
+import { outcome } from '../support/outcome.js';
 import {
   allocateSubnet, autoPrefixFor, cidrContains, cidrOverlaps, formatCidr, intToIp, ipToInt,
   isPrivate, parseCidr, vmCapacity,
 } from '../../main/vc/subnet.js';
 
-function outcome(fn: () => unknown): unknown {
-  try {
-    return fn();
-  } catch (e) {
-    if (e instanceof VlxError) return { code: e.code, message: e.message };
-    throw e;
-  }
-}
 
 describe('ipToInt / intToIp', () => {
   it.each([
