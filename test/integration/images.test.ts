@@ -16,15 +16,8 @@ import { KVM_CACHE, probeKvm, probeNodeKvm, type KvmVerdict } from '../../main/v
 import { qemuArgs } from '../../main/vm/qemuArgs.js';
 import { QmpClient, systemPowerdown } from '../../main/vm/qmp.js';
 import { READY_MARKER, SerialConsole } from '../../main/vm/serial.js';
-import { connect, type Socket } from 'node:net';
+import { unixSocket } from '../support/unixSocket.js';
 
-function unixSocket(path: string): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const s = connect(path);
-    s.once('connect', () => resolve(s));
-    s.once('error', reject);
-  });
-}
 
 const run = localRunner();
 const work = mkdtempSync(join(tmpdir(), 'vlximg-'));

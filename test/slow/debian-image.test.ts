@@ -19,31 +19,13 @@ import { buildDebian } from '../../main/images/debian.js';
 import { qemuArgs } from '../../main/vm/qemuArgs.js';
 import { QmpClient, systemPowerdown } from '../../main/vm/qmp.js';
 import { READY_MARKER, SerialConsole } from '../../main/vm/serial.js';
-import { connect, type Socket } from 'node:net';
+import { unixSocket } from '../support/unixSocket.js';
 
-function unixSocket(path: string): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const s = connect(path);
-    s.once('connect', () => resolve(s));
-    s.once('error', reject);
-  });
-}
 
 const run = localRunner();
 const work = mkdtempSync(join(tmpdir(), 'vlximg-'));
-const root = join(work, 'shared');
-let tiny: BuiltImage;
 
-async function caught(p: Promise<unknown>): Promise<VlxError> {
-  const e = await p.then(() => undefined, (err: unknown) => err);
-  expect(e).toBeInstanceOf(VlxError);
-  return e as VlxError;
-}
 
-beforeAll(async () => {
-  mkdirSync(root, { recursive: true });
-  tiny = await buildTiny();
-}, 600_000);
 
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
