@@ -66,16 +66,29 @@ ${insmod(input.nfsModules)}
   # the server address spelled out as addr=.
   mount -t nfs -o "vers=3,nolock,proto=tcp,mountproto=tcp,soft,timeo=50,addr=\${SHARED%%:*}" "$SHARED" /shared || echo "vlx-shared-failed $SHARED" > /dev/console
 fi
-# The ACPI power button (QMP system_powerdown) becomes a clean poweroff; acpid quits
-# silently without /var/log and /var/run, hence the mkdir above.
-acpid -c /etc/acpi
 ADDR="\${IP%/*}"
+# acpid and the readiness marker run from init's sysinit, once busybox init handles its
+# signals: a power button pressed right after the marker then reaches an init that acts on it
+# (from this script, still PID 1 without handlers, the poweroff signal was lost).
+# acpid quits silently without /var/log and /var/run, hence the mkdir above.
+# acpid forks before it opens the power button's event device: the marker waits until it
+# has, so "ready" includes the button.
+cat > /etc/vlx-ready <<EOF
+#!/bin/sh
+acpid -c /etc/acpi
+i=0
+while [ \\\$i -lt 100 ] && ! ls -l /proc/\\\$(pidof acpid)/fd 2>/dev/null | grep -q /dev/input/event; do
+  sleep 0.05; i=\\\$((i+1))
+done
 echo "${READY_MARKER} $NAME \${ADDR:-none}" > /dev/console
+EOF
+chmod 755 /etc/vlx-ready
 exec /bin/busybox init
 `;
 }
 
-export const TINY_INITTAB = `ttyS0::respawn:-/bin/sh
+export const TINY_INITTAB = `::sysinit:/etc/vlx-ready
+ttyS0::respawn:-/bin/sh
 ::ctrlaltdel:/sbin/poweroff -f
 ::shutdown:/bin/umount -a -r
 `;

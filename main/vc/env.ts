@@ -81,7 +81,13 @@ export async function vcSubnetPool(env: VcEnv): Promise<string> {
  * known capacity. Returns the rows as they are now.
  */
 export async function refreshNodes(env: VcEnv): Promise<(NodeRow & { alive: boolean })[]> {
-  const results = await env.session.onNodes('all', sh('cat', '/etc/virtualinux/node.json'), { timeoutMs: 5000 });
+  const cmd = sh('cat', '/etc/virtualinux/node.json');
+  const first = await env.session.onNodes('all', cmd, { timeoutMs: 5000 });
+  // A node that misses one short deadline (a loaded node, a connection being re-made) is asked
+  // once more before placement treats it as down: dropping a live node changes the mapping.
+  const missed = first.filter((r) => r.code !== 0).map((r) => r.node);
+  const again = missed.length > 0 ? await env.session.onNodes(missed, cmd, { timeoutMs: 15000 }) : [];
+  const results = first.map((r) => again.find((a) => a.node === r.node) ?? r);
   const known = new Map((await listNodeRows(env.db)).map((n) => [n.name, n]));
   const rows: (NodeRow & { alive: boolean })[] = [];
   for (const r of results) {
