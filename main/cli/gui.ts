@@ -40,7 +40,12 @@ export function registerGui(program: Command): void {
         const stop = () => done();
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
-        browser?.once('exit', stop);
+        browser?.once('exit', (code) => {
+          // A window closed by the person ends the session; a browser that could not start
+          // (no display on a headless machine) leaves the bridge serving the printed URL.
+          if (code === 0) stop();
+          else process.stderr.write(`Chromium exited (code ${code}) without a window, perhaps no display: open the URL above in a browser; Ctrl-C stops\n`);
+        });
       });
       browser?.kill();
       await bridge.close();
