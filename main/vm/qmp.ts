@@ -49,7 +49,11 @@ export class QmpClient extends EventEmitter<{ event: [QmpEvent]; close: [Error |
     this.label = opts.label ?? 'qmp';
     stream.setEncoding?.('utf8');
     stream.on('data', (chunk: string | Buffer) => this.onData(String(chunk)));
-    stream.on('error', (e: Error) => this.fail(new VlxError('remote-failed', `${this.label}: QMP connection error: ${e.message}`)));
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      // A QEMU that quits may reset the socket instead of closing it: the same end for us.
+      const closed = e.code === 'ECONNRESET' || e.code === 'EPIPE';
+      this.fail(new VlxError('remote-failed', closed ? `${this.label}: QMP connection closed (${e.code})` : `${this.label}: QMP connection error: ${e.message}`));
+    });
     stream.on('close', () => this.fail(new VlxError('remote-failed', `${this.label}: QMP connection closed`)));
     stream.on('end', () => this.fail(new VlxError('remote-failed', `${this.label}: QMP connection closed`)));
   }
