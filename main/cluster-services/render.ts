@@ -135,14 +135,19 @@ export function renderNatNft(plan: ServicesPlan, node: NodePlan): string {
 
 /**
  * keepalived runs this on every state change with: TYPE NAME STATE PRIORITY. The holder of
- * the VIP forwards and NATs; every other state drops the NAT table.
+ * the VIP forwards and NATs; every other state drops the NAT table. keepalived does not wait
+ * for one run before the next: a quick MASTER → BACKUP could delete the table before the
+ * MASTER run loaded it. So each run records its state, then under a lock applies whatever
+ * state was recorded last.
  */
 export function renderNotifyScript(node: NodePlan): string {
   return [
     '#!/bin/sh',
     header(node.name),
     `echo "$3" > ${servicePaths.gatewayState}`,
-    'case "$3" in',
+    `exec 9>${servicePaths.gatewayState}.lock`,
+    'flock 9',
+    `case "$(cat ${servicePaths.gatewayState})" in`,
     '  MASTER)',
     '    echo 1 > /proc/sys/net/ipv4/ip_forward',
     `    exec nft -f ${servicePaths.natNft} ;;`,

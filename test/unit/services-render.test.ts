@@ -170,6 +170,9 @@ describe('gateway NAT and notify script', () => {
     expect(s.startsWith('#!/bin/sh\n')).toBe(true);
     expect(s).toContain(`echo "$3" > ${servicePaths.gatewayState}`);
     expect(s).toContain(`exec nft -f ${servicePaths.natNft}`);
+    // Runs are serialised and apply the last recorded state, so a quick MASTER → BACKUP cannot leave the NAT behind.
+    expect(s).toContain('flock 9');
+    expect(s).toContain(`case "$(cat ${servicePaths.gatewayState})" in`);
     expect(s).toContain('nft delete table ip vlx_gateway');
     expect(spawnSync('sh', ['-n'], { input: s }).status).toBe(0);
   });
