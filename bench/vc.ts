@@ -88,7 +88,7 @@ try {
   if (!skipBoot) {
     const name = 'bench-boot';
     await destroyIfThere(name);
-    ok(await s.createVc({ name, nodes: 8, vcpus: 1, memMb: 64, diskGb: 1, swapMb: 0, image: 'tiny', subnet: 'auto' }));
+    ok(await s.createVc({ name, nodes: 8, vcpus: 1, memMb: 128, diskGb: 1, swapMb: 0, image: 'tiny', subnet: 'auto' }));
     const st = await timed(() => s.startVc(name, 'cyclic', 'free'));
     ok(st.value);
     row('start an 8-VM VC (placement, network, QEMU, every guest ready)', fmt(st.ms), '(TCG where KVM does not work)');
