@@ -12,7 +12,7 @@ import { TerminalHub, type TerminalExit } from '../../main/consoles/terminals.js
 import { mappingHint } from '../../main/consoles/mappingHint.js';
 import { VlxError } from '../../main/errors.js';
 import type { VcService } from '../../main/services/vc.js';
-import { ensureVcLab, expectOk, onNode, vcService } from './vc-support.js';
+import { ensureVcLab, expectOk, onNode, stopVcLab, vcService } from './vc-support.js';
 import { storagePaths } from '../../main/vc/storagePaths.js';
 import { vmRuntimePaths } from '../../main/vc/addressing.js';
 import { qemuArgs, TCG_ACCEL } from '../../main/vm/qemuArgs.js';
@@ -146,6 +146,8 @@ beforeAll(() => {
 afterAll(async () => {
   hub?.closeAll();
   await session?.close();
+  // The VM blocks below use the VC lab's throwaway database: it goes with this file.
+  await stopVcLab();
 });
 
 describe('node shell through the TerminalHub', () => {
