@@ -35,6 +35,18 @@ export default defineConfig({
       {
         plugins: [sqlText],
         test: {
+          // The one test of `npm test` with the full Debian guest (builds it once, then boots two).
+          name: 'debian',
+          include: ['test/debian/**/*.test.ts'],
+          fileParallelism: false,
+          globalSetup: ['test/integration/global-setup.ts'],
+          testTimeout: 1_800_000,
+          hookTimeout: 1_800_000,
+        },
+      },
+      {
+        plugins: [sqlText],
+        test: {
           // Full Debian guests: minutes each under TCG. Not part of `npm test` (see README).
           name: 'slow',
           include: ['test/slow/**/*.test.ts'],

@@ -1,7 +1,7 @@
 // Prints one closing line over every suite's JSON report: "N passed, N failed".
 import { existsSync, readFileSync } from 'node:fs';
 let passed = 0, failed = 0, skipped = 0;
-for (const f of ['test-reports/unit.json', 'test-reports/integration.json']) {
+for (const f of ['test-reports/unit.json', 'test-reports/integration.json', 'test-reports/debian.json']) {
   if (!existsSync(f)) continue;
   const r = JSON.parse(readFileSync(f, 'utf8'));
   passed += r.numPassedTests ?? 0;

@@ -12,6 +12,8 @@ bash scripts/ensure-npm.sh || exit $?
 node scripts/build.mjs || exit 1
 
 mkdir -p test-reports
+# Reports of an earlier run must not count in this one's summary.
+rm -f test-reports/*.json
 summary=test-reports/summary.txt
 : > "$summary"
 status=0
@@ -24,6 +26,8 @@ suite typecheck npx tsc -p tsconfig.json --noEmit
 [ -f electron/tsconfig.json ] && suite typecheck-electron npx tsc -p electron/tsconfig.json --noEmit
 suite unit npx vitest run --project unit --reporter=default --reporter=json --outputFile.json=test-reports/unit.json
 suite integration npx vitest run --project integration --reporter=default --reporter=json --outputFile.json=test-reports/integration.json
+# The one suite with the full Debian guest (builds it once: a few minutes of debootstrap).
+suite debian npx vitest run --project debian --reporter=default --reporter=json --outputFile.json=test-reports/debian.json
 if [ -f playwright.config.ts ]; then
   suite e2e env PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 PLAYWRIGHT_JSON_OUTPUT_NAME=test-reports/e2e.json npx playwright test --reporter=list,json 
 fi

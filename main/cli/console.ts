@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
 import { spawnSync } from 'node:child_process';
-import { openCurrentCluster } from '../ssh/session.js';
+import { withCurrentCluster, type SshClusterSession } from '../ssh/session.js';
 import { checkInt } from '../util/names.js';
 import { TerminalHub, type TerminalExit, type TermSize } from '../consoles/terminals.js';
-import { isVmTarget, parseConsoleTarget, targetTitle } from '../consoles/target.js';
+import { isVmTarget, parseConsoleTarget, targetTitle, type ConsoleTarget } from '../consoles/target.js';
 import { EscapeDetector, ESCAPE_HELP } from '../consoles/escape.js';
 import { EXIT, action } from './output.js';
 
@@ -20,6 +20,12 @@ function windowSize(): TermSize {
   return { rows: Math.min(500, Math.max(2, out.rows)), cols: Math.min(1000, Math.max(10, out.columns)) };
 }
 
+async function runConsole(targetText: string, o: { quietMs: string }): Promise<number> {
+  const target = parseConsoleTarget(targetText);
+  const quietMs = checkInt(o.quietMs, '--quiet-ms', 0, 600_000);
+  return withCurrentCluster((session) => attach(session, target, quietMs));
+}
+
 /**
  * Attach this terminal to a node's shell or a VM's serial console. With a TTY: raw mode,
  * the window size follows SIGWINCH, and the terminal is restored however it ends. Without
@@ -27,10 +33,7 @@ function windowSize(): TermSize {
  * remote side has been quiet for --quiet-ms, a node shell gets Ctrl-D and a serial
  * console is left.
  */
-async function runConsole(targetText: string, o: { quietMs: string }): Promise<number> {
-  const target = parseConsoleTarget(targetText);
-  const quietMs = checkInt(o.quietMs, '--quiet-ms', 0, 600_000);
-  const session = openCurrentCluster();
+async function attach(session: SshClusterSession, target: ConsoleTarget, quietMs: number): Promise<number> {
   const hub = new TerminalHub(session);
   const stdin = process.stdin;
   const tty = Boolean(stdin.isTTY);
@@ -134,7 +137,6 @@ async function runConsole(targetText: string, o: { quietMs: string }): Promise<n
     // A TTY stdin keeps the event loop alive after pause; nothing reads it any more.
     if (tty) stdin.destroy();
     hub.closeAll();
-    void session.close();
   }
 }
 

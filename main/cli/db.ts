@@ -5,7 +5,7 @@ import { deployDatabase } from '../db/deploy.js';
 import { appliedMigrations, migrate } from '../db/migrate.js';
 import { MIGRATIONS } from '../db/migrations/index.js';
 import { asVlxError } from '../errors.js';
-import { openCurrentCluster } from '../ssh/session.js';
+import { withCurrentCluster } from '../ssh/session.js';
 import { checkInt } from '../util/names.js';
 import { EXIT, action, printJson, progressDone, progressLine } from './output.js';
 
@@ -29,19 +29,14 @@ export function registerDb(program: Command): void {
     .option('--json', 'print the endpoint as JSON')
     .action(action(async (o: { node: string; port: string; allow?: string[]; json?: boolean }) => {
       const port = checkInt(o.port, 'port', 1, 65535);
-      const session = openCurrentCluster();
-      try {
-        const ep = await deployDatabase(session, {
-          node: o.node, port, allow: o.allow,
-          onProgress: (p) => progressLine(`[${p.index}/${p.total}] ${p.step}: ${p.note}`),
-        });
-        progressDone();
-        const shown = { node: ep.node, host: ep.host, port: ep.port, database: ep.database, user: ep.user };
-        if (o.json) printJson({ endpoint: shown });
-        else process.stdout.write(`database ${ep.user}@${ep.host}:${ep.port}/${ep.database} on ${ep.node} is ready (password stored in this workstation's config only)\n`);
-      } finally {
-        await session.close();
-      }
+      const ep = await withCurrentCluster((session) => deployDatabase(session, {
+        node: o.node, port, allow: o.allow,
+        onProgress: (p) => progressLine(`[${p.index}/${p.total}] ${p.step}: ${p.note}`),
+      }));
+      progressDone();
+      const shown = { node: ep.node, host: ep.host, port: ep.port, database: ep.database, user: ep.user };
+      if (o.json) printJson({ endpoint: shown });
+      else process.stdout.write(`database ${ep.user}@${ep.host}:${ep.port}/${ep.database} on ${ep.node} is ready (password stored in this workstation's config only)\n`);
     }));
 
   db.command('status')

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { VlxError, invalid } from '../errors.js';
 import type { NodeExecResult } from '../ssh/session.types.js';
-import { openCurrentCluster } from '../ssh/session.js';
+import { withCurrentCluster } from '../ssh/session.js';
 import { checkInt, checkName } from '../util/names.js';
 import { sh } from '../util/quote.js';
 import { action, printJson } from './output.js';
@@ -48,8 +48,7 @@ async function execCommand(words: string[], o: ExecCliOptions): Promise<number> 
   if (words.length === 0) throw invalid('CMD', 'give the command after --');
   const command = sh(...words);
 
-  const session = openCurrentCluster();
-  try {
+  return withCurrentCluster(async (session) => {
     const width = Math.max(...session.nodes().map((n) => n.name.length));
     const streams = new Map<string, { out: LinePrefixer; err: LinePrefixer }>();
     const streamsFor = (node: string) => {
@@ -100,9 +99,7 @@ async function execCommand(words: string[], o: ExecCliOptions): Promise<number> 
       }
     }
     return execExitCode(results);
-  } finally {
-    void session.close();
-  }
+  });
 }
 
 export function registerExec(program: Command): void {

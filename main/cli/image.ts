@@ -3,7 +3,7 @@ import { VlxError } from '../errors.js';
 import { inspectImport } from '../images/importImage.js';
 import { imageInfo, listImages, publishImage, type ImageEntry } from '../images/library.js';
 import { buildTiny } from '../images/tiny.js';
-import { openCurrentCluster } from '../ssh/session.js';
+import { withCurrentCluster } from '../ssh/session.js';
 import type { NodeConn } from '../ssh/types.js';
 import { checkName } from '../util/names.js';
 import { action, printJson, progressDone, progressLine } from './output.js';
@@ -12,12 +12,7 @@ const BUILDERS = ['tiny', 'debian-12'] as const;
 
 /** Shared storage is the same on every node: any live node will do. */
 async function withAnyNode<T>(fn: (conn: NodeConn) => Promise<T>): Promise<T> {
-  const session = openCurrentCluster();
-  try {
-    return await fn(await session.any());
-  } finally {
-    void session.close();
-  }
+  return withCurrentCluster(async (session) => fn(await session.any()));
 }
 
 function mib(n: number | undefined): string {

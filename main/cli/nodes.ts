@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
-import { VlxError } from '../errors.js';
 import { inspectNodes, type NodeInfo } from '../nodes/inspect.js';
-import { openCurrentCluster } from '../ssh/session.js';
+import { noNodeAnswered, withCurrentCluster } from '../ssh/session.js';
 import { action, printJson } from './output.js';
 
 function pair(declared: number | undefined, detected: number | undefined): string {
@@ -39,17 +38,13 @@ export function registerNodes(program: Command): void {
     .description('the nodes of the current cluster: reachable, hostname, kernel, cores and memory (declared/detected), KVM, required tools')
     .option('--json', 'print as JSON')
     .action(action(async (o: { json?: boolean }) => {
-      const session = openCurrentCluster();
-      try {
-        const infos = await inspectNodes(session);
-        if (!infos.some((n) => n.reachable)) {
-          throw new VlxError('unreachable', `no node of cluster ${session.config.name} answered:\n${infos.map((n) => `  ${n.error?.message ?? n.node}`).join('\n')}`, 'check that the nodes are up and reachable from this machine');
-        }
-        if (o.json) printJson(infos);
-        else process.stdout.write(renderNodesTable(infos));
-        return 0;
-      } finally {
-        void session.close();
-      }
+      const infos = await withCurrentCluster(async (session) => {
+        const found = await inspectNodes(session);
+        if (!found.some((n) => n.reachable)) throw noNodeAnswered(session.config.name, found);
+        return found;
+      });
+      if (o.json) printJson(infos);
+      else process.stdout.write(renderNodesTable(infos));
+      return 0;
     }));
 }

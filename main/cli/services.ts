@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
-import { VlxError } from '../errors.js';
 import { deployServices, readManifest, servicesStatus, stopServices, type ServicesStatus } from '../cluster-services/deploy.js';
 import { SERVICES } from '../cluster-services/scripts.js';
-import { openCurrentCluster } from '../ssh/session.js';
+import { noNodeAnswered, withCurrentCluster } from '../ssh/session.js';
 import { action, printJson, progressDone, progressLine } from './output.js';
 
 /** Node × service table; the VIP holder's row is marked. Pure. */
@@ -35,18 +34,15 @@ export function registerServices(program: Command): void {
     .description('configure and (re)start dnsmasq and keepalived (and chronyd where installed) on every live node, from the manifest (idempotent)')
     .option('--json', 'print the result as JSON')
     .action(action(async (o: { json?: boolean }) => {
-      const session = openCurrentCluster();
-      try {
+      const r = await withCurrentCluster(async (session) => {
         const manifest = await readManifest(session);
-        const r = await deployServices(session, manifest, (p) => progressLine(`${p.step}${p.node ? ` ${p.node}` : ''}: ${p.note}`));
-        progressDone();
-        if (o.json) printJson(r);
-        else {
-          if (r.skipped.length > 0) process.stdout.write(`left alone (did not answer): ${r.skipped.join(', ')}\n`);
-          process.stdout.write(renderServicesTable(r.status));
-        }
-      } finally {
-        await session.close();
+        return deployServices(session, manifest, (p) => progressLine(`${p.step}${p.node ? ` ${p.node}` : ''}: ${p.note}`));
+      });
+      progressDone();
+      if (o.json) printJson(r);
+      else {
+        if (r.skipped.length > 0) process.stdout.write(`left alone (did not answer): ${r.skipped.join(', ')}\n`);
+        process.stdout.write(renderServicesTable(r.status));
       }
     }));
 
@@ -54,30 +50,21 @@ export function registerServices(program: Command): void {
     .description('per node: which services run (with pid), the VRRP state, and who holds the gateway VIP')
     .option('--json', 'print as JSON')
     .action(action(async (o: { json?: boolean }) => {
-      const session = openCurrentCluster();
-      try {
-        const s = await servicesStatus(session);
-        if (!s.nodes.some((n) => n.reachable)) {
-          throw new VlxError('unreachable', `no node of cluster ${session.config.name} answered`, 'check that the nodes are up and reachable from this machine');
-        }
-        if (o.json) printJson(s);
-        else process.stdout.write(renderServicesTable(s));
-      } finally {
-        await session.close();
-      }
+      const s = await withCurrentCluster(async (session) => {
+        const status = await servicesStatus(session);
+        if (!status.nodes.some((n) => n.reachable)) throw noNodeAnswered(session.config.name, status.nodes);
+        return status;
+      });
+      if (o.json) printJson(s);
+      else process.stdout.write(renderServicesTable(s));
     }));
 
   services.command('stop')
     .description('stop the services on every reachable node and remove the VIP and NAT they hold')
     .option('--json', 'print as JSON')
     .action(action(async (o: { json?: boolean }) => {
-      const session = openCurrentCluster();
-      try {
-        const r = await stopServices(session);
-        if (o.json) printJson(r);
-        else for (const n of r) process.stdout.write(`${n.node}: ${n.error ? n.error.message : n.stopped.length > 0 ? `stopped ${n.stopped.join(', ')}` : 'nothing was running'}\n`);
-      } finally {
-        await session.close();
-      }
+      const r = await withCurrentCluster((session) => stopServices(session));
+      if (o.json) printJson(r);
+      else for (const n of r) process.stdout.write(`${n.node}: ${n.error ? n.error.message : n.stopped.length > 0 ? `stopped ${n.stopped.join(', ')}` : 'nothing was running'}\n`);
     }));
 }

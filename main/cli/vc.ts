@@ -1,12 +1,14 @@
 import type { Command } from 'commander';
 import { createInterface } from 'node:readline/promises';
-import { VlxError } from '../errors.js';
+import { VlxError, invalid } from '../errors.js';
 import { EXIT, action, printJson, progressDone, progressLine } from './output.js';
 import { VcService, type VcStatus } from '../services/vc.js';
 import type { TaskEvent, TaskSummary } from '../tasks/types.js';
 import type { VcInfo, VolumeNodeT } from '../api/contract.js';
 import type { Mode, Policy } from '../placement/place.js';
 import { VC_LIMITS } from '../vc/spec.js';
+import { checkRequestedSubnet } from '../vc/subnet.js';
+import { checkInt, checkName } from '../util/names.js';
 
 /** Live progress of a task on stderr (one line per change; rewritten in place on a TTY) and its log lines. */
 export function taskRenderer(json: boolean): (e: TaskEvent) => void {
@@ -64,7 +66,27 @@ function runOpts(json: boolean) {
   return { onEvent: taskRenderer(json), signal: interruptSignal() };
 }
 
-const FIELDS: { key: 'nodes' | 'vcpus' | 'memMb' | 'diskGb' | 'swapMb' | 'image' | 'subnet'; ask: string; def?: string }[] = [
+/** What `vc create` asks for, by the key VcService.createVc reads. */
+export type CreateField = 'name' | 'nodes' | 'vcpus' | 'memMb' | 'diskGb' | 'swapMb' | 'image' | 'subnet';
+export type CreateAnswers = Partial<Record<CreateField, string>>;
+
+/** How each field is named at the start of an error message (parseVcSpec's and the cluster checks'). */
+const FIELD_LABEL: Record<CreateField, string> = {
+  name: 'VC name',
+  nodes: VC_LIMITS.nodes.flag,
+  vcpus: VC_LIMITS.vcpus.flag,
+  memMb: VC_LIMITS.memMb.flag,
+  diskGb: VC_LIMITS.diskGb.flag,
+  swapMb: VC_LIMITS.swapMb.flag,
+  image: '--image',
+  subnet: '--subnet',
+};
+
+/** Fields without a default in VcService: when one is missing on a terminal, the rest is asked too. */
+const REQUIRED: CreateField[] = ['name', 'nodes', 'vcpus', 'memMb', 'diskGb', 'image'];
+
+const QUESTIONS: { key: CreateField; ask: string; def?: string }[] = [
+  { key: 'name', ask: 'VC name' },
   { key: 'nodes', ask: `number of VMs (${VC_LIMITS.nodes.min}-${VC_LIMITS.nodes.max})` },
   { key: 'vcpus', ask: 'vCPUs per VM', def: '1' },
   { key: 'memMb', ask: 'memory per VM in MB', def: '128' },
@@ -74,20 +96,129 @@ const FIELDS: { key: 'nodes' | 'vcpus' | 'memMb' | 'diskGb' | 'swapMb' | 'image'
   { key: 'subnet', ask: 'subnet (auto or a CIDR)', def: 'auto' },
 ];
 
-/** As the report's VC_Create did: ask for whatever was not given on the command line. */
-async function askMissing(name: string | undefined, o: Record<string, string | undefined>): Promise<{ name: string; answers: Record<string, string | undefined> }> {
+/** What is known before asking: answers to check right away instead of after the last question. */
+export interface CreateContext {
+  images: readonly string[];
+  vcs: readonly string[];
+}
+
+/**
+ * Check one answer with the rules VcService applies (same functions, same messages), so a
+ * bad answer is asked again at once. Throws the VlxError naming the field and the rule. Pure.
+ */
+export function checkAnswer(field: CreateField, value: string, answers: CreateAnswers, ctx: CreateContext): void {
+  const label = FIELD_LABEL[field];
+  switch (field) {
+    case 'name':
+      checkName('vc', value, label);
+      if (ctx.vcs.includes(value)) throw new VlxError('conflict', `${label}: a VC named "${value}" already exists`, 'choose another name or destroy it first');
+      return;
+    case 'image':
+      checkName('image', value, label);
+      if (ctx.images.length > 0 && !ctx.images.includes(value)) throw invalid(label, `must be a known image (${[...ctx.images].sort().join(', ')})`, value);
+      return;
+    case 'subnet':
+      if (value !== 'auto') checkRequestedSubnet(value, Number(answers.nodes ?? VC_LIMITS.nodes.min));
+      return;
+    default: {
+      const { min, max } = VC_LIMITS[field];
+      checkInt(value, label, min, max);
+    }
+  }
+}
+
+/** The field a create error is about, when it names one and asking again can fix it. Pure. */
+export function fieldOfError(e: unknown): CreateField | undefined {
+  if (!(e instanceof VlxError) || (e.code !== 'invalid-input' && e.code !== 'conflict')) return undefined;
+  return (Object.keys(FIELD_LABEL) as CreateField[]).find((f) => e.message.startsWith(`${FIELD_LABEL[f]}: `));
+}
+
+/** The question as shown: the image default is one that exists, and the images are listed. Pure. */
+export function questionFor(field: CreateField, ctx: CreateContext): { ask: string; def?: string } {
+  const q = QUESTIONS.find((x) => x.key === field)!;
+  if (field !== 'image' || ctx.images.length === 0) return q;
+  const known = [...ctx.images].sort();
+  return { ask: `${q.ask} (${known.join(', ')})`, def: known.includes('tiny') ? 'tiny' : known[0] };
+}
+
+export function needsAnswers(answers: CreateAnswers): boolean {
+  return REQUIRED.some((f) => answers[f] === undefined);
+}
+
+/** Why an answer is asked again: the field, the rule and, if there is one, what to do. */
+function explain(e: VlxError): void {
+  process.stderr.write(`  ${e.message}${e.hint ? ` (${e.hint})` : ''}\n`);
+}
+
+/**
+ * A few questions on the terminal. Ctrl-C or Ctrl-D at a prompt leaves without creating
+ * anything; the interface is closed before the task runs, so Ctrl-C reaches the task as a signal.
+ */
+async function prompting<T>(fn: (ask: (field: CreateField) => Promise<string>) => Promise<T>, answers: CreateAnswers, ctx: CreateContext): Promise<T> {
   const rl = createInterface({ input: process.stdin, output: process.stderr });
+  const ask = async (field: CreateField): Promise<string> => {
+    const q = questionFor(field, ctx);
+    for (;;) {
+      const typed = (await rl.question(`${q.ask}${q.def !== undefined ? ` [${q.def}]` : ''}: `)).trim();
+      const value = typed === '' && q.def !== undefined ? q.def : typed;
+      try {
+        checkAnswer(field, value, answers, ctx);
+        return value;
+      } catch (e) {
+        if (!(e instanceof VlxError)) throw e;
+        explain(e);
+      }
+    }
+  };
   try {
-    const ask = async (q: string, def?: string): Promise<string> => {
-      const a = (await rl.question(`${q}${def !== undefined ? ` [${def}]` : ''}: `)).trim();
-      return a === '' && def !== undefined ? def : a;
-    };
-    const answers = { ...o };
-    const n = name ?? (await ask('VC name'));
-    for (const f of FIELDS) if (answers[f.key] === undefined) answers[f.key] = await ask(f.ask, f.def);
-    return { name: n, answers };
+    return await fn(ask);
+  } catch (e) {
+    // readline's own error for Ctrl-C / Ctrl-D at a question
+    if (e instanceof Error && e.name === 'AbortError') {
+      process.stderr.write('\n');
+      throw new VlxError('cancelled', 'vc create: cancelled at the prompt; nothing was created');
+    }
+    throw e;
   } finally {
     rl.close();
+  }
+}
+
+/**
+ * As the report's VC_Create did: ask on the terminal for whatever was not given, then create.
+ * An answer the cluster refuses (memory larger than any node, a disk smaller than the image,
+ * a subnet taken meanwhile) is asked again; VcService checks everything before its first write.
+ */
+async function createInteractively(s: VcService, given: CreateAnswers, json: boolean): Promise<number> {
+  const [images, vcs] = await Promise.all([s.images(), s.listVcs()]);
+  const ctx: CreateContext = { images: images.map((i) => i.name), vcs: vcs.map((v) => v.name) };
+  const answers = { ...given };
+  await prompting(async (ask) => {
+    for (const q of QUESTIONS) {
+      const flag = answers[q.key];
+      if (flag !== undefined) {
+        // A bad value given on the command line is asked for like a bad answer.
+        try {
+          checkAnswer(q.key, flag, answers, ctx);
+          continue;
+        } catch (e) {
+          if (!(e instanceof VlxError)) throw e;
+          explain(e);
+        }
+      }
+      answers[q.key] = await ask(q.key);
+    }
+  }, answers, ctx);
+  const opts = runOpts(json);
+  for (;;) {
+    try {
+      return finishTask(await s.createVc(answers, opts), json);
+    } catch (e) {
+      const field = fieldOfError(e);
+      if (!field) throw e;
+      explain(e as VlxError);
+      answers[field] = await prompting((ask) => ask(field), answers, ctx);
+    }
   }
 }
 
@@ -138,12 +269,10 @@ export function registerVc(program: Command): void {
     .option('--json', 'print the task as JSON')
     .action(action(async (nameArg: string | undefined, o: Record<string, string | undefined>) => {
       const json = Boolean(o.json);
-      let name = nameArg;
-      let answers: Record<string, string | undefined> = { nodes: o.nodes, vcpus: o.vcpus, memMb: o.memMb, diskGb: o.diskGb, swapMb: o.swapMb, image: o.image, subnet: o.subnet };
-      const missing = name === undefined || FIELDS.some((f) => f.def === undefined && answers[f.key] === undefined) || answers.image === undefined;
-      if (missing && process.stdin.isTTY && !json) ({ name, answers } = await askMissing(name, answers));
-      if (name === undefined) throw new VlxError('invalid-input', 'VC name: is required', 'vlx vc create NAME --nodes N --vcpus C --mem-mb M --disk-gb D --image I');
-      const raw = { name, ...Object.fromEntries(Object.entries(answers).filter(([, v]) => v !== undefined)) };
+      const given: CreateAnswers = { name: nameArg, nodes: o.nodes, vcpus: o.vcpus, memMb: o.memMb, diskGb: o.diskGb, swapMb: o.swapMb, image: o.image, subnet: o.subnet };
+      if (needsAnswers(given) && process.stdin.isTTY && !json) return withService((s) => createInteractively(s, given, json));
+      if (given.name === undefined) throw new VlxError('invalid-input', 'VC name: is required', 'vlx vc create NAME --nodes N --vcpus C --mem-mb M --disk-gb D --image I');
+      const raw = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));
       return withService(async (s) => finishTask(await s.createVc(raw, runOpts(json)), json));
     }));
 

@@ -70,6 +70,10 @@ export function mapPgError(e: unknown, where: string): VlxError {
     return new VlxError('conflict', `${msg}${err.detail ? ` (${err.detail})` : ''}`, undefined, details);
   }
   if (err?.code?.startsWith('23')) return new VlxError('invalid-input', `${msg}${err.detail ? ` (${err.detail})` : ''}`, undefined, details);
+  // undefined table / column: a database older than this app (a new migration not yet applied)
+  if (err?.code === '42P01' || err?.code === '42703') {
+    return new VlxError('db', `database ${where}: ${msg}`, 'its schema may be older than this app: run `vlx db migrate`', details);
+  }
   return new VlxError('db', `database ${where}: ${msg}`, undefined, details);
 }
 

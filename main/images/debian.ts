@@ -21,7 +21,8 @@ const DEBIAN_FORMAT = 2;
 const SUITE = 'bookworm';
 export const DEBIAN_PACKAGES = [
   'linux-image-cloud-amd64', 'initramfs-tools', 'systemd-sysv', 'udev', 'dbus', 'openssh-server', 'cloud-init',
-  'ifupdown', 'iproute2', 'iputils-ping', 'procps', 'e2fsprogs', 'nfs-common', 'netbase', 'less',
+  // net-tools: cloud-init's ifupdown rendering adds the default route with `route`.
+  'ifupdown', 'net-tools', 'iproute2', 'iputils-ping', 'procps', 'e2fsprogs', 'nfs-common', 'netbase', 'less',
   // debootstrap does not resolve virtual packages: python3-cryptography (cloud-init) needs
   // python3-cffi-backend-api-*, which only this package provides.
   'python3-cffi-backend',
@@ -40,6 +41,8 @@ const FILES: Record<string, string> = {
   'etc/cloud/cloud.cfg.d/90-vlx.cfg': [
     '# Only the per-VM seed: probing network metadata services would stall each boot.',
     'datasource_list: [ NoCloud, None ]',
+    '# No locales package in the image: the locale module would only fail.',
+    'locale: false',
     'disable_root: false',
     '',
   ].join('\n'),
@@ -66,13 +69,16 @@ const FILES: Record<string, string> = {
   'etc/systemd/system/vlx-ready.service': [
     '[Unit]',
     'Description=Tell the manager on the serial console that this VM is up',
-    'After=cloud-final.service ssh.service network-online.target',
+    // After cloud-init's last stage (keys, fstab mounts) and the NFS share. cloud-final runs
+    // after multi-user.target, so this hangs off cloud-init.target (also after it): wanted by
+    // multi-user.target it made an ordering cycle and systemd dropped it.
+    'After=cloud-final.service ssh.service network-online.target remote-fs.target',
     'Wants=network-online.target',
     '[Service]',
     'Type=oneshot',
     'ExecStart=/usr/local/sbin/vlx-ready',
     '[Install]',
-    'WantedBy=multi-user.target',
+    'WantedBy=cloud-init.target',
     '',
   ].join('\n'),
 };

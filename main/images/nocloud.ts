@@ -21,6 +21,8 @@ export interface SeedInput {
   nameservers?: string[];
   /** Public keys allowed to log in as root (the app's key). */
   sshKeys: string[];
+  /** An NFS export to mount (the VC's shared storage), as ADDRESS:/path. */
+  nfsMount?: { source: string; target: string; options: string };
 }
 
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
@@ -37,6 +39,13 @@ function checkSeed(s: SeedInput): void {
   if (s.gateway !== undefined && !IPV4.test(s.gateway)) throw invalid('gateway', 'must be an IPv4 address', s.gateway);
   for (const n of s.nameservers ?? []) if (!IPV4.test(n)) throw invalid('nameservers', 'must be IPv4 addresses', n);
   for (const k of s.sshKeys) if (!SSH_KEY.test(k.trim())) throw invalid('sshKeys', 'must be OpenSSH public keys (type, base64, optional comment)', k.slice(0, 40));
+  if (s.nfsMount) {
+    const m = s.nfsMount;
+    const [host, ...rest] = m.source.split(':');
+    if (!IPV4.test(host ?? '') || !/^\/[A-Za-z0-9._/-]*$/.test(rest.join(':'))) throw invalid('nfsMount.source', 'must be IPv4:/path', m.source);
+    if (!/^\/[A-Za-z0-9._/-]+$/.test(m.target)) throw invalid('nfsMount.target', 'must be an absolute path of letters, digits, ".", "_", "-" and "/"', m.target);
+    if (!/^[A-Za-z0-9_=.,-]+$/.test(m.options)) throw invalid('nfsMount.options', 'must be comma-separated mount options', m.options);
+  }
 }
 
 /** YAML scalars we emit are validated above to need no quoting, except key comments: JSON strings are valid YAML. */
@@ -59,6 +68,8 @@ export function renderUserData(s: SeedInput): string {
     'ssh_deletekeys: true',
     'ssh_genkeytypes: [ed25519, ecdsa, rsa]',
     ...(keys ? ['ssh_authorized_keys:', keys] : []),
+    // _netdev waits for the network; nofail lets the VM boot (and say so) if the share is not served.
+    ...(s.nfsMount ? ['mounts:', `  - [ "${s.nfsMount.source}", "${s.nfsMount.target}", nfs, "${s.nfsMount.options},_netdev,nofail", "0", "0" ]`] : []),
     '',
   ].join('\n');
 }

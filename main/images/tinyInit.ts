@@ -8,9 +8,10 @@
  *   vlx.gw=G        default gateway (the tap's address on the hosting node)
  *   vlx.name=N      hostname
  *   vlx.vc=V        the VC the guest belongs to (shown in the prompt, kept in /etc/vlx-vc)
- *   vlx.shared=H:/P NFSv3 export mounted at /shared (VC-wide shared storage)
+ *   vlx.shared=H:/P NFSv3 export mounted at /shared (VC-wide shared storage, sharedMount.ts)
  */
 import { READY_MARKER } from '../vm/serial.js';
+import { NFS_MOUNT_OPTIONS, SHARED_FAILED_MARKER, SHARED_MOUNT_POINT } from './sharedMount.js';
 
 export interface TinyInitInput {
   /** Module file names relative to /lib/modules, in load order (dependencies first). */
@@ -64,7 +65,13 @@ ${insmod(input.nfsModules)}
   loadnfs
   # busybox here has no NFS mount helper: the kernel parses the options itself and needs
   # the server address spelled out as addr=.
-  mount -t nfs -o "vers=3,nolock,proto=tcp,mountproto=tcp,soft,timeo=50,addr=\${SHARED%%:*}" "$SHARED" /shared || echo "vlx-shared-failed $SHARED" > /dev/console
+  # eth0's link comes up a moment after it is set up: until then the server is unreachable.
+  i=0
+  until mount -t nfs -o "${NFS_MOUNT_OPTIONS},addr=\${SHARED%%:*}" "$SHARED" ${SHARED_MOUNT_POINT} 2>/dev/null; do
+    i=$((i+1))
+    if [ $i -ge 20 ]; then echo "${SHARED_FAILED_MARKER} $SHARED" > /dev/console; break; fi
+    sleep 1
+  done
 fi
 ADDR="\${IP%/*}"
 # acpid and the readiness marker run from init's sysinit, once busybox init handles its

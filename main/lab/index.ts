@@ -12,7 +12,7 @@ import {
 } from './layout.js';
 import { deleteLink, deleteNetns, ensureBridge, hostLinks, listNetns, nodeWired, setHostLink, wireNodes, type HostLink } from './net.js';
 import { killNode, nodePids, sshdPid, startNode, waitForSshd } from './node.js';
-import { buildManifest, renderNodeJson, renderSshdConfig, renderStartScript } from './render.js';
+import { buildManifest, renderHostsFile, renderNodeJson, renderSshdConfig, renderStartScript } from './render.js';
 import { ensureTools } from './tools.js';
 import { holdLabLock as holdLock, readLabState, withLabLock, writeLabState } from './state.js';
 
@@ -144,6 +144,7 @@ function prepareFiles(lp: LabPaths, nodes: LabNodeLayout[], opts: LabOptions): v
     if (!existsSync(p.hostKey)) keygen(p.hostKey, `root@${n.name}`);
     writeIfChanged(p.sshdConfig, renderSshdConfig(n, p));
     writeIfChanged(p.startScript, renderStartScript({ node: n, paths: p, shared: lp.shared }));
+    writeIfChanged(p.hosts, renderHostsFile(nodes));
     writeIfChanged(join(p.home, '.ssh', 'authorized_keys'), authorized);
     writeIfChanged(join(p.etc, 'node.json'), renderNodeJson(n, opts));
   }

@@ -113,6 +113,8 @@ export interface NodePaths {
   hostKeyPub: string;
   sshdConfig: string;
   startScript: string;
+  /** Bind-mounted over the node's /etc/hosts: every lab node's name, as a cluster's DNS would give. */
+  hosts: string;
   pidFile: string;
   log: string;
   /** Bind-mounted over the node's /run/virtualinux, /var/lib/virtualinux, /etc/virtualinux and /root. */
@@ -130,6 +132,7 @@ export function nodePaths(dir: string, name: string): NodePaths {
     hostKeyPub: join(d, 'ssh_host_ed25519_key.pub'),
     sshdConfig: join(d, 'sshd_config'),
     startScript: join(d, 'start.sh'),
+    hosts: join(d, 'hosts'),
     pidFile: join(d, 'sshd.pid'),
     log: join(d, 'node.log'),
     run: join(d, 'run'),

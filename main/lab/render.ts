@@ -51,6 +51,8 @@ export function renderStartScript({ node, paths, shared }: StartScriptInput): st
     [paths.etc, NODE_ETC],
     // A root home of its own: the host root's .bashrc would run for every remote command.
     [paths.home, '/root'],
+    // Daemons look up their own node's name (NFS-Ganesha waits 10 s per failed lookup).
+    [paths.hosts, '/etc/hosts'],
   ];
   return [
     '#!/bin/sh',
@@ -70,6 +72,11 @@ export function renderStartScript({ node, paths, shared }: StartScriptInput): st
     sh('exec', '/usr/sbin/sshd', '-D', '-e', '-f', paths.sshdConfig),
     '',
   ].join('\n');
+}
+
+/** The lab's /etc/hosts: loopback and every node by name. */
+export function renderHostsFile(nodes: readonly LabNodeLayout[]): string {
+  return ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback', ...nodes.map((n) => `${n.address}\t${n.name}`), ''].join('\n');
 }
 
 /** Declared capacity, read by the app as the node's /etc/virtualinux/node.json. */

@@ -19,6 +19,10 @@ export const NODE_TOOLS: readonly NodeTool[] = [
   { name: 'nft', check: { command: 'nft' }, debianPackage: 'nftables', why: 'insulation between virtual clusters, gateway NAT' },
   { name: 'dnsmasq', check: { command: 'dnsmasq' }, debianPackage: 'dnsmasq-base', why: 'replicated DHCP (static MAC to IP map), TFTP and caching DNS' },
   { name: 'keepalived', check: { command: 'keepalived' }, debianPackage: 'keepalived', why: 'the gateway address with primary/backup take-over' },
+  { name: 'nfs-ganesha', check: { glob: '/usr/lib/*/ganesha/libfsalvfs.so*' }, debianPackage: 'nfs-ganesha nfs-ganesha-vfs', why: 'serves each virtual cluster\'s shared storage to its VMs over NFSv3 (user space)' },
+  { name: 'rpcbind', check: { command: 'rpcbind' }, debianPackage: 'rpcbind', why: 'the RPC port registry the NFS server registers with' },
+  { name: 'mkfs.vfat', check: { command: 'mkfs.vfat' }, debianPackage: 'dosfstools', why: 'writes the cloud-init seed volume of Debian and cloud-image VMs' },
+  { name: 'mcopy', check: { command: 'mcopy' }, debianPackage: 'mtools', why: 'fills the seed volume without mounting it' },
   { name: 'socat', check: { command: 'socat' }, debianPackage: 'socat', why: 'helper for unix-socket plumbing on the node' },
   { name: 'postgres', check: { glob: '/usr/lib/postgresql/*/bin/postgres' }, debianPackage: 'postgresql', why: 'the cluster database (on the nodes chosen for it)' },
 ];

@@ -34,6 +34,19 @@ export function pickError(cluster: string, failures: { node: NodeRef; error: Vlx
   );
 }
 
+/**
+ * pickError over per-node results (what onNodes returns, and what is built from it): the
+ * error for a command that needs at least one node and got none. Every node's reason is
+ * listed, none promoted: onNodes keeps a failure's code and message but not its hint, so
+ * one node's auth or host-key error shown alone would lose what to do about it.
+ */
+export function noNodeAnswered(cluster: string, results: readonly { node: string; address: string; error?: { message: string } }[]): VlxError {
+  return pickError(cluster, results.map((r) => ({
+    node: { name: r.node, address: r.address },
+    error: new VlxError('unreachable', r.error?.message ?? r.node),
+  })));
+}
+
 export class SshClusterSession implements ClusterSession {
   private readonly conns = new Map<string, NodeConnection>();
   private readonly refs: NodeRef[];
@@ -211,4 +224,17 @@ export function openCluster(config: ClusterConfig, opts: SessionOptions = {}): S
 /** The session for the cluster chosen by --cluster, $VLX_CLUSTER or `vlx cluster use`. */
 export function openCurrentCluster(name?: string, opts: SessionOptions = {}): SshClusterSession {
   return openCluster(getCluster(name), opts);
+}
+
+/**
+ * Run fn with a session on the current cluster and close it however fn ends. The close is
+ * awaited: every connection has ended when the command returns, so the process exits by itself.
+ */
+export async function withCurrentCluster<T>(fn: (session: SshClusterSession) => Promise<T>): Promise<T> {
+  const session = openCurrentCluster();
+  try {
+    return await fn(session);
+  } finally {
+    await session.close();
+  }
 }

@@ -7,6 +7,7 @@ import { desiredRoutes, diffRoutes, parseRoutes, ROUTE_LIST_ARGV, type HostedVm,
 import { renderNodeFirewall, type NftVm } from './nft.js';
 import { tapName } from './addressing.js';
 import { runScript, type VcEnv } from './env.js';
+import { parseNfsLine, renderNfsScript, type NfsShare } from './sharedNfs.js';
 
 const run = promisify(execFile);
 
@@ -30,8 +31,9 @@ export interface NetworkSyncResult {
  * Makes routes and firewalls on every node (and, for a lab, on this workstation, which sits
  * on the lab bridge) match the DB: every active VM's /32 to its tap on its node and via its
  * node everywhere else; each node's `vlx` nft tables rendered from all VCs and the VMs on
- * it. Computed from the whole cluster's state rather than patched per VC, so it is
- * idempotent and a re-run after any crash converges. Runs under one cluster-wide advisory
+ * it; each node's NFS exports of the VCs' shared directories (main/vc/sharedNfs). Computed
+ * from the whole cluster's state rather than patched per VC, so it is idempotent and a
+ * re-run after any crash converges. Runs under one cluster-wide advisory
  * lock: two VC workflows never interleave their read-then-apply.
  *
  * `extraTaps` puts a VM's anti-spoofing rules on a node before the DB maps it there
@@ -39,7 +41,12 @@ export interface NetworkSyncResult {
  */
 export async function syncNetwork(env: VcEnv, opts: { extraTaps?: ExtraTap[]; log?: (l: string) => void } = {}): Promise<NetworkSyncResult> {
   return env.db.withAdvisoryLock('net', async (q) => {
-    const vcs = (await listVcRows(q)).map((v) => ({ name: v.name, subnet: v.subnet }));
+    const rows = await listVcRows(q);
+    const vcs = rows.map((v) => ({ name: v.name, subnet: v.subnet }));
+    // A VC being made has no shared directory yet; one being destroyed loses it next.
+    const shares: NfsShare[] = rows.filter((v) => v.state !== 'creating' && v.state !== 'destroying')
+      .map((v) => ({ vc: v.name, subnet: v.subnet, shareId: v.shareId, dir: env.paths.vcShared(v.name) }));
+    const nfsScript = renderNfsScript(shares);
     const active = new Set<string>(ACTIVE_VM_STATES);
     const everything = await allVms(q);
     const vms = everything.filter((v) => v.node && active.has(v.state));
@@ -67,10 +74,15 @@ export async function syncNetwork(env: VcEnv, opts: { extraTaps?: ExtraTap[]; lo
         "nft -f - <<'VLX_NFT_EOF'",
         nft.trimEnd(),
         'VLX_NFT_EOF',
+        nfsScript.trimEnd(),
       ].join('\n') + '\n';
       const conn = await env.session.node(r.node);
       const out = await runScript(conn, script, 30_000);
       for (const line of out.split('\n').filter((l) => l.startsWith('route-failed'))) opts.log?.(`${r.node}: ${line}`);
+      const nfs = parseNfsLine(out);
+      if (nfs && nfs.action !== 'kept' && nfs.action !== 'absent') {
+        opts.log?.(`${r.node}: shared storage server ${nfs.action}${nfs.detail ? `: ${nfs.detail}` : ''}`);
+      }
       changes[r.node] = diff.length;
     }));
 

@@ -18,6 +18,8 @@ export interface VcRow {
   mode: 'strict' | 'free';
   options: Record<string, unknown>;
   createdAt: string;
+  /** The number of the VC's NFS export, the same on every node. */
+  shareId: number;
 }
 
 export interface VmRow {
@@ -36,7 +38,7 @@ export interface VmRow {
 export const ACTIVE_VM_STATES = ['starting', 'running', 'paused', 'stopping', 'saving', 'restoring', 'migrating'] as const;
 
 const VC_COLS = `name, state, vcpus, mem_mb as "memMb", disk_gb as "diskGb", swap_mb as "swapMb", image,
-  subnet::text as subnet, policy, mode, options, created_at::text as "createdAt"`;
+  subnet::text as subnet, policy, mode, options, created_at::text as "createdAt", share_id as "shareId"`;
 const VM_COLS = `v.vc, v.name, v.idx, host(v.ip) as ip, v.mac::text as mac, v.state, v.desired_state as "desiredState", m.node`;
 
 export async function listVcRows(q: Queryable): Promise<VcRow[]> {

@@ -2,6 +2,7 @@ import { sh } from '../util/quote.js';
 import { checkName } from '../util/names.js';
 import { checkInt } from '../util/names.js';
 import { checkPath } from '../vm/qemuArgs.js';
+import { routeArgv } from './routes.js';
 
 /**
  * Shell scripts the VC workflows send to a node, one SSH round trip each. Pure: every
@@ -86,6 +87,8 @@ export interface TapSpec {
   tap: string;
   tapMac: string;
   gateway: string;
+  /** The VM's address: its /32 goes to the tap at once, so the guest reaches its node while it boots. */
+  ip: string;
 }
 
 /** The tap of a VM on its node: fixed MAC, the VC gateway address, proxy ARP. */
@@ -97,6 +100,9 @@ export function tapLines(t: TapSpec): string[] {
     sh('ip', 'link', 'set', 'dev', t.tap, 'up'),
     // The guest's peers are on-link for it: the node answers their ARP and routes them.
     `echo 1 > ${sh(`/proc/sys/net/ipv4/conf/${t.tap}/proxy_arp`)}`,
+    // The node's own way back to the guest (its NFS server, DNS): the cluster-wide sync adds
+    // the same route later, with everyone else's, once the VMs are up.
+    sh(...routeArgv('replace', { dst: `${t.ip}/32`, dev: t.tap })),
   ];
 }
 
@@ -107,6 +113,8 @@ export interface LaunchVm extends TapSpec {
   qmp: string;
   serial: string;
   argv: string[];
+  /** Shell run before QEMU starts (a cloud-init seed to write). */
+  prepare?: string;
 }
 
 /**
@@ -123,6 +131,7 @@ export function renderLaunchScript(vms: LaunchVm[]): string {
       `if vlx_alive ${sh(vm.pidFile)}; then echo ${sh(`already ${vm.name}`)}; else`,
       ...tapLines(vm).map((l) => `  ${l}`),
       `  ${sh('rm', '-f', vm.qmp, vm.serial, vm.pidFile)}`,
+      ...(vm.prepare ? [`  ${vm.prepare}`] : []),
       `  ${sh(...vm.argv)}`,
       `  echo ${sh(`started ${vm.name}`)}`,
       'fi',

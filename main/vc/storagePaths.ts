@@ -26,6 +26,8 @@ export interface VmVolumePaths {
    * killed half-way never leaves a truncated state that a restore would trust.
    */
   statePart: string;
+  /** The per-VM NoCloud seed of guests that read one (cloud-init): network, hostname, keys, mounts. */
+  seed: string;
 }
 
 export interface StoragePaths {
@@ -77,7 +79,7 @@ export function storagePaths(root: string = SHARED_ROOT): StoragePaths {
     vcShared: (vc) => j(vcDir(vc), 'shared'),
     vm(vc, vm) {
       const base = j(vcDir(vc), checkName('vm', vm, 'VM name'));
-      return { disk: `${base}.qcow2`, swap: `${base}.swap.qcow2`, state: `${base}.state`, statePart: `${base}.state.part` };
+      return { disk: `${base}.qcow2`, swap: `${base}.swap.qcow2`, state: `${base}.state`, statePart: `${base}.state.part`, seed: `${base}.seed.img` };
     },
     clusterDir,
     clusterOriginal: (c) => j(clusterDir(c), 'original.qcow2'),

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { VlxError } from '../errors.js';
 import { sh } from '../util/quote.js';
 import type { NodeConn } from '../ssh/types.js';
@@ -6,6 +7,9 @@ import { finishRestore, migrate, quit, saveToFile, stop as qmpStop, systemPowerd
 import { READY_MARKER } from '../vm/serial.js';
 import { ImageMetaSchema, type ImageMeta } from '../images/types.js';
 import { tinyGuestParams } from '../images/tiny.js';
+import { seedCommand } from '../images/nocloud.js';
+import { NFS_MOUNT_OPTIONS, SHARED_FAILED_MARKER, SHARED_MOUNT_POINT } from '../images/sharedMount.js';
+import { nfsPaths, sharePath } from './sharedNfs.js';
 import { probeKvm } from '../vm/kvmProbe.js';
 import { vmAddress, vmIndex, vmRuntimePaths } from './addressing.js';
 import { renderHaltScript, renderLaunchScript, renderWaitGoneScript, type HaltVm, type LaunchVm } from './scripts.js';
@@ -47,10 +51,31 @@ export async function accelFor(env: VcEnv, conn: NodeConn, log: (l: string) => v
   return accel;
 }
 
+/**
+ * Keys a cloud-init guest lets in as root: the public half of the key the app reaches the
+ * cluster with, when it uses a key file (with an agent, the admin adds keys in the image).
+ */
+export function vmLoginKeys(env: VcEnv): string[] {
+  const file = env.cluster.keyFile;
+  if (!file) return [];
+  try {
+    return [readFileSync(`${file}.pub`, 'utf8').trim()].filter((k) => k.length > 0);
+  } catch {
+    return [];
+  }
+}
+
+/** Same for every start of one VM of one VC incarnation: cloud-init keeps its host keys. */
+export function instanceId(vc: VcRow, vm: string): string {
+  return `${vc.name}-${vm}-${vc.createdAt.replace(/\D/g, '').slice(0, 20)}`;
+}
+
 export interface LaunchOptions {
   accel: AccelArgs;
   incoming?: VmIncoming;
   paused?: boolean;
+  /** Root's authorized keys in a cloud-init guest's seed (vmLoginKeys). */
+  loginKeys?: string[];
 }
 
 /** Everything needed to start one VM of a VC on a node, validated by qemuArgs. */
@@ -61,7 +86,18 @@ export function launchSpec(env: VcEnv, vc: VcRow, meta: ImageMeta, vm: string, o
   const img = env.paths.image(vc.image);
   const disks: VmDisk[] = [{ path: vol.disk, format: 'qcow2' }];
   if (vc.swapMb > 0) disks.push({ path: vol.swap, format: 'qcow2' });
-  const guest = tinyGuestParams({ ip: addr.ip, prefix: addr.prefix, gw: addr.gateway, name: vm, vc: vc.name });
+  const share = `${addr.gateway}:${sharePath(vc.name)}`;
+  const guest = tinyGuestParams({ ip: addr.ip, prefix: addr.prefix, gw: addr.gateway, name: vm, vc: vc.name, shared: share });
+  let prepare: string | undefined;
+  if (meta.seed === 'nocloud') {
+    disks.push({ path: vol.seed, format: 'raw', readOnly: true });
+    const make = seedCommand(vol.seed, {
+      instanceId: instanceId(vc, vm), hostname: vm, mac: addr.mac, address: `${addr.ip}/${addr.prefix}`, gateway: addr.gateway,
+      sshKeys: opts.loginKeys ?? vmLoginKeys(env), nfsMount: { source: share, target: SHARED_MOUNT_POINT, options: NFS_MOUNT_OPTIONS },
+    });
+    // An incoming VM (restore, migration) keeps the seed its guest booted with.
+    prepare = opts.incoming ? `[ -e ${sh(vol.seed)} ] || { ${make}; }` : make;
+  }
   const boot: VmBoot = meta.kind === 'kernel'
     ? { kind: 'kernel', kernel: img.kernel, initrd: img.initrd, append: `${meta.cmdline ?? 'console=ttyS0'} ${guest}` }
     : { kind: 'disk' };
@@ -79,7 +115,7 @@ export function launchSpec(env: VcEnv, vc: VcRow, meta: ImageMeta, vm: string, o
   });
   return {
     name: vm, runDir: run.dir, pidFile: cmd.pidFile, qmp: cmd.qmpSocket, serial: cmd.serialSocket, argv: cmd.argv,
-    tap: addr.tap, tapMac: addr.tapMac, gateway: addr.gateway,
+    tap: addr.tap, tapMac: addr.tapMac, gateway: addr.gateway, ip: addr.ip, ...(prepare ? { prepare } : {}),
   };
 }
 
@@ -117,7 +153,10 @@ export async function startOnNode(env: VcEnv, vc: VcRow, meta: ImageMeta, node: 
   const specs = vms.map((vm) => launchSpec(env, vc, meta, vm, { accel, paused: true }));
   const res = parseLaunch(await runScript(conn, renderLaunchScript(specs)));
   for (const vm of res.already) log(`${vc.name}/${vm}: already running on ${node}`);
-  const waitReady = meta.guest === 'busybox';
+  // Both built guests print the marker; an imported image is only known to run.
+  const waitReady = meta.guest === 'busybox' || meta.guest === 'debian';
+  // A full Debian boot with cloud-init takes a minute or two under TCG.
+  const readyMs = meta.guest === 'debian' ? Math.max(readyTimeoutMs, 900_000) : readyTimeoutMs;
   await Promise.all(res.started.map(async (vm) => {
     const spec = specs.find((s) => s.name === vm) as LaunchVm;
     const label = `${node}/${vc.name}/${vm}`;
@@ -126,13 +165,19 @@ export async function startOnNode(env: VcEnv, vc: VcRow, meta: ImageMeta, node: 
     try {
       await q.execute('cont');
       if (serial) {
-        await serial.waitFor(new RegExp(`${READY_MARKER} ${vm} `), readyTimeoutMs).catch((e: unknown) => {
+        const ready = await serial.waitFor(new RegExp(`${READY_MARKER} ${vm} (\\S+)\\r?\\n`), readyMs).catch((e: unknown) => {
           // What the guest printed last says why (a panic, too little memory, a missing module).
           const tail = serial.output.slice(-300).replace(/\r/g, '').trim().split('\n').slice(-3).join(' | ');
           throw new VlxError('timeout', `${(e as Error).message}; console ended with: ${tail || '(nothing)'}`);
         });
+        // The guest says which address it configured: anything else is a network setup that failed inside it.
+        const expected = vmAddress(vc.name, vc.subnet, vmIndex(vm)).ip;
+        if (ready[1] !== expected) log(`warning: ${vc.name}/${vm}: the guest reports address ${ready[1]}, not ${expected}: its network configuration failed`);
       }
       log(`${vc.name}/${vm}: running on ${node}${serial ? ' (guest ready)' : ''}`);
+      if (serial?.output.includes(SHARED_FAILED_MARKER)) {
+        log(`warning: ${vc.name}/${vm}: the guest could not mount the VC's shared storage (${sharePath(vc.name)} from its gateway); see the node's ${nfsPaths.log}`);
+      }
     } finally {
       q.close();
       serial?.close();

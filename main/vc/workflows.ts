@@ -59,9 +59,12 @@ export function createWorkflow(env: VcEnv, spec: VcSpec, meta: ImageMeta): Workf
             files: meta.kind === 'kernel' ? { disk: img.disk, kernel: img.kernel, initrd: img.initrd } : { disk: img.disk },
             virtualBytes: meta.sizes.qcow2Virtual, allocatedBytes: meta.sizes.qcow2,
           });
+          // Serialise share-id allocation between concurrent creates (the smallest free id).
+          await q.query(`select pg_advisory_xact_lock(hashtext('vlx:share-ids'))`);
           await q.query(
-            `insert into vcs (name, state, vcpus, mem_mb, disk_gb, swap_mb, image, subnet, options)
-             values ($1, 'creating', $2, $3, $4, $5, $6, $7, $8)`,
+            `insert into vcs (name, state, vcpus, mem_mb, disk_gb, swap_mb, image, subnet, options, share_id)
+             values ($1, 'creating', $2, $3, $4, $5, $6, $7, $8,
+               (select min(s) from generate_series(1, 65535) s where not exists (select 1 from vcs where share_id = s)))`,
             [spec.name, spec.vcpus, spec.memMb, spec.diskGb, spec.swapMb, spec.image, spec.subnet, JSON.stringify({ guest: meta.guest })],
           );
           await q.query(
@@ -140,8 +143,9 @@ export function startWorkflow(env: VcEnv, name: string, policy: Policy, mode: Mo
         });
       }),
       step('firewall', async (ctx) => {
-        await syncNetwork(env, { log: () => undefined });
-        ctx.log('firewall rules in place on every node');
+        // Routes to taps not made yet fail here by design (the vms step adds them); the NFS server's outcome matters.
+        await syncNetwork(env, { log: (l) => { if (l.includes('shared storage')) ctx.log(l); } });
+        ctx.log('firewall rules and shared storage exports in place on every node');
       }),
       step('vms', async (ctx) => {
         const { vc, meta, vms } = await vcAndMeta(env, name);
@@ -276,8 +280,8 @@ export function restoreWorkflow(env: VcEnv, name: string, policy?: Policy, mode?
           await setVcState(q, name, 'restoring', { ...(policy ? { policy } : {}), ...(mode ? { mode } : {}) });
         });
       }),
-      step('firewall', async () => {
-        await syncNetwork(env, { log: () => undefined });
+      step('firewall', async (ctx) => {
+        await syncNetwork(env, { log: (l) => { if (l.includes('shared storage')) ctx.log(l); } });
       }),
       step('restore', async (ctx) => {
         const { vc, meta, vms } = await vcAndMeta(env, name);

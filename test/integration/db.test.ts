@@ -77,6 +77,26 @@ describe('migrations on a fresh PostgreSQL 15', () => {
   });
 });
 
+describe('002_share_ids', () => {
+  it('numbers the VCs that exist, then every VC needs its own share id', async () => {
+    const db = await fresh();
+    await migrate(db, MIGRATIONS.slice(0, 1));
+    await db.query(`insert into images (name, kind, files) values ('tiny', 'kernel', '{}')`);
+    for (const [n, net] of [['older', '10.200.1.0/24'], ['newer', '10.200.2.0/24']]) {
+      await db.query(`insert into vcs (name, vcpus, mem_mb, disk_gb, image, subnet) values ($1, 1, 128, 1, 'tiny', $2)`, [n, net]);
+    }
+    await migrate(db, MIGRATIONS.slice(0, 2));
+    const ids = await db.query<{ name: string; share_id: number }>('select name, share_id from vcs order by share_id');
+    expect(ids.rows.map((r) => [r.name, r.share_id])).toEqual([['older', 1], ['newer', 2]]);
+    const add = (name: string, net: string, id: number | null) =>
+      db.query(`insert into vcs (name, vcpus, mem_mb, disk_gb, image, subnet, share_id) values ($1, 1, 128, 1, 'tiny', $2, $3)`, [name, net, id]);
+    expect((await rejection(add('third', '10.200.3.0/24', null))).code).toBe('invalid-input');
+    expect((await rejection(add('third', '10.200.3.0/24', 2))).code).toBe('conflict');
+    expect((await rejection(add('third', '10.200.3.0/24', 70000))).code).toBe('invalid-input');
+    await add('third', '10.200.3.0/24', 3);
+  });
+});
+
 describe('001_initial', () => {
   let db: Db;
   beforeAll(async () => {

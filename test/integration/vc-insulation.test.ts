@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { ensureVcLab, stopVcLab, expectOk, guestRun, vcService } from './vc-support.js';
 import type { VcService } from '../../main/services/vc.js';
+import { NFS_MOUNT_OPTIONS } from '../../main/images/sharedMount.js';
 
 /**
  * Insulation: a VM of VC A reaches its own VC's VMs on other nodes but no VM of VC B; and a
@@ -38,6 +39,28 @@ describe('between VCs', () => {
     }
     const back = await guestRun(s, 'ins-b', 'vm2', `ping -c 1 -W 2 ${a.vms[0].address}`);
     expect(back.code).not.toBe(0);
+  });
+});
+
+describe('shared storage', () => {
+  test('each VC sees its own share from every node, and cannot mount another VC\'s', async () => {
+    const a = await s.vcStatus('ins-a');
+    const b = await s.vcStatus('ins-b');
+    expect(a.vms[0].node).not.toBe(a.vms[1].node);
+    expect((await guestRun(s, 'ins-a', 'vm1', 'echo only-for-a > /shared/secret')).code).toBe(0);
+    expect((await guestRun(s, 'ins-a', 'vm2', 'cat /shared/secret')).output).toContain('only-for-a');
+    const bView = await guestRun(s, 'ins-b', 'vm1', 'grep -c " /shared nfs " /proc/mounts; ls /shared');
+    expect(bView.output).not.toContain('secret');
+    expect(bView.output.trim().split('\n')[0]).toBe('1');
+    // Through its own gateway or through A's gateway address (also on the node): refused,
+    // because A's export admits only A's subnet and B cannot take an address from it.
+    const gwA = a.subnet.replace(/\.0\/\d+$/, '.1');
+    const gwB = b.subnet.replace(/\.0\/\d+$/, '.1');
+    for (const gw of [gwB, gwA]) {
+      const r = await guestRun(s, 'ins-b', 'vm1',
+        `mkdir -p /mnt/a && mount -t nfs -o ${NFS_MOUNT_OPTIONS.replace('hard', 'soft')},addr=${gw} ${gw}:/vc/ins-a /mnt/a`, 60_000);
+      expect(r.code, `ins-b/vm1 mounting ${gw}:/vc/ins-a`).not.toBe(0);
+    }
   });
 });
 

@@ -80,6 +80,10 @@ describe('create → start cyclic → ping across nodes → stop → destroy', (
     const ping = await guestRun(s, 'life', 'vm1', `ping -c 1 -W 3 ${st.vms[2].address} && ping -c 1 -W 3 ${st.vms[3].address}`);
     expect(ping.code).toBe(0);
     expect((await onNode('n2', `busybox ping -c 1 -W 3 ${st.vms[3].address}`)).code).toBe(0);
+    // VC-wide shared storage: what vm4 writes on n4, vm1 reads on n1; it lands in the VC's directory.
+    expect((await guestRun(s, 'life', 'vm4', 'echo written-on-n4 > /shared/hello')).code).toBe(0);
+    expect((await guestRun(s, 'life', 'vm1', 'cat /shared/hello')).output).toContain('written-on-n4');
+    expect((await onNode('n2', 'cat /srv/virtualinux/vc/life/shared/hello')).stdout).toBe('written-on-n4\n');
 
     expectOk(await s.stopVc('life', { timeoutS: 20 }));
     const stopped = await s.vcStatus('life');

@@ -32,7 +32,7 @@ describe('save → restore', () => {
   test('a file in the guest\'s tmpfs is there after a restore on a different node', async () => {
     const before = await s.vcStatus('keep');
     expect(before.vms.map((v) => v.node)).toEqual(['n1', 'n2']);
-    const w = await guestRun(s, 'keep', 'vm2', `echo kept-in-ram-42 > /tmp/mark && ${bootId}`);
+    const w = await guestRun(s, 'keep', 'vm2', `echo kept-in-ram-42 > /tmp/mark && echo before-save > /shared/saved && ${bootId}`);
     expect(w.code).toBe(0);
 
     expectOk(await s.saveVc('keep'));
@@ -52,6 +52,11 @@ describe('save → restore', () => {
     const r = await guestRun(s, 'keep', 'vm2', `cat /tmp/mark && ${bootId}`);
     expect(r.output).toContain('kept-in-ram-42');
     expect(r.output.trim().split('\n').pop()).toBe(w.output.trim().split('\n').pop());
+    // The VC's shared storage is still mounted, now served by n1, and writable.
+    const sh = await guestRun(s, 'keep', 'vm2', 'cat /shared/saved && echo after-restore >> /shared/saved && grep -c " /shared nfs " /proc/mounts');
+    expect(sh.code).toBe(0);
+    expect(sh.output).toContain('before-save');
+    expect((await onNode('n4', 'cat /srv/virtualinux/vc/keep/shared/saved')).stdout).toBe('before-save\nafter-restore\n');
     expect((await onNode('n3', 'ls /srv/virtualinux/vc/keep/')).stdout).not.toMatch(/\.state/);
   });
 });
@@ -62,6 +67,9 @@ describe('live migration', () => {
     const vm2 = st.vms[1];
     const before = await guestRun(s, 'keep', 'vm2', `${bootId}; cut -d' ' -f1 /proc/uptime`);
     const [boot0, up0] = before.output.trim().split('\n');
+    // A file held open across the move: NFSv3 keeps no state on the server, so n3's server
+    // picks up where n1's left off (same export number, same file handles).
+    expect((await guestRun(s, 'keep', 'vm2', 'exec 7>>/shared/moving; echo one >&7; echo opened')).code).toBe(0);
 
     const [res] = await s.moveVms([{ vc: 'keep', vm: 'vm2', to: 'n3' }]);
     expect(res).toMatchObject({ ok: true, action: 'migrate' });
@@ -76,6 +84,11 @@ describe('live migration', () => {
     const [boot1, up1] = now.output.trim().split('\n');
     expect(boot1).toBe(boot0);
     expect(Number(up1)).toBeGreaterThan(Number(up0));
+    const written = await guestRun(s, 'keep', 'vm2', 'echo two >&7 && exec 7>&- && cat /shared/moving');
+    expect(written.code).toBe(0);
+    expect(written.output).toContain('one\ntwo');
+    // The other VM, on another node, sees it through its own node's server.
+    expect((await guestRun(s, 'keep', 'vm1', 'cat /shared/moving')).output).toContain('one\ntwo');
     // Reachable at the same address from another node and from the other guest.
     expect((await onNode('n4', `busybox ping -c 1 -W 3 ${vm2.address}`)).code).toBe(0);
     expect((await guestRun(s, 'keep', 'vm1', `ping -c 1 -W 3 ${vm2.address}`)).code).toBe(0);

@@ -59,7 +59,7 @@ export async function ensureVcLab(): Promise<void> {
 }
 
 /** Every VC name the vc-* suites use. */
-export const TEST_VCS = ['life', 'bad-x', 'keep', 'killed', 'ins-a', 'ins-b', 'pl-block-strict', 'pl-cyclic-strict', 'pl-block-free', 'pl-cyclic-free', 'pl-short'];
+export const TEST_VCS = ['life', 'bad-x', 'keep', 'killed', 'ins-a', 'ins-b', 'pl-block-strict', 'pl-cyclic-strict', 'pl-block-free', 'pl-cyclic-free', 'pl-short', 'debvc'];
 
 /**
  * A run against an earlier database (a crashed test run) may have left QEMUs and volumes
@@ -120,6 +120,7 @@ export async function leftovers(vc: string, subnetPrefix: string): Promise<strin
       `ip route show proto 77 | grep -F '${subnetPrefix}' | sed 's/^/route: /'`,
       `nft list ruleset 2>/dev/null | grep -F '${subnetPrefix}' | sed 's/^/nft: /'`,
       `ls /srv/virtualinux/vc/${vc} 2>/dev/null | sed 's/^/file: /'`,
+      `grep -F '"/vc/${vc}"' /etc/virtualinux/nfs/exports.conf 2>/dev/null | sed 's/^/nfs export: /'`,
       `for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null | grep -q -- '/vm/''${vc}/' && echo "qemu: $p"; done`,
       'true',
     ].join('; '));

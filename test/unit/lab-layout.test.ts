@@ -3,7 +3,7 @@ import { VlxError } from '../../main/errors.js';
 import {
   checkLabDir, checkLabOptions, labNodes, netnsIndexOf, nodeIndexOf, nodeLayout, nodePaths,
 } from '../../main/lab/layout.js';
-import { buildManifest, renderNodeJson, renderSshdConfig, renderStartScript } from '../../main/lab/render.js';
+import { buildManifest, renderHostsFile, renderNodeJson, renderSshdConfig, renderStartScript } from '../../main/lab/render.js';
 import { missingPackages, REQUIREMENTS } from '../../main/lab/requirements.js';
 
 function errorOf(fn: () => unknown): VlxError {
@@ -111,6 +111,7 @@ describe('rendering', () => {
       hostKeyPub: '/var/lib/vlx-lab/nodes/n3/ssh_host_ed25519_key.pub',
       sshdConfig: '/var/lib/vlx-lab/nodes/n3/sshd_config',
       startScript: '/var/lib/vlx-lab/nodes/n3/start.sh',
+      hosts: '/var/lib/vlx-lab/nodes/n3/hosts',
       pidFile: '/var/lib/vlx-lab/nodes/n3/sshd.pid',
       log: '/var/lib/vlx-lab/nodes/n3/node.log',
       run: '/var/lib/vlx-lab/nodes/n3/run',
@@ -145,7 +146,7 @@ describe('rendering', () => {
     ]);
   });
 
-  it('start script: hostname, forwarding, a /run of its own, five binds, then becomes sshd', () => {
+  it('start script: hostname, forwarding, a /run of its own, six binds, then becomes sshd', () => {
     const lines = renderStartScript({ node: n, paths: p, shared: '/var/lib/vlx-lab/shared' }).split('\n').filter((l) => l && !l.startsWith('#'));
     expect(lines).toEqual([
       'set -e',
@@ -160,7 +161,14 @@ describe('rendering', () => {
       'mount --bind /var/lib/vlx-lab/nodes/n3/lib /var/lib/virtualinux',
       'mount --bind /var/lib/vlx-lab/nodes/n3/etc /etc/virtualinux',
       'mount --bind /var/lib/vlx-lab/nodes/n3/home /root',
+      'mount --bind /var/lib/vlx-lab/nodes/n3/hosts /etc/hosts',
       'exec /usr/sbin/sshd -D -e -f /var/lib/vlx-lab/nodes/n3/sshd_config',
+    ]);
+  });
+
+  it('hosts file names every node at its lab address', () => {
+    expect(renderHostsFile(labNodes(2)).split('\n')).toEqual([
+      '127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback', '10.77.0.1\tn1', '10.77.0.2\tn2', '',
     ]);
   });
 

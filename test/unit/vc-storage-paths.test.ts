@@ -34,6 +34,7 @@ describe('storagePaths', () => {
       swap: '/srv/virtualinux/vc/web/vm3.swap.qcow2',
       state: '/srv/virtualinux/vc/web/vm3.state',
       statePart: '/srv/virtualinux/vc/web/vm3.state.part',
+      seed: '/srv/virtualinux/vc/web/vm3.seed.img',
     });
   });
   it('another root (e.g. a lab directory)', () => {

@@ -88,7 +88,7 @@ describe('process scan and halt', () => {
   test('the launch script is valid sh and quotes every argv word', () => {
     const script = renderLaunchScript([{
       name: 'vm1', runDir: '/run/virtualinux/vm/web', pidFile: '/run/virtualinux/vm/web/vm1.pid', qmp: '/q', serial: '/s',
-      argv: ['qemu-system-x86_64', '-append', 'console=ttyS0 vlx.name=vm1'], tap: 'vt0ac80002', tapMac: '0a:01:0a:c8:00:02', gateway: '10.200.0.1',
+      argv: ['qemu-system-x86_64', '-append', 'console=ttyS0 vlx.name=vm1'], tap: 'vt0ac80002', tapMac: '0a:01:0a:c8:00:02', gateway: '10.200.0.1', ip: '10.200.0.2',
     }]);
     expect(() => execFileSync('sh', ['-n'], { input: script })).not.toThrow();
     expect(script).toContain("'console=ttyS0 vlx.name=vm1'");

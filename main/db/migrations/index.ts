@@ -1,4 +1,5 @@
 import m001 from './001_initial.sql';
+import m002 from './002_share_ids.sql';
 
 /**
  * Every migration, in order. The SQL is embedded at build time (esbuild's text loader for
@@ -13,4 +14,5 @@ export interface Migration {
 
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: '001_initial', sql: m001 },
+  { version: 2, name: '002_share_ids', sql: m002 },
 ];
