@@ -1,45 +1,123 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync, chmodSync, existsSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { z } from 'zod';
 import { appPaths } from './paths.js';
 import { VlxError } from '../errors.js';
 
 /** How the app reaches the cluster database. The password lives only here (mode 0600). */
-export const DbEndpoint = z.object({
-  node: z.string(),
-  host: z.string(),
-  port: z.number().int(),
-  database: z.string(),
-  user: z.string(),
-  password: z.string(),
-});
-export type DbEndpoint = z.infer<typeof DbEndpoint>;
+export interface DbEndpoint {
+  node: string;
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  password: string;
+}
 
-export const ClusterConfig = z.object({
-  name: z.string(),
+export interface ClusterConfig {
+  name: string;
   /** Every node address known for the cluster; any live one will do. */
-  nodes: z.array(z.object({ name: z.string(), address: z.string() })),
-  user: z.string().default('root'),
-  port: z.number().int().default(22),
+  nodes: { name: string; address: string }[];
+  user: string;
+  port: number;
   /** A private key file, or absent to use the SSH agent ($SSH_AUTH_SOCK). */
-  keyFile: z.string().optional(),
-  lab: z.boolean().default(false),
-  db: DbEndpoint.optional(),
+  keyFile?: string;
+  lab: boolean;
+  db?: DbEndpoint;
   /** The node that answered last: tried first next time (any live node will do). */
-  lastNode: z.string().optional(),
-});
-export type ClusterConfig = z.infer<typeof ClusterConfig>;
+  lastNode?: string;
+}
 
-const Store = z.object({
-  current: z.string().optional(),
-  clusters: z.record(z.string(), ClusterConfig).default({}),
-});
-type Store = z.infer<typeof Store>;
+interface Store {
+  current?: string;
+  clusters: Record<string, ClusterConfig>;
+}
+
+/*
+ * Checked by hand rather than with zod: every CLI command reads this file first, and
+ * loading zod alone costs a cold `vlx exec` about a tenth of a second.
+ */
+type Obj = Record<string, unknown>;
+
+function bad(where: string, rule: string): VlxError {
+  return new VlxError('invalid-input', `${appPaths.clusters()}: ${where} ${rule}`, 'fix or remove the file; `vlx cluster add` writes it');
+}
+
+function obj(v: unknown, where: string): Obj {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw bad(where, 'must be an object');
+  return v as Obj;
+}
+
+function str(o: Obj, key: string, where: string, optional = false): string | undefined {
+  const v = o[key];
+  if (v === undefined && optional) return undefined;
+  if (typeof v !== 'string') throw bad(`${where}.${key}`, 'must be a string');
+  return v;
+}
+
+function int(o: Obj, key: string, where: string, fallback?: number): number {
+  const v = o[key];
+  if (v === undefined && fallback !== undefined) return fallback;
+  if (typeof v !== 'number' || !Number.isInteger(v)) throw bad(`${where}.${key}`, 'must be an integer');
+  return v;
+}
+
+function bool(o: Obj, key: string, where: string, fallback: boolean): boolean {
+  const v = o[key];
+  if (v === undefined) return fallback;
+  if (typeof v !== 'boolean') throw bad(`${where}.${key}`, 'must be true or false');
+  return v;
+}
+
+function parseDb(v: unknown, where: string): DbEndpoint {
+  const o = obj(v, where);
+  return {
+    node: str(o, 'node', where)!, host: str(o, 'host', where)!, port: int(o, 'port', where),
+    database: str(o, 'database', where)!, user: str(o, 'user', where)!, password: str(o, 'password', where)!,
+  };
+}
+
+/** A cluster entry, with defaults filled in (user root, port 22, not a lab). */
+export function parseClusterConfig(v: unknown, where = 'cluster'): ClusterConfig {
+  const o = obj(v, where);
+  if (!Array.isArray(o.nodes)) throw bad(`${where}.nodes`, 'must be an array');
+  const c: ClusterConfig = {
+    name: str(o, 'name', where)!,
+    nodes: o.nodes.map((n, i) => {
+      const e = obj(n, `${where}.nodes[${i}]`);
+      return { name: str(e, 'name', `${where}.nodes[${i}]`)!, address: str(e, 'address', `${where}.nodes[${i}]`)! };
+    }),
+    user: str(o, 'user', where, true) ?? 'root',
+    port: int(o, 'port', where, 22),
+    lab: bool(o, 'lab', where, false),
+  };
+  const keyFile = str(o, 'keyFile', where, true);
+  if (keyFile !== undefined) c.keyFile = keyFile;
+  if (o.db !== undefined) c.db = parseDb(o.db, `${where}.db`);
+  const lastNode = str(o, 'lastNode', where, true);
+  if (lastNode !== undefined) c.lastNode = lastNode;
+  return c;
+}
+
+function parseStore(v: unknown): Store {
+  const o = obj(v, 'the file');
+  const clusters: Record<string, ClusterConfig> = {};
+  if (o.clusters !== undefined) {
+    for (const [k, c] of Object.entries(obj(o.clusters, 'clusters'))) clusters[k] = parseClusterConfig(c, `clusters.${k}`);
+  }
+  const current = str(o, 'current', 'the file', true);
+  return current === undefined ? { clusters } : { current, clusters };
+}
 
 export function loadStore(): Store {
   const file = appPaths.clusters();
   if (!existsSync(file)) return { clusters: {} };
-  return Store.parse(JSON.parse(readFileSync(file, 'utf8')));
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new VlxError('invalid-input', `${file} is not valid JSON: ${(e as Error).message}`, 'fix or remove the file; `vlx cluster add` writes it');
+  }
+  return parseStore(raw);
 }
 
 function saveStore(s: Store): void {
@@ -66,7 +144,7 @@ export function getCluster(name?: string): ClusterConfig {
 
 export function putCluster(c: ClusterConfig, makeCurrent = false): void {
   const s = loadStore();
-  s.clusters[c.name] = ClusterConfig.parse(c);
+  s.clusters[c.name] = parseClusterConfig(c);
   if (makeCurrent || !s.current) s.current = c.name;
   saveStore(s);
 }

@@ -11,6 +11,7 @@ import { supersedeTasks, listVcRows, vmsOf, findVc, getVc, ACTIVE_VM_STATES, all
 import { createWorkflow, destroyWorkflow, moveWorkflow, restoreWorkflow, saveWorkflow, startWorkflow, stopWorkflow, type MoveRequest } from '../vc/workflows.js';
 import { readImageMeta } from '../vc/vmOps.js';
 import { parseScan, renderScanScript } from '../vc/scripts.js';
+import { parseNfsProbe, renderNfsProbe } from '../vc/sharedNfs.js';
 import { parseRoutes, ROUTE_LIST_ARGV } from '../vc/routes.js';
 import { tapName } from '../vc/addressing.js';
 import { NODE_RUN } from '../config/paths.js';
@@ -154,7 +155,9 @@ export class VcService {
     checkName('vc', name, 'VC name');
     const vc = await getVc(this.env.db, name);
     const vms = await vmsOf(this.env.db, name);
-    const script = `${renderScanScript(NODE_RUN)}echo '--routes--'\n${sh(...ROUTE_LIST_ARGV)}\n`;
+    const script = `${renderScanScript(NODE_RUN)}echo '--routes--'\n${sh(...ROUTE_LIST_ARGV)}\necho '--nfs--'\n${renderNfsProbe(name)}`;
+    // Exports follow the network sync of a start; a VC with no VM running needs none yet.
+    const served = vc.state !== 'destroying' && vms.some((v) => v.node && ACTIVE_VM_STATES.includes(v.state as typeof ACTIVE_VM_STATES[number]));
     const results = await this.env.session.onNodes('all', 'sh -e', { stdin: script, timeoutMs: 15_000 });
     const drift: string[] = [];
     const actual: Record<string, string[]> = {};
@@ -166,7 +169,11 @@ export class VcService {
         unreachable.push(r.node);
         continue;
       }
-      const [scan, routes = ''] = r.stdout.split('--routes--');
+      const [scan, rest = ''] = r.stdout.split('--routes--');
+      const [routes, nfsOut = ''] = rest.split('--nfs--');
+      const nfs = parseNfsProbe(nfsOut);
+      if (served && !nfs.server) drift.push(`${r.node}: the shared storage server (NFS-Ganesha) is not running`);
+      else if (served && !nfs.exported) drift.push(`${r.node}: the VC's shared storage is not exported`);
       for (const p of parseScan(scan).filter((p) => p.vc === name)) (actual[p.vm] ??= []).push(r.node);
       const have = new Map(parseRoutes(routes).map((x) => [x.dst, x]));
       for (const v of vms) {

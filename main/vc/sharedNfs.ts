@@ -169,6 +169,23 @@ export function renderNfsScript(shares: readonly NfsShare[]): string {
   ].join('\n');
 }
 
+/**
+ * What one node actually serves for one VC (for `vc status`): two lines, `nfs-server yes|no`
+ * (a Ganesha with our config runs) and `nfs-export yes|no` (the VC is in its exports).
+ */
+export function renderNfsProbe(vc: string): string {
+  const p = nfsPaths;
+  return [
+    `if [ -s ${sh(p.pid)} ] && kill -0 "$(cat ${sh(p.pid)})" 2>/dev/null; then echo 'nfs-server yes'; else echo 'nfs-server no'; fi`,
+    `if grep -qF ${sh(`Pseudo = "${sharePath(vc)}";`)} ${sh(p.exports)} 2>/dev/null; then echo 'nfs-export yes'; else echo 'nfs-export no'; fi`,
+    '',
+  ].join('\n');
+}
+
+export function parseNfsProbe(stdout: string): { server: boolean; exported: boolean } {
+  return { server: /^nfs-server yes$/m.test(stdout), exported: /^nfs-export yes$/m.test(stdout) };
+}
+
 export type NfsAction = 'started' | 'restarted' | 'reloaded' | 'kept' | 'stopped' | 'absent' | 'failed';
 
 export function parseNfsLine(stdout: string): { action: NfsAction; detail: string } | undefined {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
-import { ensureVcLab, stopVcLab, expectOk, guestRun, vcService } from './vc-support.js';
+import { ensureVcLab, stopVcLab, expectOk, guestRun, onNode, vcService } from './vc-support.js';
 import type { VcService } from '../../main/services/vc.js';
 import { NFS_MOUNT_OPTIONS } from '../../main/images/sharedMount.js';
 
@@ -61,6 +61,16 @@ describe('shared storage', () => {
         `mkdir -p /mnt/a && mount -t nfs -o ${NFS_MOUNT_OPTIONS.replace('hard', 'soft')},addr=${gw} ${gw}:/vc/ins-a /mnt/a`, 60_000);
       expect(r.code, `ins-b/vm1 mounting ${gw}:/vc/ins-a`).not.toBe(0);
     }
+  });
+});
+
+describe('shared storage drift', () => {
+  test('vc status flags a node whose NFS server is down; starting the running VC again repairs it', async () => {
+    await onNode('n3', 'kill "$(cat /run/virtualinux/ganesha.pid)"; i=0; while kill -0 "$(cat /run/virtualinux/ganesha.pid)" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done');
+    expect((await s.vcStatus('ins-a')).drift).toContain('n3: the shared storage server (NFS-Ganesha) is not running');
+    expectOk(await s.startVc('ins-a', 'cyclic', 'free'));
+    expect((await s.vcStatus('ins-a')).drift).toEqual([]);
+    expect((await guestRun(s, 'ins-a', 'vm1', 'cat /shared/secret')).output).toContain('only-for-a');
   });
 });
 

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { IDMAPD_CONF, nfsPaths, parseNfsLine, renderGaneshaCore, renderGaneshaExports, renderNfsScript, sharePath, type NfsShare } from '../../main/vc/sharedNfs.js';
+import { IDMAPD_CONF, nfsPaths, parseNfsLine, parseNfsProbe, renderNfsProbe, renderGaneshaCore, renderGaneshaExports, renderNfsScript, sharePath, type NfsShare } from '../../main/vc/sharedNfs.js';
 import { NFS_MOUNT_OPTIONS } from '../../main/images/sharedMount.js';
 import { renderUserData, type SeedInput } from '../../main/images/nocloud.js';
 import { renderLaunchScript } from '../../main/vc/scripts.js';
@@ -104,6 +104,20 @@ describe('renderNfsScript', () => {
     expect(parseNfsLine('nfs failed ganesha.nfsd did not start: x y\n')).toEqual({ action: 'failed', detail: 'ganesha.nfsd did not start: x y' });
     expect(parseNfsLine('nfs restarted\n')).toEqual({ action: 'restarted', detail: '' });
     expect(parseNfsLine('nothing\n')).toBeUndefined();
+  });
+});
+
+describe('renderNfsProbe (vc status)', () => {
+  it('is valid sh that asks for the VC\'s own pseudo path', () => {
+    const s = renderNfsProbe('web');
+    expect(() => execFileSync('sh', ['-n'], { input: s })).not.toThrow();
+    expect(s).toContain(`'Pseudo = "/vc/web";'`);
+  });
+
+  it('runs: no server and no exports file here means neither', () => {
+    expect(parseNfsProbe(execFileSync('sh', [], { input: renderNfsProbe('web'), encoding: 'utf8' }))).toEqual({ server: false, exported: false });
+    expect(parseNfsProbe('nfs-server yes\nnfs-export yes\n')).toEqual({ server: true, exported: true });
+    expect(parseNfsProbe('nfs-server yes\nnfs-export no\n')).toEqual({ server: true, exported: false });
   });
 });
 

@@ -6,6 +6,7 @@ import { useApp } from '../stores/app.js';
 import { useConsoles } from '../stores/consoles.js';
 import { vcColour } from '../stores/topology.logic.js';
 import { WIZARD_FIELDS, type WizardField } from '../stores/wizard.logic.js';
+import { sharedStorageSource } from '../stores/vcs.logic.js';
 import { Badge, Dialog, Empty, ErrorState, Field, InlineError, Loading } from '../components/common.js';
 
 const STATE_TONE: Record<string, string> = { running: 'ok', saved: 'info', stopped: 'muted', error: 'bad', partial: 'warn' };
@@ -104,22 +105,33 @@ function VcDetailPanel({ name, vc }: { name: string; vc?: VcInfo }) {
         <div className="notice warn"><strong>Drift between the database and the nodes:</strong><ul>{detail.drift.map((d) => <li key={d}>{d}</li>)}</ul></div>
       )}
       <table className="table compact">
-        <thead><tr><th>VM</th><th>Node</th><th>State</th><th>Address</th><th>MAC</th><th /></tr></thead>
+        <thead><tr><th>VM</th><th>Node</th><th>State</th><th>Address · MAC</th><th /></tr></thead>
         <tbody>
           {shownVc.vms.map((vm) => (
             <tr key={vm.name}>
               <td><strong>{vm.name}</strong></td>
               <td>{vm.node ?? <span className="muted">—</span>}</td>
               <td><Badge state={STATE_TONE[vm.state] ?? 'muted'}>{vm.state}</Badge></td>
-              <td className="mono">{vm.address}</td>
-              <td className="mono small">{vm.mac}</td>
+              <td><div className="mono">{vm.address}</div><div className="mono small muted">{vm.mac}</div></td>
               <td className="actions"><button className="btn small ghost" disabled={vm.state !== 'running'} onClick={() => { void openConsole({ kind: 'vm', vc: name, vm: vm.name }); go('consoles'); }}>Console</button></td>
             </tr>
           ))}
         </tbody>
       </table>
+      <SharedStorage name={name} subnet={shownVc.subnet} />
       {destroying && <DestroyDialog name={name} close={() => setDestroying(false)} onConfirm={async () => { setDestroying(false); await run('destroy'); }} />}
     </aside>
+  );
+}
+
+function SharedStorage({ name, subnet }: { name: string; subnet: string }) {
+  const source = sharedStorageSource(name, subnet);
+  if (!source) return null;
+  return (
+    <p className="detail-note" aria-label="shared storage">
+      <strong>Shared storage</strong> at <span className="mono">/shared</span> in every VM, from <span className="mono">{source}</span>:
+      {' '}NFS served by each node, so it stays mounted when a VM moves or is restored elsewhere.
+    </p>
   );
 }
 
