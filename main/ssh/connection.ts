@@ -9,6 +9,9 @@ import { normaliseSshError } from './errors.js';
 import { makeHostVerifier, type HostKeyOptions } from './hostKeys.js';
 import { Semaphore } from './semaphore.js';
 
+/** Exit status of each command channel, recorded the moment ssh2 reports it (see openExecChannel). */
+const exits = new WeakMap<ClientChannel, { code?: number; signal?: string }>();
+
 export interface ConnectOptions extends HostKeyOptions {
   user: string;
   port: number;
@@ -212,7 +215,12 @@ export class NodeConnection implements NodeConn {
   private async openExecChannel(client: Client, command: string): Promise<ClientChannel> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.openChannel<ClientChannel>(client, 'a command channel', (cb) => client.exec(command, cb));
+        return await this.openChannel<ClientChannel>(client, 'a command channel', (cb) => client.exec(command, (err, ch) => {
+          // Listen before yielding: a quick command's exit status can arrive in the same read
+          // as the channel confirmation, and ssh2 emits 'exit' once, right then.
+          if (ch) ch.on('exit', (c: number | null, sig?: string) => exits.set(ch, { code: typeof c === 'number' ? c : undefined, signal: sig }));
+          cb(err, ch);
+        }));
       } catch (e) {
         const refused = e instanceof VlxError && e.code === 'remote-failed' && /open failed/i.test(e.message);
         if (!refused || attempt >= 10 || this.client !== client) throw e;
@@ -283,11 +291,10 @@ export class NodeConnection implements NodeConn {
           stderr += s;
           if (s && opts.onStderr) opts.onStderr(s);
         });
-        ch.on('exit', (c: number | null, s?: string) => {
-          if (typeof c === 'number') code = c;
-          if (s) sig = s;
-        });
         ch.on('close', () => {
+          const exit = exits.get(ch);
+          if (exit?.code !== undefined) code = exit.code;
+          if (exit?.signal) sig = exit.signal;
           this.inFlight.delete(lost);
           const restOut = out.end();
           const restErr = err.end();

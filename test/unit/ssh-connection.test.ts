@@ -121,6 +121,11 @@ describe('exec, run, shell and forwarding', () => {
     expect(r).toEqual({ code: 3, stdout: 'out\n', stderr: 'err\n' });
   });
 
+  it('never loses the exit status of a command that ends at once (it can arrive with the channel confirmation)', async () => {
+    const codes = await Promise.all(Array.from({ length: 120 }, (_, i) => c.exec(i % 2 ? 'true' : 'exit 7').then((r) => r.code)));
+    expect(codes).toEqual(Array.from({ length: 120 }, (_, i) => (i % 2 ? 0 : 7)));
+  });
+
   it('run() turns a non-zero exit into remote-failed naming node, command, code and stderr', async () => {
     const cmd = sh('sh', '-c', 'echo broken >&2; exit 4');
     const e = await failure(c.run(cmd));
