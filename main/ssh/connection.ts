@@ -9,6 +9,42 @@ import { normaliseSshError } from './errors.js';
 import { makeHostVerifier, type HostKeyOptions } from './hostKeys.js';
 import { Semaphore } from './semaphore.js';
 
+/**
+ * Private keys parsed once per process, by file and content: ssh2 parses a key given as bytes
+ * on every connection (a few ms each, 16 connections for a 16-node `vlx exec`).
+ */
+const keys = new Map<string, { data: Buffer; key: unknown }>();
+
+function parsedKey(file: string, data: Buffer): unknown {
+  const hit = keys.get(file);
+  if (hit && hit.data.equals(data)) return hit.key;
+  const key = ssh2.utils.parseKey(data);
+  if (key instanceof Error || Array.isArray(key)) return undefined;
+  keys.set(file, { data, key });
+  return key;
+}
+
+/**
+ * Writes made in one tick go out in one system call (cork until the next tick). ssh2 writes
+ * each SSH packet on its own, and with TCP_NODELAY each becomes a syscall and a segment;
+ * during a handshake or a burst of channel requests several packets are written together.
+ */
+function coalesceWrites(sock: Socket): void {
+  const write = sock.write.bind(sock) as (...a: unknown[]) => boolean;
+  let corked = false;
+  (sock as unknown as { write: (...a: unknown[]) => boolean }).write = (...args: unknown[]) => {
+    if (!corked) {
+      corked = true;
+      sock.cork();
+      process.nextTick(() => {
+        corked = false;
+        sock.uncork();
+      });
+    }
+    return write(...args);
+  };
+}
+
 /** Exit status of each command channel, recorded the moment ssh2 reports it (see openExecChannel). */
 const exits = new WeakMap<ClientChannel, { code?: number; signal?: string }>();
 
@@ -86,13 +122,17 @@ export class NodeConnection implements NodeConn {
     return this.connecting;
   }
 
-  private auth(): Pick<ConnectConfig, 'privateKey' | 'agent'> {
+  private auth(): Pick<ConnectConfig, 'privateKey' | 'agent' | 'authHandler'> {
     if (this.opts.keyFile) {
+      let data: Buffer;
       try {
-        return { privateKey: readFileSync(this.opts.keyFile) };
+        data = readFileSync(this.opts.keyFile);
       } catch (e) {
         throw new VlxError('not-found', `key file ${this.opts.keyFile} cannot be read: ${(e as Error).message}`, 'give a readable private key with --key');
       }
+      const parsed = parsedKey(this.opts.keyFile, data);
+      // A key parsed once serves every connection; one ssh2 cannot parse goes to it as is, for its own error.
+      return parsed ? { authHandler: [{ type: 'publickey', username: this.opts.user, key: parsed }] as never } : { privateKey: data };
     }
     const agent = this.opts.agent ?? process.env.SSH_AUTH_SOCK;
     if (agent) return { agent };
@@ -124,6 +164,7 @@ export class NodeConnection implements NodeConn {
       sock = netConnect({ host: this.address, port: this.opts.port });
       // Nagle delays every small channel request by up to 40 ms (LAB-NOTES, SSH performance).
       sock.setNoDelay(true);
+      coalesceWrites(sock);
       sock.once('error', fail);
       sock.once('connect', () => {
         clearTimeout(tcpTimer);
