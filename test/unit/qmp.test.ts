@@ -113,6 +113,8 @@ describe('QmpClient against QEMU', () => {
     expect((await closed)?.message).toContain('QMP connection closed');
     expect(client.isClosed).toBe(true);
     await expect(client.execute('query-status')).rejects.toThrow('QMP connection closed');
+    // QEMU closes the monitor before it has finished exiting; its socket file goes with the exit.
+    for (let i = 0; i < 100 && existsSync(own); i++) await new Promise((r) => setTimeout(r, 50));
     expect(existsSync(own)).toBe(false);
   });
 });
