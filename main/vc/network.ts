@@ -37,9 +37,10 @@ export interface NetworkSyncResult {
  * lock: two VC workflows never interleave their read-then-apply.
  *
  * `extraTaps` puts a VM's anti-spoofing rules on a node before the DB maps it there
- * (the target of a live migration).
+ * (the target of a live migration). `tapsPending`: the sync runs before the VMs' taps are
+ * made, so a route to a missing tap is expected and not logged.
  */
-export async function syncNetwork(env: VcEnv, opts: { extraTaps?: ExtraTap[]; log?: (l: string) => void } = {}): Promise<NetworkSyncResult> {
+export async function syncNetwork(env: VcEnv, opts: { extraTaps?: ExtraTap[]; tapsPending?: boolean; log?: (l: string) => void } = {}): Promise<NetworkSyncResult> {
   return env.db.withAdvisoryLock('net', async (q) => {
     const rows = await listVcRows(q);
     const vcs = rows.map((v) => ({ name: v.name, subnet: v.subnet }));
@@ -78,7 +79,7 @@ export async function syncNetwork(env: VcEnv, opts: { extraTaps?: ExtraTap[]; lo
       ].join('\n') + '\n';
       const conn = await env.session.node(r.node);
       const out = await runScript(conn, script, 30_000);
-      for (const line of out.split('\n').filter((l) => l.startsWith('route-failed'))) opts.log?.(`${r.node}: ${line}`);
+      if (!opts.tapsPending) for (const line of out.split('\n').filter((l) => l.startsWith('route-failed'))) opts.log?.(`${r.node}: ${line}`);
       const nfs = parseNfsLine(out);
       if (nfs && nfs.action !== 'kept' && nfs.action !== 'absent') {
         opts.log?.(`${r.node}: shared storage server ${nfs.action}${nfs.detail ? `: ${nfs.detail}` : ''}`);

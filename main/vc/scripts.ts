@@ -72,13 +72,16 @@ export function renderOverlayScript(b: OverlayBatch): string {
   return lines.join('\n') + '\n';
 }
 
-/** Shell test: the QEMU whose pid is in $1 (a pid file) is alive and is the one that wrote it. */
-const ALIVE_FN = [
+/**
+ * Shell function `vlx_alive PIDFILE`: the process whose pid is in the file is alive and is the
+ * one that wrote it (it was given that pid file on its command line: QEMU, NFS-Ganesha).
+ */
+export const ALIVE_FN = [
   'vlx_alive() {',
   '  [ -s "$1" ] || return 1',
   '  p=$(cat "$1") || return 1',
   '  [ -r "/proc/$p/cmdline" ] || return 1',
-  // The pid file path is unique per VC/VM on a node; a reused pid belongs to another program.
+  // The pid file path is unique per daemon on a node; a reused pid belongs to another program.
   '  tr "\\000" " " < "/proc/$p/cmdline" | grep -qF -- "$1"',
   '}',
 ];

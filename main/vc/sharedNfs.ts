@@ -5,8 +5,7 @@ import { sh } from '../util/quote.js';
 import { checkPath } from '../vm/qemuArgs.js';
 import { formatCidr, parseCidr } from './subnet.js';
 import { MOUNT_PORT, NFS_PORT } from '../images/sharedMount.js';
-
-export { MOUNT_PORT, NFS_PORT };
+import { ALIVE_FN } from './scripts.js';
 
 /**
  * VC-wide shared storage: every node serves each VC's shared directory (vc/<vc>/shared on
@@ -134,16 +133,19 @@ function writeIfChanged(file: string, body: string, flag: string): string[] {
 export function renderNfsScript(shares: readonly NfsShare[]): string {
   const p = nfsPaths;
   const pid = `"$(cat ${sh(p.pid)})"`;
-  const alive = `[ -s ${sh(p.pid)} ] && kill -0 ${pid} 2>/dev/null && tr '\\000' ' ' < "/proc/$(cat ${sh(p.pid)})/cmdline" | grep -qF -- ${sh(p.conf)}`;
-  const stop = `kill ${pid}; i=0; while kill -0 ${pid} 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done`;
+  // Ganesha is started with `-p PIDFILE`, which vlx_alive looks for on its command line.
+  const alive = `vlx_alive ${sh(p.pid)}`;
+  const stop = `kill ${pid}; i=0; while ${alive} && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done`;
   if (shares.length === 0) {
     return [
+      ...ALIVE_FN,
       `if ${alive}; then ${stop}; echo 'nfs stopped'; else echo 'nfs absent'; fi`,
       sh('rm', '-f', p.conf, p.exports, p.pid),
       '',
     ].join('\n');
   }
   return [
+    ...ALIVE_FN,
     `if ! command -v ganesha.nfsd >/dev/null 2>&1; then echo 'nfs failed ganesha.nfsd is not installed (Debian: nfs-ganesha nfs-ganesha-vfs)'; else`,
     sh('mkdir', '-p', p.dir, p.state),
     `printf '%s' ${sh(IDMAPD_CONF)} > ${sh(p.idmap)}`,
@@ -176,7 +178,8 @@ export function renderNfsScript(shares: readonly NfsShare[]): string {
 export function renderNfsProbe(vc: string): string {
   const p = nfsPaths;
   return [
-    `if [ -s ${sh(p.pid)} ] && kill -0 "$(cat ${sh(p.pid)})" 2>/dev/null; then echo 'nfs-server yes'; else echo 'nfs-server no'; fi`,
+    ...ALIVE_FN,
+    `if vlx_alive ${sh(p.pid)}; then echo 'nfs-server yes'; else echo 'nfs-server no'; fi`,
     `if grep -qF ${sh(`Pseudo = "${sharePath(vc)}";`)} ${sh(p.exports)} 2>/dev/null; then echo 'nfs-export yes'; else echo 'nfs-export no'; fi`,
     '',
   ].join('\n');

@@ -74,8 +74,6 @@ export interface LaunchOptions {
   accel: AccelArgs;
   incoming?: VmIncoming;
   paused?: boolean;
-  /** Root's authorized keys in a cloud-init guest's seed (vmLoginKeys). */
-  loginKeys?: string[];
 }
 
 /** Everything needed to start one VM of a VC on a node, validated by qemuArgs. */
@@ -93,7 +91,7 @@ export function launchSpec(env: VcEnv, vc: VcRow, meta: ImageMeta, vm: string, o
     disks.push({ path: vol.seed, format: 'raw', readOnly: true });
     const make = seedCommand(vol.seed, {
       instanceId: instanceId(vc, vm), hostname: vm, mac: addr.mac, address: `${addr.ip}/${addr.prefix}`, gateway: addr.gateway,
-      sshKeys: opts.loginKeys ?? vmLoginKeys(env), nfsMount: { source: share, target: SHARED_MOUNT_POINT, options: NFS_MOUNT_OPTIONS },
+      sshKeys: vmLoginKeys(env), nfsMount: { source: share, target: SHARED_MOUNT_POINT, options: NFS_MOUNT_OPTIONS },
     });
     // An incoming VM (restore, migration) keeps the seed its guest booted with.
     prepare = opts.incoming ? `[ -e ${sh(vol.seed)} ] || { ${make}; }` : make;

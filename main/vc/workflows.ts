@@ -143,8 +143,7 @@ export function startWorkflow(env: VcEnv, name: string, policy: Policy, mode: Mo
         });
       }),
       step('firewall', async (ctx) => {
-        // Routes to taps not made yet fail here by design (the vms step adds them); the NFS server's outcome matters.
-        await syncNetwork(env, { log: (l) => { if (l.includes('shared storage')) ctx.log(l); } });
+        await syncNetwork(env, { tapsPending: true, log: ctx.log });
         ctx.log('firewall rules and shared storage exports in place on every node');
       }),
       step('vms', async (ctx) => {
@@ -281,7 +280,7 @@ export function restoreWorkflow(env: VcEnv, name: string, policy?: Policy, mode?
         });
       }),
       step('firewall', async (ctx) => {
-        await syncNetwork(env, { log: (l) => { if (l.includes('shared storage')) ctx.log(l); } });
+        await syncNetwork(env, { tapsPending: true, log: ctx.log });
       }),
       step('restore', async (ctx) => {
         const { vc, meta, vms } = await vcAndMeta(env, name);
@@ -371,7 +370,7 @@ export function moveWorkflow(env: VcEnv, req: MoveRequest): WorkflowDef {
         if (row.state === 'saved') {
           await setMapping(env.db, name, { [vm]: to });
           await setVmState(env.db, name, [vm], 'restoring');
-          await syncNetwork(env, { log: () => undefined });
+          await syncNetwork(env, { tapsPending: true, log: ctx.log });
           await restoreOnNode(env, vc, meta, to, [vm], ctx.log);
           await setVmState(env.db, name, [vm], 'running', 'running');
           await syncNetwork(env, { log: ctx.log });
@@ -393,7 +392,7 @@ export function moveWorkflow(env: VcEnv, req: MoveRequest): WorkflowDef {
         }
         const t0 = Date.now();
         await setVmState(env.db, name, [vm], 'migrating');
-        await syncNetwork(env, { extraTaps: [{ vc: name, vm, node: to }], log: () => undefined });
+        await syncNetwork(env, { extraTaps: [{ vc: name, vm, node: to }], tapsPending: true, log: ctx.log });
         const result = await migrateToNode(env, vc, meta, vm, from, to, nodeAddress(env, to), ctx.log);
         await setMapping(env.db, name, { [vm]: to });
         await setVmState(env.db, name, [vm], 'running');

@@ -2,18 +2,13 @@
 import { describe, expect, it } from 'vitest';
 import { VlxError } from '../../main/errors.js';
 import { parseVcSpec, validateAgainstCluster } from '../../main/vc/spec.js';
+import { outcome } from '../support/outcome.js';
 import { checkAnswer, fieldOfError, needsAnswers, questionFor, type CreateAnswers, type CreateField } from '../../main/cli/vc.js';
 
 const ctx = { images: ['tiny', 'debian-12'], vcs: ['web'] };
 
 function refusal(field: CreateField, value: string, answers: CreateAnswers = {}): string {
-  try {
-    checkAnswer(field, value, answers, ctx);
-  } catch (e) {
-    if (e instanceof VlxError) return e.message;
-    throw e;
-  }
-  return 'accepted';
+  return (outcome(() => checkAnswer(field, value, answers, ctx)) as { message?: string } | undefined)?.message ?? 'accepted';
 }
 
 describe('checkAnswer', () => {

@@ -1,15 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { parseClusterConfig } from '../../main/config/clusters.js';
-import { VlxError } from '../../main/errors.js';
+import { outcome } from '../support/outcome.js';
 
-function fails(v: unknown): VlxError {
-  try {
-    parseClusterConfig(v, 'clusters.lab');
-  } catch (e) {
-    return e as VlxError;
-  }
-  throw new Error('accepted');
-}
+/** The code and message of the VlxError thrown (no error: the assertions on them fail). */
+const fails = (v: unknown) => outcome(() => parseClusterConfig(v, 'clusters.lab')) as { code?: string; message?: string };
 
 describe('parseClusterConfig (clusters.json entries)', () => {
   const minimal = { name: 'lab', nodes: [{ name: 'n1', address: '10.77.0.1' }] };

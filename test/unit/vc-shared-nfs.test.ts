@@ -4,19 +4,13 @@ import { IDMAPD_CONF, nfsPaths, parseNfsLine, parseNfsProbe, renderNfsProbe, ren
 import { NFS_MOUNT_OPTIONS } from '../../main/images/sharedMount.js';
 import { renderUserData, type SeedInput } from '../../main/images/nocloud.js';
 import { renderLaunchScript } from '../../main/vc/scripts.js';
-import { VlxError } from '../../main/errors.js';
+import { outcome } from '../support/outcome.js';
 
 const web: NfsShare = { vc: 'web', subnet: '10.200.1.0/24', shareId: 2, dir: '/srv/virtualinux/vc/web/shared' };
 const db: NfsShare = { vc: 'db', subnet: '10.200.2.0/26', shareId: 1, dir: '/srv/virtualinux/vc/db/shared' };
 
-function fails(f: () => unknown): VlxError {
-  try {
-    f();
-  } catch (e) {
-    return e as VlxError;
-  }
-  throw new Error('did not throw');
-}
+/** The code and message of the VlxError thrown (no error: the assertions on them fail). */
+const fails = (f: () => unknown) => outcome(f) as { code?: string; message?: string };
 
 describe('ganesha config', () => {
   const core = renderGaneshaCore();
