@@ -4,7 +4,7 @@ import { CHANNELS, type NodeInfo, type VcInfo, type VmInfo } from '../main/api/c
 import { createDispatch } from '../main/api/dispatch.js';
 import { EventHub } from '../main/api/events.js';
 import { memoryTransport } from '../main/api/memory.js';
-import type { ServiceMethods } from '../main/api/services.js';
+import type { ServiceMethods } from '../main/api/methods.js';
 import { VlxError } from '../main/errors.js';
 import { setTransport } from '../renderer/src/api.js';
 import { useTopology } from '../renderer/src/stores/topology.js';

@@ -7,8 +7,8 @@
 // multiplied out and the row says so. Options: --sizes 1,8 (fewer rows), --skip-boot.
 import { sh } from '../main/util/quote.js';
 import { VcService } from '../main/services/vc.js';
-import { renderOverlayScript } from '../main/vc/scripts.js';
-import { runScript } from '../main/vc/env.js';
+import { renderOverlayScript } from '../main/vm/scripts.js';
+import { runScript } from '../main/cluster/env.js';
 import type { TaskEvent, TaskSummary } from '../main/tasks/types.js';
 
 function arg(name: string): string | undefined {

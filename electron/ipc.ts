@@ -1,5 +1,5 @@
 import { ipcMain, type BrowserWindow, type IpcMainInvokeEvent } from 'electron';
-import type { AppServices } from '../main/api/services.js';
+import type { AppServices } from '../main/api/methods.js';
 import { createDispatch } from '../main/api/dispatch.js';
 import { INVOKE, EVENT } from './channels.js';
 

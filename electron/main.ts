@@ -2,7 +2,7 @@ import { app, BrowserWindow, Menu, net, protocol, session, shell, type MenuItemC
 import { join, normalize, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createAppServices } from '../main/services/app.js';
-import type { AppServices } from '../main/api/services.js';
+import type { AppServices } from '../main/api/methods.js';
 import { bindIpc } from './ipc.js';
 import { SCHEME } from './channels.js';
 

@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import { asVlxError, VlxError } from '../errors.js';
 import { contract, isChannel, type ApiErrorShape, type Channel, type Envelope } from './contract.js';
-import type { AppServices } from './services.js';
+import type { AppServices } from './methods.js';
 
 export type Dispatch = (channel: string, input: unknown) => Promise<Envelope<unknown>>;
 

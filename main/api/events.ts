@@ -1,5 +1,5 @@
 import type { EventName, EventPayload } from './contract.js';
-import type { EventSource } from './services.js';
+import type { EventSource } from './methods.js';
 
 /** A tiny typed fan-out: services emit, faces subscribe. A throwing listener never stops the others. */
 export class EventHub implements EventSource {

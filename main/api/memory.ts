@@ -1,7 +1,7 @@
 import type { Envelope } from './contract.js';
 import type { Transport } from './client.js';
 import type { Dispatch } from './dispatch.js';
-import type { EventSource } from './services.js';
+import type { EventSource } from './methods.js';
 
 /**
  * A transport whose two ends live in one process, with a JSON round trip at the boundary

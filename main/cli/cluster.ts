@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { VlxError, invalid } from '../errors.js';
 import { currentClusterName, getCluster, listClusters, loadStore, putCluster, removeCluster, useCluster, type ClusterConfig } from '../config/clusters.js';
 import { SHARED_ROOT } from '../config/paths.js';
-import { firstContact, nodesFromFirstContact } from '../ssh/firstContact.js';
+import { firstContact, nodesFromFirstContact } from '../cluster/firstContact.js';
 import { openCluster } from '../ssh/session.js';
 import { checkAddress, checkInt, checkName } from '../util/names.js';
 import { action, printJson } from './output.js';

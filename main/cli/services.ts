@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { deployServices, readManifest, servicesStatus, stopServices, type ServicesStatus } from '../cluster-services/deploy.js';
-import { SERVICES } from '../cluster-services/scripts.js';
+import { deployServices, readManifest, servicesStatus, stopServices, type ServicesStatus } from '../node-services/deploy.js';
+import { SERVICES } from '../node-services/scripts.js';
 import { noNodeAnswered, withCurrentCluster } from '../ssh/session.js';
 import { action, printJson, progressDone, progressLine } from './output.js';
 

@@ -6,8 +6,8 @@ import { VcService, type VcStatus } from '../services/vc.js';
 import type { TaskEvent, TaskSummary } from '../tasks/types.js';
 import type { VcInfo, VolumeNodeT } from '../api/contract.js';
 import type { Mode, Policy } from '../placement/place.js';
-import { VC_LIMITS } from '../vc/spec.js';
-import { checkRequestedSubnet } from '../vc/subnet.js';
+import { VC_LIMITS } from '../domain/vcSpec.js';
+import { checkRequestedSubnet } from '../domain/subnet.js';
 import { checkInt, checkName } from '../util/names.js';
 
 /** Live progress of a task on stderr (one line per change; rewritten in place on a TTY) and its log lines. */

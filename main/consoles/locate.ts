@@ -1,6 +1,6 @@
 import { VlxError } from '../errors.js';
 import { sh } from '../util/quote.js';
-import { vmRuntimePaths } from '../vc/addressing.js';
+import { vmRuntimePaths } from '../domain/addressing.js';
 import type { ClusterSession } from '../ssh/session.types.js';
 
 export interface VmLocation {

@@ -5,7 +5,7 @@ import { SHARED_ROOT } from '../config/paths.js';
 import { VlxError } from '../errors.js';
 import { checkName } from '../util/names.js';
 import { sh } from '../util/quote.js';
-import { storagePaths } from '../vc/storagePaths.js';
+import { storagePaths } from '../domain/storagePaths.js';
 import type { CommandRunner } from './local.js';
 import { ImageMetaSchema, type ImageMeta } from './types.js';
 

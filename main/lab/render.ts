@@ -1,5 +1,5 @@
 import { NODE_ETC, NODE_LIB, NODE_RUN, SHARED_ROOT } from '../config/paths.js';
-import { Manifest } from '../config/manifest.js';
+import { Manifest } from '../domain/manifest.js';
 import { sh } from '../util/quote.js';
 import { CLUSTER_NAME, CLUSTER_NETWORK, type LabNodeLayout, type LabOptions, type NodePaths } from './layout.js';
 

@@ -3,7 +3,7 @@ import { NODE_LIB, NODE_RUN } from '../config/paths.js';
 import { VlxError } from '../errors.js';
 import type { CommandRunner } from '../images/local.js';
 import { sh } from '../util/quote.js';
-import { storagePaths } from '../vc/storagePaths.js';
+import { storagePaths } from '../domain/storagePaths.js';
 import { KVM_ACCEL, TCG_ACCEL, checkPath, type AccelArgs } from './qemuArgs.js';
 import { READY_MARKER } from './serial.js';
 

@@ -5,7 +5,7 @@ import { extname, join, normalize, resolve, sep } from 'node:path';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { AppServices } from '../api/services.js';
+import type { AppServices } from '../api/methods.js';
 import { createDispatch } from '../api/dispatch.js';
 import { API_PATH, TOKEN_COOKIE, type ClientMessage, type ServerMessage } from './protocol.types.js';
 

@@ -8,7 +8,7 @@ import { getCluster } from '../../main/config/clusters.js';
 import { buildDebian } from '../../main/images/debian.js';
 import { publishImage, readImageMeta } from '../../main/images/library.js';
 import type { VcService } from '../../main/services/vc.js';
-import { tapName } from '../../main/vc/addressing.js';
+import { tapName } from '../../main/domain/addressing.js';
 
 /**
  * The one test with the full Debian guest (debootstrap once, then a minute or more per boot

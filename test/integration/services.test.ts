@@ -3,14 +3,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ensureLab } from './support/lab.js';
 import { getCluster } from '../../main/config/clusters.js';
-import type { Manifest } from '../../main/config/manifest.js';
+import type { Manifest } from '../../main/domain/manifest.js';
 import { openCluster, type SshClusterSession } from '../../main/ssh/session.js';
 import { labCrash, labRevive, labStatus } from '../../main/lab/index.js';
 import { BRIDGE } from '../../main/lab/layout.js';
 import { runLocal } from '../../main/lab/local.js';
 import {
   deployServices, readManifest, servicesStatus, stopServices, type ServicesStatus,
-} from '../../main/cluster-services/deploy.js';
+} from '../../main/node-services/deploy.js';
 
 /**
  * The master-less services on the shared lab: every node answers DHCP from the same fixed

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { ensureVcLab, stopVcLab, expectOk, guestRun, leftovers, onNode, vcService, vlx } from './vc-support.js';
 import type { VcService } from '../../main/services/vc.js';
-import { tapName } from '../../main/vc/addressing.js';
+import { tapName } from '../../main/domain/addressing.js';
 
 /**
  * The whole life of a VC on the real 4-node lab with the tiny guest: create → start cyclic

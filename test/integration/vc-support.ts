@@ -14,7 +14,7 @@ import { publishImage, readImageMeta } from '../../main/images/library.js';
 import { VcService } from '../../main/services/vc.js';
 import type { TaskSummary } from '../../main/tasks/types.js';
 import { SerialConsole } from '../../main/vm/serial.js';
-import { vmRuntimePaths } from '../../main/vc/addressing.js';
+import { vmRuntimePaths } from '../../main/domain/addressing.js';
 
 /**
  * What every VC test needs: the 4-node lab, the tiny image on shared storage, and a cluster

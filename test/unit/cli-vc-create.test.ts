@@ -1,7 +1,7 @@
 // The interactive `vlx vc create`: which answers are asked again and with what message.
 import { describe, expect, it } from 'vitest';
 import { VlxError } from '../../main/errors.js';
-import { parseVcSpec, validateAgainstCluster } from '../../main/vc/spec.js';
+import { parseVcSpec, validateAgainstCluster } from '../../main/domain/vcSpec.js';
 import { outcome } from '../support/outcome.js';
 import { checkAnswer, fieldOfError, needsAnswers, questionFor, type CreateAnswers, type CreateField } from '../../main/cli/vc.js';
 

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import WebSocket from 'ws';
 import { CHANNELS } from '../../main/api/contract.js';
 import { EventHub } from '../../main/api/events.js';
-import type { ServiceMethods } from '../../main/api/services.js';
+import type { ServiceMethods } from '../../main/api/methods.js';
 import { VlxError } from '../../main/errors.js';
 import { startWebBridge, type WebBridge } from '../../main/web/server.js';
 import type { ServerMessage } from '../../main/web/protocol.types.js';

@@ -5,7 +5,7 @@ import { createClient, ApiError } from '../../main/api/client.js';
 import { memoryTransport } from '../../main/api/memory.js';
 import { CHANNEL_NAMES, EVENT_NAME_LIST } from '../../main/api/names.js';
 import { EventHub } from '../../main/api/events.js';
-import type { AppServices, ServiceMethods } from '../../main/api/services.js';
+import type { AppServices, ServiceMethods } from '../../main/api/methods.js';
 import { VlxError } from '../../main/errors.js';
 
 /**

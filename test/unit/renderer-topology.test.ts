@@ -4,7 +4,7 @@ import { CHANNELS } from '../../main/api/contract.js';
 import { createDispatch } from '../../main/api/dispatch.js';
 import { EventHub } from '../../main/api/events.js';
 import { memoryTransport } from '../../main/api/memory.js';
-import type { ServiceMethods } from '../../main/api/services.js';
+import type { ServiceMethods } from '../../main/api/methods.js';
 import { VlxError } from '../../main/errors.js';
 import { setTransport } from '../../renderer/src/api.js';
 import { dragSet, layoutTopology, planMove, selectChip, vcColour, VC_COLOURS } from '../../renderer/src/stores/topology.logic.js';

@@ -1,9 +1,9 @@
 import { describe, expect, test } from 'vitest';
-import { Manifest } from '../../main/config/manifest.js';
+import { Manifest } from '../../main/domain/manifest.js';
 import { VlxError } from '../../main/errors.js';
 import {
   checkIface, checkMac, defaultVip, gatewayRanking, planServices, priorityOf, type NodeFacts,
-} from '../../main/cluster-services/plan.js';
+} from '../../main/node-services/plan.js';
 
 const base = (extra: Record<string, unknown> = {}): Manifest => Manifest.parse({
   version: 1,

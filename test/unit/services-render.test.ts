@@ -2,11 +2,11 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import { Manifest } from '../../main/config/manifest.js';
-import { planServices, type NodeFacts, type ServicesPlan } from '../../main/cluster-services/plan.js';
+import { Manifest } from '../../main/domain/manifest.js';
+import { planServices, type NodeFacts, type ServicesPlan } from '../../main/node-services/plan.js';
 import {
   renderChronyConf, renderDnsmasqConf, renderKeepalivedConf, renderNatNft, renderNodeFiles, renderNotifyScript, serversFor, servicePaths,
-} from '../../main/cluster-services/render.js';
+} from '../../main/node-services/render.js';
 
 const manifest = (extra: Record<string, unknown> = {}) => Manifest.parse({
   version: 1, name: 'lab', clusterNetwork: '10.77.0.0/24',

@@ -1,11 +1,11 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, test } from 'vitest';
-import { Manifest } from '../../main/config/manifest.js';
-import { planServices } from '../../main/cluster-services/plan.js';
-import { renderNodeFiles } from '../../main/cluster-services/render.js';
+import { Manifest } from '../../main/domain/manifest.js';
+import { planServices } from '../../main/node-services/plan.js';
+import { renderNodeFiles } from '../../main/node-services/render.js';
 import {
   deployScript, parseDeploy, parseProbe, parseStatus, parseStop, probeScript, statusScript, stopScript,
-} from '../../main/cluster-services/scripts.js';
+} from '../../main/node-services/scripts.js';
 import { renderServicesTable } from '../../main/cli/services.js';
 
 const syntaxOk = (script: string) => spawnSync('sh', ['-n'], { input: script, encoding: 'utf8' });

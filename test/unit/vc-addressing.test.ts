@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { outcome } from '../support/outcome.js';
 import {
   UNIX_SOCKET_PATH_MAX, gatewayIp, tapMac, tapName, vcAddresses, vmAddress, vmIndex, vmIp, vmMac, vmName, vmRuntimePaths,
-} from '../../main/vc/addressing.js';
-import { allocateSubnet } from '../../main/vc/subnet.js';
+} from '../../main/domain/addressing.js';
+import { allocateSubnet } from '../../main/domain/subnet.js';
 
 
 describe('VM names', () => {

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { outcome } from '../support/outcome.js';
 import { execFileSync } from 'node:child_process';
-import { renderNftRemoval, renderNodeFirewall, type NodeFirewall } from '../../main/vc/nft.js';
-import { vmAddress } from '../../main/vc/addressing.js';
+import { renderNftRemoval, renderNodeFirewall, type NodeFirewall } from '../../main/network/nft.js';
+import { vmAddress } from '../../main/domain/addressing.js';
 
 
 const vm = (vc: string, subnet: string, i: number) => {

@@ -3,7 +3,7 @@ import { outcome } from '../support/outcome.js';
 import { execFileSync } from 'node:child_process';
 import {
   ROUTE_LIST_ARGV, desiredRoutes, diffRoutes, parseRoutes, planRoutes, routeArgv, type Route,
-} from '../../main/vc/routes.js';
+} from '../../main/network/routes.js';
 
 
 const nodes = [

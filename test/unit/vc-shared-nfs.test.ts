@@ -1,9 +1,9 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { IDMAPD_CONF, nfsPaths, parseNfsLine, parseNfsProbe, renderNfsProbe, renderGaneshaCore, renderGaneshaExports, renderNfsScript, sharePath, type NfsShare } from '../../main/vc/sharedNfs.js';
+import { IDMAPD_CONF, nfsPaths, parseNfsLine, parseNfsProbe, renderNfsProbe, renderGaneshaCore, renderGaneshaExports, renderNfsScript, sharePath, type NfsShare } from '../../main/network/sharedNfs.js';
 import { NFS_MOUNT_OPTIONS } from '../../main/images/sharedMount.js';
 import { renderUserData, type SeedInput } from '../../main/images/nocloud.js';
-import { renderLaunchScript } from '../../main/vc/scripts.js';
+import { renderLaunchScript } from '../../main/vm/scripts.js';
 import { outcome } from '../support/outcome.js';
 
 const web: NfsShare = { vc: 'web', subnet: '10.200.1.0/24', shareId: 2, dir: '/srv/virtualinux/vc/web/shared' };

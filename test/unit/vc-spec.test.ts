@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { outcome } from '../support/outcome.js';
-import { VC_LIMITS, VcSpecSchema, parseVcSpec, validateAgainstCluster, type ClusterFacts, type VcSpec } from '../../main/vc/spec.js';
+import { VC_LIMITS, VcSpecSchema, parseVcSpec, validateAgainstCluster, type ClusterFacts, type VcSpec } from '../../main/domain/vcSpec.js';
 
 
 // As commander hands them over: strings.

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { outcome } from '../support/outcome.js';
-import { checkStorageRoot, storagePaths } from '../../main/vc/storagePaths.js';
+import { checkStorageRoot, storagePaths } from '../../main/domain/storagePaths.js';
 
 
 describe('storagePaths', () => {

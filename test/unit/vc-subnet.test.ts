@@ -3,7 +3,7 @@ import { outcome } from '../support/outcome.js';
 import {
   allocateSubnet, autoPrefixFor, cidrContains, cidrOverlaps, formatCidr, intToIp, ipToInt,
   isPrivate, parseCidr, vmCapacity,
-} from '../../main/vc/subnet.js';
+} from '../../main/domain/subnet.js';
 
 
 describe('ipToInt / intToIp', () => {

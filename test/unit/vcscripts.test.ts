@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { afterAll, describe, expect, test } from 'vitest';
-import { parseScan, renderHaltScript, renderLaunchScript, renderOverlayScript, renderScanScript, renderWaitGoneScript } from '../../main/vc/scripts.js';
+import { parseScan, renderHaltScript, renderLaunchScript, renderOverlayScript, renderScanScript, renderWaitGoneScript } from '../../main/vm/scripts.js';
 
 /**
  * The node scripts of the VC workflows. The overlay script is run for real here (local sh

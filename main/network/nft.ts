@@ -1,6 +1,6 @@
 import { invalid } from '../errors.js';
 import { checkName, isIPv4 } from '../util/names.js';
-import { cidrContains, formatCidr, ipToInt, parseCidr } from './subnet.js';
+import { cidrContains, formatCidr, ipToInt, parseCidr } from '../domain/subnet.js';
 
 /**
  * The firewall of one node, as one `nft -f` file. Two tables named vlx:

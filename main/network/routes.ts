@@ -1,6 +1,6 @@
 import { invalid } from '../errors.js';
 import { checkName, isIPv4 } from '../util/names.js';
-import { ipToInt } from './subnet.js';
+import { ipToInt } from '../domain/subnet.js';
 
 /**
  * Routed VC networking (DESIGN.md, Networking): the node that hosts a VM routes the VM's

@@ -2,11 +2,11 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { sh } from '../util/quote.js';
 import { VlxError } from '../errors.js';
-import { ACTIVE_VM_STATES, allVms, listVcRows } from './repo.js';
+import { ACTIVE_VM_STATES, allVms, listVcRows } from '../cluster/repo.js';
 import { desiredRoutes, diffRoutes, parseRoutes, ROUTE_LIST_ARGV, type HostedVm, type Route, type RouteChange } from './routes.js';
 import { renderNodeFirewall, type NftVm } from './nft.js';
-import { tapName } from './addressing.js';
-import { runScript, type VcEnv } from './env.js';
+import { tapName } from '../domain/addressing.js';
+import { runScript, type VcEnv } from '../cluster/env.js';
 import { parseNfsLine, renderNfsScript, type NfsShare } from './sharedNfs.js';
 
 const run = promisify(execFile);

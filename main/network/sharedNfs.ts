@@ -3,9 +3,9 @@ import { NODE_ETC, NODE_LIB, NODE_RUN } from '../config/paths.js';
 import { checkInt, checkName } from '../util/names.js';
 import { sh } from '../util/quote.js';
 import { checkPath } from '../vm/qemuArgs.js';
-import { formatCidr, parseCidr } from './subnet.js';
+import { formatCidr, parseCidr } from '../domain/subnet.js';
 import { MOUNT_PORT, NFS_PORT } from '../images/sharedMount.js';
-import { ALIVE_FN } from './scripts.js';
+import { ALIVE_FN } from '../vm/scripts.js';
 
 /**
  * VC-wide shared storage: every node serves each VC's shared directory (vc/<vc>/shared on

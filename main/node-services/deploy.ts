@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { VlxError } from '../errors.js';
-import { Manifest } from '../config/manifest.js';
+import type { Manifest } from '../domain/manifest.js';
+import { readManifestVia } from '../cluster/manifest.js';
 import { SHARED_ROOT } from '../config/paths.js';
 import type { ClusterSession, NodeExecResult } from '../ssh/session.types.js';
 import { sh } from '../util/quote.js';
@@ -54,18 +55,9 @@ const DEPLOY_TIMEOUT_MS = 30_000;
 /** The cluster manifest from shared storage, through any live node. */
 export async function readManifest(session: ClusterSession): Promise<Manifest> {
   const conn = await session.any();
-  const file = `${SHARED_ROOT}/manifest.json`;
-  const r = await conn.exec(sh('cat', file), { timeoutMs: PROBE_TIMEOUT_MS });
-  if (r.code !== 0) throw new VlxError('not-found', `no manifest at ${file} on node ${conn.name}`, 'a cluster install (or `vlx lab up`) writes it');
-  let raw: unknown;
-  try {
-    raw = JSON.parse(r.stdout);
-  } catch {
-    throw new VlxError('invalid-input', `${file} on node ${conn.name} is not valid JSON`);
-  }
-  const m = Manifest.safeParse(raw);
-  if (!m.success) throw new VlxError('invalid-input', `${file} does not match the manifest schema: ${z.prettifyError(m.error)}`);
-  return m.data;
+  const m = await readManifestVia(conn, SHARED_ROOT, PROBE_TIMEOUT_MS);
+  if (!m) throw new VlxError('not-found', `no manifest at ${SHARED_ROOT}/manifest.json on node ${conn.name}`, 'a cluster install (or `vlx lab up`) writes it');
+  return m;
 }
 
 function unreachable(r: NodeExecResult): { code: string; message: string } | undefined {

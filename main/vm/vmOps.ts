@@ -2,28 +2,31 @@ import { readFileSync } from 'node:fs';
 import { VlxError } from '../errors.js';
 import { sh } from '../util/quote.js';
 import type { NodeConn } from '../ssh/types.js';
-import { qemuArgs, TCG_ACCEL, type AccelArgs, type VmBoot, type VmDisk, type VmIncoming } from '../vm/qemuArgs.js';
-import { finishRestore, migrate, quit, saveToFile, stop as qmpStop, systemPowerdown, type MigrationResult } from '../vm/qmp.js';
-import { READY_MARKER } from '../vm/serial.js';
-import { ImageMetaSchema, type ImageMeta } from '../images/types.js';
+import { qemuArgs, TCG_ACCEL, type AccelArgs, type VmBoot, type VmDisk, type VmIncoming } from './qemuArgs.js';
+import { finishRestore, migrate, openQmp, quit, saveToFile, stop as qmpStop, systemPowerdown, type MigrationResult, type QmpClient } from './qmp.js';
+import { READY_MARKER, SerialConsole } from './serial.js';
+import type { ImageMeta } from '../images/types.js';
+import { readImageMeta as readMetaOf } from '../images/library.js';
 import { tinyGuestParams } from '../images/tiny.js';
 import { seedCommand } from '../images/nocloud.js';
 import { NFS_MOUNT_OPTIONS, SHARED_FAILED_MARKER, SHARED_MOUNT_POINT } from '../images/sharedMount.js';
-import { nfsPaths, sharePath } from './sharedNfs.js';
-import { probeKvm } from '../vm/kvmProbe.js';
-import { vmAddress, vmIndex, vmRuntimePaths } from './addressing.js';
+import { nfsPaths, sharePath } from '../network/sharedNfs.js';
+import { probeKvm } from './kvmProbe.js';
+import { vmAddress, vmIndex, vmRuntimePaths } from '../domain/addressing.js';
 import { renderHaltScript, renderLaunchScript, renderWaitGoneScript, type HaltVm, type LaunchVm } from './scripts.js';
-import { openQmp, openSerial, runScript, type VcEnv } from './env.js';
-import type { VcRow } from './repo.js';
+import { runScript, type VcEnv } from '../cluster/env.js';
+import type { VcRow } from '../cluster/repo.js';
 
-/** How the guest of a VC boots and whether it tells us it is ready. */
+const qmpOf = (conn: NodeConn, socket: string, label: string): Promise<QmpClient> => openQmp(conn, socket, { label, timeoutMs: 30_000 });
+async function openSerial(conn: NodeConn, socket: string, label: string): Promise<SerialConsole> {
+  return new SerialConsole(await conn.openUnixSocket(socket), label);
+}
+
+/** How the guest of a VC boots and whether it tells us it is ready (the one metadata reader: images/library). */
 export async function readImageMeta(env: VcEnv, image: string): Promise<ImageMeta> {
-  const conn = await env.session.any();
-  const r = await conn.exec(sh('cat', env.paths.image(image).meta));
-  if (r.code !== 0) throw new VlxError('not-found', `image "${image}" has no metadata on shared storage`, 'see `vlx image list`');
-  const m = ImageMetaSchema.safeParse(JSON.parse(r.stdout));
-  if (!m.success) throw new VlxError('internal', `image "${image}": metadata does not match the image schema`);
-  return m.data;
+  const meta = await readMetaOf(await env.session.any(), image, env.paths.root);
+  if (!meta) throw new VlxError('not-found', `image "${image}" has no metadata on shared storage`, 'see `vlx image list`');
+  return meta;
 }
 
 const accelCache = new Map<string, AccelArgs>();
@@ -159,7 +162,7 @@ export async function startOnNode(env: VcEnv, vc: VcRow, meta: ImageMeta, node: 
     const spec = specs.find((s) => s.name === vm) as LaunchVm;
     const label = `${node}/${vc.name}/${vm}`;
     const serial = waitReady ? await openSerial(conn, spec.serial, label) : undefined;
-    const q = await openQmp(conn, spec.qmp, label);
+    const q = await qmpOf(conn, spec.qmp, label);
     try {
       await q.execute('cont');
       if (serial) {
@@ -204,7 +207,7 @@ export async function powerdownOnNode(env: VcEnv, vc: VcRow, node: string, vms: 
     const label = `${node}/${vc.name}/${vm}`;
     let q;
     try {
-      q = await openQmp(conn, h.qmp, label);
+      q = await qmpOf(conn, h.qmp, label);
     } catch {
       return; // no QMP: not running (or wedged); the hard stop deals with it
     }
@@ -235,7 +238,7 @@ export async function saveOnNode(env: VcEnv, vc: VcRow, node: string, vm: string
   let result: MigrationResult | undefined;
   let q;
   try {
-    q = await openQmp(conn, h.qmp, label);
+    q = await qmpOf(conn, h.qmp, label);
   } catch {
     q = undefined;
   }
@@ -264,7 +267,7 @@ export async function restoreOnNode(env: VcEnv, vc: VcRow, meta: ImageMeta, node
   const res = parseLaunch(await runScript(conn, renderLaunchScript(specs)));
   await Promise.all(specs.map(async (spec) => {
     const label = `${node}/${vc.name}/${spec.name}`;
-    const q = await openQmp(conn, spec.qmp, label);
+    const q = await qmpOf(conn, spec.qmp, label);
     try {
       const state = await finishRestore(q);
       log(`${vc.name}/${spec.name}: ${res.already.includes(spec.name) ? 'was already running' : 'restored'} on ${node} (${state})`);
@@ -303,7 +306,7 @@ export async function migrateToNode(env: VcEnv, vc: VcRow, meta: ImageMeta, vm: 
     throw new VlxError('conflict', `${vc.name}/${vm}: a QEMU for it already runs on ${to}`, 'check `vlx vc status` for drift');
   }
   const h = haltSpec(vc, vm);
-  const q = await openQmp(src, h.qmp, `${from}/${vc.name}/${vm}`);
+  const q = await qmpOf(src, h.qmp, `${from}/${vc.name}/${vm}`);
   let result: MigrationResult;
   try {
     result = await migrate(q, `tcp:${toAddress}:${port}`, { downtimeLimitMs: 100 });
@@ -314,7 +317,7 @@ export async function migrateToNode(env: VcEnv, vc: VcRow, meta: ImageMeta, vm: 
     throw e;
   }
   q.close();
-  const tq = await openQmp(dst, spec.qmp, `${to}/${vc.name}/${vm}`);
+  const tq = await qmpOf(dst, spec.qmp, `${to}/${vc.name}/${vm}`);
   try {
     const st = await finishRestore(tq, { timeoutMs: 30_000 });
     log(`${vc.name}/${vm}: migrated ${from} → ${to} in ${result.totalTimeMs} ms, downtime ${result.downtimeMs} ms (${state(st)})`);

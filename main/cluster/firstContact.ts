@@ -1,11 +1,11 @@
 import { z } from 'zod';
 import { VlxError } from '../errors.js';
 import type { ClusterConfig } from '../config/clusters.js';
-import { Manifest } from '../config/manifest.js';
+import { parseManifest } from '../domain/manifest.js';
 import { SHARED_ROOT } from '../config/paths.js';
 import { checkAddress, checkName } from '../util/names.js';
 import { quote } from '../util/quote.js';
-import { NodeConnection } from './connection.js';
+import { NodeConnection } from '../ssh/connection.js';
 
 /**
  * How a cluster is learned from the one address a person gives: log in there, read the
@@ -25,15 +25,8 @@ export function nodesFromFirstContact(address: string, stdout: string): Learned 
   const host = (at < 0 ? stdout : stdout.slice(0, at)).trim().split('\n')[0]?.split('.')[0]?.toLowerCase() ?? '';
   const manifestText = at < 0 ? '' : stdout.slice(at + MARK.length).trim();
   if (manifestText) {
-    let raw: unknown;
-    try {
-      raw = JSON.parse(manifestText);
-    } catch {
-      throw new VlxError('invalid-input', `${SHARED_ROOT}/manifest.json on ${address} is not valid JSON`);
-    }
-    const m = Manifest.safeParse(raw);
-    if (!m.success) throw new VlxError('invalid-input', `${SHARED_ROOT}/manifest.json on ${address} does not match the manifest schema: ${z.prettifyError(m.error)}`);
-    const nodes = m.data.nodes.map((n) => ({ name: checkName('node', n.name, 'manifest node name'), address: checkAddress(n.address, 'manifest node address') }));
+    const m = parseManifest(manifestText, `${SHARED_ROOT}/manifest.json on ${address}`);
+    const nodes = m.nodes.map((n) => ({ name: checkName('node', n.name, 'manifest node name'), address: checkAddress(n.address, 'manifest node address') }));
     return { nodes, fromManifest: true };
   }
   let name = host.replace(/[^a-z0-9-]/g, '-');

@@ -4,10 +4,8 @@ import { openCluster } from '../ssh/session.js';
 import type { ClusterSession } from '../ssh/session.types.js';
 import type { NodeConn } from '../ssh/types.js';
 import { openClusterDb, type Db, type Queryable } from '../db/client.js';
-import { Manifest } from '../config/manifest.js';
-import { storagePaths, type StoragePaths } from './storagePaths.js';
-import { QmpClient } from '../vm/qmp.js';
-import { SerialConsole } from '../vm/serial.js';
+import { readManifestVia } from './manifest.js';
+import { storagePaths, type StoragePaths } from '../domain/storagePaths.js';
 import { sh } from '../util/quote.js';
 import { checkName, isIPv4 } from '../util/names.js';
 import { listNodeRows, nodeUsage, upsertNodes, type NodeRow } from './repo.js';
@@ -40,24 +38,10 @@ export async function runScript(conn: NodeConn, script: string, timeoutMs = 120_
   return conn.run('sh -e', { stdin: script, timeoutMs });
 }
 
-export async function openQmp(conn: NodeConn, socket: string, label: string): Promise<QmpClient> {
-  const stream = await conn.openUnixSocket(socket);
-  const { client } = await QmpClient.connect(stream, { label, timeoutMs: 30_000 });
-  return client;
-}
-
-export async function openSerial(conn: NodeConn, socket: string, label: string): Promise<SerialConsole> {
-  return new SerialConsole(await conn.openUnixSocket(socket), label);
-}
-
 /** The networks no VC subnet may overlap: the cluster network from the manifest, else the nodes' /24s. */
 export async function reservedNetworks(env: VcEnv): Promise<{ cidr: string; label: string }[]> {
-  const conn = await env.session.any();
-  const r = await conn.exec(sh('cat', env.paths.manifest));
-  if (r.code === 0) {
-    const m = Manifest.safeParse(JSON.parse(r.stdout));
-    if (m.success) return [{ cidr: m.data.clusterNetwork, label: 'the cluster network' }];
-  }
+  const m = await readManifestVia(await env.session.any(), env.paths.root);
+  if (m) return [{ cidr: m.clusterNetwork, label: 'the cluster network' }];
   const nets = new Set<string>();
   for (const n of env.session.nodes()) {
     if (isIPv4(n.address)) nets.add(`${n.address.split('.').slice(0, 3).join('.')}.0/24`);
@@ -66,13 +50,8 @@ export async function reservedNetworks(env: VcEnv): Promise<{ cidr: string; labe
 }
 
 export async function vcSubnetPool(env: VcEnv): Promise<string> {
-  const conn = await env.session.any();
-  const r = await conn.exec(sh('cat', env.paths.manifest));
-  if (r.code === 0) {
-    const m = Manifest.safeParse(JSON.parse(r.stdout));
-    if (m.success) return m.data.vcSubnetPool;
-  }
-  return '10.200.0.0/16';
+  const m = await readManifestVia(await env.session.any(), env.paths.root);
+  return m?.vcSubnetPool ?? '10.200.0.0/16';
 }
 
 /**

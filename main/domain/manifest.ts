@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { VlxError } from '../errors.js';
 
 /**
  * The cluster manifest (successor of the report's INSTALL.info). Kept on shared storage at
@@ -59,3 +60,19 @@ export const Manifest = z.object({
   }).optional(),
 });
 export type Manifest = z.infer<typeof Manifest>;
+
+/**
+ * The one parser of manifest text, wherever it was read from (first contact, workflows, node
+ * services, the install): `where` names the file and node in the error.
+ */
+export function parseManifest(text: string, where: string): Manifest {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw new VlxError('invalid-input', `${where} is not valid JSON`);
+  }
+  const m = Manifest.safeParse(raw);
+  if (!m.success) throw new VlxError('invalid-input', `${where} does not match the manifest schema: ${z.prettifyError(m.error)}`);
+  return m.data;
+}

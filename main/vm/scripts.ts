@@ -1,8 +1,8 @@
 import { sh } from '../util/quote.js';
 import { checkName } from '../util/names.js';
 import { checkInt } from '../util/names.js';
-import { checkPath } from '../vm/qemuArgs.js';
-import { routeArgv } from './routes.js';
+import { checkPath } from './qemuArgs.js';
+import { routeArgv } from '../network/routes.js';
 
 /**
  * Shell scripts the VC workflows send to a node, one SSH round trip each. Pure: every

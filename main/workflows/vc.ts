@@ -3,16 +3,16 @@ import { sh } from '../util/quote.js';
 import { NODE_RUN } from '../config/paths.js';
 import type { Step, StepContext, WorkflowDef } from '../tasks/types.js';
 import { place, checkMove, type Mode, type Policy } from '../placement/place.js';
-import type { VcSpec } from './spec.js';
-import { vcAddresses, vmAddress, vmIndex, vmRuntimePaths } from './addressing.js';
-import { renderOverlayScript, renderWaitGoneScript } from './scripts.js';
+import type { VcSpec } from '../domain/vcSpec.js';
+import { vcAddresses, vmAddress, vmIndex, vmRuntimePaths } from '../domain/addressing.js';
+import { renderOverlayScript, renderWaitGoneScript } from '../vm/scripts.js';
 import {
   ACTIVE_VM_STATES, clearMapping, deleteVolumes, getVc, findVc, insertVolumes, setMapping, setVcState, setVmState,
   upsertImage, vmsOf, volumesOf, type VcRow, type VmRow,
-} from './repo.js';
-import { eachParallel, nodeAddress, placementNodes, runScript, type VcEnv } from './env.js';
-import { syncNetwork } from './network.js';
-import { haltOnNode, migrateToNode, powerdownOnNode, readImageMeta, restoreOnNode, saveOnNode, startOnNode } from './vmOps.js';
+} from '../cluster/repo.js';
+import { eachParallel, nodeAddress, placementNodes, runScript, type VcEnv } from '../cluster/env.js';
+import { syncNetwork } from '../network/sync.js';
+import { haltOnNode, migrateToNode, powerdownOnNode, readImageMeta, restoreOnNode, saveOnNode, startOnNode } from '../vm/vmOps.js';
 import type { ImageMeta } from '../images/types.js';
 
 /**

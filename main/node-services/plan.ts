@@ -1,8 +1,8 @@
 import { invalid } from '../errors.js';
-import type { Manifest } from '../config/manifest.js';
+import type { Manifest } from '../domain/manifest.js';
 import { SHARED_ROOT } from '../config/paths.js';
 import { checkAddress, checkName, isIPv4 } from '../util/names.js';
-import { blockSize, cidrContains, cidrLast, formatCidr, intToIp, ipToInt, parseCidr } from '../vc/subnet.js';
+import { blockSize, cidrContains, cidrLast, formatCidr, intToIp, ipToInt, parseCidr } from '../domain/subnet.js';
 
 /**
  * What the master-less services of one cluster look like, decided from the manifest and
