@@ -8,6 +8,11 @@ import { VolumesScreen } from './screens/Volumes.js';
 import { ConsolesScreen } from './screens/Consoles.js';
 import { TasksScreen } from './screens/Tasks.js';
 import { Icon } from './components/Icon.js';
+import { Palette } from './components/Palette.js';
+import { AppMenu, ThemeSwitch } from './components/AppMenu.js';
+import { ACTIONS } from './actions/index.js';
+import { listenForShortcuts } from './actions/keys.js';
+import { useEffect } from 'react';
 
 const VIEWS: Record<Screen, () => React.JSX.Element> = {
   connect: ConnectScreen,
@@ -23,6 +28,7 @@ export function App() {
   const go = useApp((s) => s.go);
   const running = useTasks((s) => s.order.filter((id) => s.byId[id]?.state === 'running' && !s.byId[id]?.interrupted).length);
   const View = VIEWS[screen];
+  useEffect(() => listenForShortcuts(), []);
   return (
     <div className="shell">
       <nav className="sidebar" aria-label="Screens">
@@ -31,17 +37,20 @@ export function App() {
           <span className="brand-text">VirtuaLinux<small>Manager</small></span>
         </div>
         {SCREENS.map((s) => (
-          <button key={s.id} className={`nav${screen === s.id ? ' active' : ''}`} onClick={() => go(s.id)} title={s.hint} aria-current={screen === s.id ? 'page' : undefined} data-screen={s.id}>
+          <button key={s.id} className={`nav${screen === s.id ? ' active' : ''}`} onClick={() => go(s.id)} title={`${s.hint}${shortcutOf(`go.${s.id}`)}`} aria-current={screen === s.id ? 'page' : undefined} data-screen={s.id}>
             <Icon name={s.id} />
             <span>{s.label}</span>
             {s.id === 'tasks' && running > 0 && <span className="nav-count" aria-label={`${running} running`}>{running}</span>}
           </button>
         ))}
+        <span className="spacer" />
+        <AppMenu />
       </nav>
       <main className="content">
         <View />
       </main>
       <StatusBar />
+      <Palette />
     </div>
   );
 }
@@ -58,7 +67,13 @@ function StatusBar() {
       <span className="sb-item">Node in use: <strong>{info?.nodeInUse ?? nodeInUse ?? '—'}</strong></span>
       <span className="sb-spacer" />
       <span className="sb-item">{running > 0 ? `${running} task${running === 1 ? '' : 's'} running` : 'No tasks running'}</span>
+      <ThemeSwitch />
       <span className="sb-item muted">{info ? `v${info.version} · ${info.face === 'electron' ? 'desktop' : 'browser bridge'}` : ''}</span>
     </footer>
   );
 }
+
+const shortcutOf = (id: string) => {
+  const keys = ACTIONS.find((a) => a.id === id)?.shortcut;
+  return keys ? ` (${keys.join(', ')})` : '';
+};

@@ -5,6 +5,7 @@ import { setTransport, api } from './api.js';
 import { electronTransport } from './transport/electron.js';
 import { webTransport } from './transport/web.js';
 import { useApp } from './stores/app.js';
+import './stores/theme.js';
 import { followTaskEvents, useTasks } from './stores/tasks.js';
 import { followTerminalEvents } from './stores/consoles.js';
 import { useTopology } from './stores/topology.js';

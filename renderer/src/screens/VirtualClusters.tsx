@@ -57,12 +57,13 @@ export function VcsScreen() {
 }
 
 function VcDetailPanel({ name, vc }: { name: string; vc?: VcInfo }) {
-  const { detail, detailError, actionError, busy, act, select } = useVcs();
+  const { detail, detailError, actionError, busy, act, select, destroying: destroyingVc, askDestroy } = useVcs();
   const go = useApp((s) => s.go);
   const openConsole = useConsoles((s) => s.open);
   const [policy, setPolicy] = useState<Policy>(vc?.policy ?? 'cyclic');
   const [mode, setMode] = useState<Mode>(vc?.mode ?? 'strict');
-  const [destroying, setDestroying] = useState(false);
+  const destroying = destroyingVc === name;
+  const setDestroying = (on: boolean) => askDestroy(on ? name : undefined);
   const shownVc = detail?.name === name ? detail : vc;
   if (!shownVc) return <aside className="detail"><Loading what={name} /></aside>;
   const run = async (a: VcAction) => {

@@ -2,6 +2,8 @@ import { create } from 'zustand';
 import { Terminal } from '@xterm/xterm';
 import { FitAddon } from '@xterm/addon-fit';
 import { api, shown } from '../api.js';
+import { useTheme } from './theme.js';
+import { terminalColours } from './theme.logic.js';
 
 export type ConsoleTarget = { kind: 'node'; node: string } | { kind: 'vm'; vc: string; vm: string };
 export type ConsoleState = 'connecting' | 'open' | 'closed' | 'lost' | 'failed';
@@ -94,7 +96,7 @@ function ensureTerminal(id: string): Live {
     fontSize: 13,
     cursorBlink: true,
     scrollback: 5000,
-    theme: { background: '#14171c', foreground: '#d8dde6', cursor: '#9cc3ff', selectionBackground: '#3a4a63' },
+    theme: { ...terminalColours(useTheme.getState().theme) },
   });
   const fit = new FitAddon();
   term.loadAddon(fit);
@@ -142,6 +144,12 @@ async function connect(id: string): Promise<void> {
     useConsoles.getState().patch(id, { state: 'failed', reason: err.message });
   }
 }
+
+// Terminals draw on a canvas and cannot read the page's CSS: give every open one the new colours.
+useTheme.subscribe((s, prev) => {
+  if (s.theme === prev.theme) return;
+  for (const l of live.values()) l.term.options.theme = { ...terminalColours(s.theme) };
+});
 
 /** Lend the terminal a place in the page; called by the Consoles screen when a tab is shown. */
 export function mountTerminal(id: string, parent: HTMLElement): () => void {

@@ -30,11 +30,14 @@ interface VcsStore {
   /** last action's outcome for the selected VC */
   actionError?: ShownError;
   busy?: VcAction;
+  /** the VC whose destroy confirmation (type its name) is open */
+  destroying?: string;
   wizard: WizardState;
 
   load(): Promise<void>;
   select(name: string | undefined): Promise<void>;
   act(action: VcAction, name: string, choice?: { policy: Policy; mode: Mode }): Promise<string | undefined>;
+  askDestroy(name: string | undefined): void;
 
   openWizard(): void;
   closeWizard(): void;
@@ -97,6 +100,8 @@ export const useVcs = create<VcsStore>()((set, get) => ({
       return undefined;
     }
   },
+
+  askDestroy: (name) => set({ destroying: name }),
 
   openWizard() {
     const w = freshWizard();
