@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fuzzyMatch, highlightRuns, moveSelection, rank, remember } from '../../renderer/src/stores/palette.logic.js';
+import { fuzzyMatch, highlightRuns, keywordsHit, matchWords, moveSelection, rank, remember } from '../../renderer/src/stores/palette.logic.js';
 import { chordOf, duplicateChords, firesWhileTyping, normalizeChord, type KeyLike } from '../../renderer/src/stores/shortcuts.logic.js';
 
 const labels = (items: { item: { label: string } }[]) => items.map((r) => r.item.label);
@@ -78,6 +78,23 @@ describe('rank', () => {
     expect(labels(rank(items, '', ['Theme: Light', 'Go to: Tasks']))).toEqual([
       'Theme: Light', 'Go to: Tasks', 'Virtual cluster: Restore…', 'Virtual cluster: Start…', 'Virtual cluster: Stop…', 'Task: Cancel a running task…', 'Theme: Dark',
     ]);
+  });
+
+  it('lists a keyword-only match only when each typed word begins a keyword', () => {
+    const r = rank([item('Task: Cancel a running task…', 'vlx task cancel stop abort'), item('Virtual cluster: Start…', 'vlx vc start boot')], 'vc start');
+    // "vcstart" is a subsequence of the task's keywords too, but scattered: it must not be listed.
+    expect(labels(r)).toEqual(['Virtual cluster: Start…']);
+    expect(keywordsHit('vc sta', 'vlx vc start')).toBe(true);
+    expect(keywordsHit('vcs', 'vlx vc start')).toBe(false);
+    expect(keywordsHit('', 'vlx vc start')).toBe(false);
+  });
+
+  it('finds words typed in another order than the label has them, below an in-order match', () => {
+    const r = rank([item('VM: Move to another node…', 'vlx vm move migrate'), item('Virtual cluster: Stop…')], 'move vm');
+    expect(labels(r)).toEqual(['VM: Move to another node…']);
+    expect(r[0]!.positions).toEqual([0, 1, 4, 5, 6, 7]);
+    expect(matchWords('move vm', 'VM: Move')!.score).toBeLessThan(matchWords('vm move', 'VM: Move')!.score);
+    expect(matchWords('vm vm', 'VM: Move')).toBeUndefined(); // one "vm" in the text cannot serve two words
   });
 
   it('breaks score ties by recent use', () => {

@@ -28,8 +28,8 @@ export function AppMenu() {
   }, [open]);
   return (
     <div className="app-menu" ref={ref}>
-      <button className="nav" onClick={() => void runAction('palette.show')} title="Find any action by name" data-testid="open-palette">
-        <span className="icon-glyph" aria-hidden="true">⌘</span><span>Commands</span><kbd className="nav-kbd">Ctrl+Shift+P</kbd>
+      <button className="nav" onClick={() => void runAction('palette.show')} title="Find any action by name (Ctrl+Shift+P or F1)" data-testid="open-palette">
+        <span className="icon-glyph" aria-hidden="true">⌘</span><span>Commands</span><kbd className="nav-kbd">F1</kbd>
       </button>
       <button className="nav" onClick={() => setOpen((o) => !o)} aria-haspopup="menu" aria-expanded={open} data-testid="app-menu">
         <span className="icon-glyph" aria-hidden="true">☰</span><span>All actions</span>

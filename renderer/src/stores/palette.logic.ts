@@ -84,6 +84,29 @@ export function fuzzyMatch(query: string, text: string): FuzzyMatch | undefined 
   return { score: top + prefix, positions };
 }
 
+/** Words typed in another order than the text has them ("move vm" for "VM: Move…") cost this much. */
+const OUT_OF_ORDER = 24;
+
+/**
+ * The query as a whole, or else each of its words on its own, in any order: every word must
+ * match, and the words' letters may not overlap.
+ */
+export function matchWords(query: string, text: string): FuzzyMatch | undefined {
+  const whole = fuzzyMatch(query, text);
+  if (whole) return whole;
+  const words = query.trim().split(/\s+/).filter(Boolean);
+  if (words.length < 2) return undefined;
+  let score = -OUT_OF_ORDER;
+  const taken = new Set<number>();
+  for (const w of words) {
+    const m = fuzzyMatch(w, text);
+    if (!m || m.positions.some((p) => taken.has(p))) return undefined;
+    score += m.score;
+    for (const p of m.positions) taken.add(p);
+  }
+  return { score, positions: [...taken].sort((a, b) => a - b) };
+}
+
 export interface Rankable {
   id: string;
   /** what is shown and highlighted */
@@ -103,6 +126,16 @@ export interface Ranked<T> {
 const KEYWORD_DISCOUNT = 0.8;
 
 /**
+ * Keywords are not shown, so a scattered match in them would list items for no visible
+ * reason: there, each word typed must begin a keyword ("vc start" finds "vlx vc start").
+ */
+export function keywordsHit(query: string, keywords: string): boolean {
+  const words = keywords.toLowerCase().split(/[\s/.:-]+/).filter(Boolean);
+  const typed = query.toLowerCase().split(/\s+/).filter(Boolean);
+  return typed.length > 0 && typed.every((t) => words.some((w) => w.startsWith(t)));
+}
+
+/**
  * Items matching `query`, best first. Without a query: recently used first (most recent
  * first), then the registry's own order. Equal scores keep recent-then-registry order too.
  */
@@ -115,8 +148,8 @@ export function rank<T extends Rankable>(items: readonly T[], query: string, rec
   };
   const scored: { item: T; index: number; score: number; positions: number[] }[] = [];
   items.forEach((item, index) => {
-    const inLabel = fuzzyMatch(query, item.label);
-    const inKeywords = item.keywords ? fuzzyMatch(query, item.keywords) : undefined;
+    const inLabel = matchWords(query, item.label);
+    const inKeywords = item.keywords && keywordsHit(query, item.keywords) ? matchWords(query, item.keywords) : undefined;
     const kw = inKeywords ? inKeywords.score * KEYWORD_DISCOUNT : -Infinity;
     if (inLabel && inLabel.score >= kw) scored.push({ item, index, score: inLabel.score, positions: inLabel.positions });
     else if (inKeywords) scored.push({ item, index, score: kw, positions: [] });
