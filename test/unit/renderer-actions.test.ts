@@ -3,7 +3,7 @@ import { CHANNELS, type NodeInfo, type VcInfo } from '../../main/api/contract.js
 import { createDispatch } from '../../main/api/dispatch.js';
 import { EventHub } from '../../main/api/events.js';
 import { memoryTransport } from '../../main/api/memory.js';
-import type { ServiceMethods } from '../../main/api/services.js';
+import type { ServiceMethods } from '../../main/api/methods.js';
 import { VlxError } from '../../main/errors.js';
 import { setTransport } from '../../renderer/src/api.js';
 import { ACTIONS, runAction } from '../../renderer/src/actions/index.js';
