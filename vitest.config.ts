@@ -14,6 +14,8 @@ export default defineConfig({
     projects: [
       {
         plugins: [sqlText],
+        // electron/* runs in unit tests against a fake of the module; the typecheck and build use the real one.
+        resolve: { alias: [{ find: /^electron$/, replacement: new URL('./test/support/fake-electron/index.ts', import.meta.url).pathname }] },
         test: {
           name: 'unit',
           include: ['test/unit/**/*.test.ts', 'test/unit/**/*.test.tsx'],

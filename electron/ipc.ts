@@ -3,17 +3,25 @@ import type { AppServices } from '../main/api/methods.js';
 import { createDispatch } from '../main/api/dispatch.js';
 import { INVOKE, EVENT } from './channels.js';
 
+const refusal = { ok: false, error: { code: 'invalid-input', message: 'sender: calls are accepted only from the app window' } } as const;
+
 /**
- * Binds the contract to Electron IPC. The preload already refuses unknown channels; this
- * side does not trust that: it checks that the call comes from our own top frame at our own
- * origin, and the dispatcher validates the input against the contract before any service runs.
+ * Whether a call comes from the top frame of our own window, showing our own page.
+ * The page is recognised by protocol and host, not by `new URL(url).origin`: Node's URL gives
+ * every non-special scheme, `vlx-app:` included, the origin "null" (LAB-NOTES). The frame is
+ * recognised by its frameTreeNodeId, which Electron keeps for the frame's whole life, rather
+ * than by object identity. `senderFrame` is null when the frame is already gone (electron.d.ts).
  */
 export function isTrustedSender(event: IpcMainInvokeEvent, win: BrowserWindow, origin: string): boolean {
+  if (win.isDestroyed()) return false;
   const frame = event.senderFrame;
-  if (!frame || event.sender.id !== win.webContents.id) return false;
-  if (frame !== event.sender.mainFrame) return false;
+  const contents = win.webContents;
+  if (!frame || event.sender.id !== contents.id) return false;
+  if (frame.parent !== null || frame.frameTreeNodeId !== contents.mainFrame.frameTreeNodeId) return false;
   try {
-    return new URL(frame.url).origin === origin;
+    const want = new URL(origin);
+    const got = new URL(frame.url);
+    return got.protocol === want.protocol && got.host === want.host && got.username === '' && got.password === '';
   } catch {
     return false;
   }
@@ -22,13 +30,13 @@ export function isTrustedSender(event: IpcMainInvokeEvent, win: BrowserWindow, o
 export function bindIpc(win: BrowserWindow, services: AppServices, origin: string): () => void {
   const dispatch = createDispatch(services);
   ipcMain.handle(INVOKE, async (event, channel: unknown, input: unknown) => {
-    if (!isTrustedSender(event, win, origin)) {
-      return { ok: false, error: { code: 'invalid-input', message: 'sender: calls are accepted only from the app window' } };
-    }
-    return dispatch(String(channel), input);
+    if (!isTrustedSender(event, win, origin)) return refusal;
+    // A renderer that skips the preload may send anything; String() of it could throw.
+    if (typeof channel !== 'string') return { ok: false, error: { code: 'invalid-input', message: `channel: must be a string, got ${channel === null ? 'null' : typeof channel}` } };
+    return dispatch(channel, input);
   });
   const unsubscribe = services.events.subscribe((name, payload) => {
-    if (!win.isDestroyed()) win.webContents.send(EVENT, name, payload);
+    if (!win.isDestroyed() && !win.webContents.isDestroyed()) win.webContents.send(EVENT, name, payload);
   });
   return () => {
     unsubscribe();

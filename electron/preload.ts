@@ -10,7 +10,9 @@ import { INVOKE, EVENT } from './channels.js';
 const api = {
   invoke(channel: string, input: unknown): Promise<unknown> {
     if (!isChannel(channel)) {
-      return Promise.resolve({ ok: false, error: { code: 'invalid-input', message: `channel: unknown channel ${JSON.stringify(String(channel))}` } });
+      // The page may pass anything: name only a string, never call its toString.
+      const named = typeof channel === 'string' ? JSON.stringify(channel) : `(a ${channel === null ? 'null' : typeof channel})`;
+      return Promise.resolve({ ok: false, error: { code: 'invalid-input', message: `channel: unknown channel ${named}` } });
     }
     return ipcRenderer.invoke(INVOKE, channel, input);
   },
