@@ -18,9 +18,14 @@ export function isTrustedSender(event: IpcMainInvokeEvent, win: BrowserWindow, o
   const contents = win.webContents;
   if (!frame || event.sender.id !== contents.id) return false;
   if (frame.parent !== null || frame.frameTreeNodeId !== contents.mainFrame.frameTreeNodeId) return false;
+  return isAppUrl(frame.url, origin);
+}
+
+/** Whether `url` is a page of `origin` ("vlx-app://app"): same protocol and host, no user info. */
+export function isAppUrl(url: string, origin: string): boolean {
   try {
     const want = new URL(origin);
-    const got = new URL(frame.url);
+    const got = new URL(url);
     return got.protocol === want.protocol && got.host === want.host && got.username === '' && got.password === '';
   } catch {
     return false;

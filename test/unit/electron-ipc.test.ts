@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { CHANNELS, type EventName } from '../../main/api/contract.js';
 import { EventHub } from '../../main/api/events.js';
-import type { AppServices, ServiceMethods } from '../../main/api/services.js';
+import type { AppServices, ServiceMethods } from '../../main/api/methods.js';
 import { VlxError } from '../../main/errors.js';
 import { bindIpc } from '../../electron/ipc.js';
 import { EVENT, INVOKE, SCHEME } from '../../electron/channels.js';

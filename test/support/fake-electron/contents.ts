@@ -86,11 +86,8 @@ export class WebContents extends EventEmitter implements Pick<Electron.WebConten
   async loadURL(url: string): Promise<void> {
     if (this.destroyed) throw destroyedError();
     const handler = schemeHandlers.get(new URL(url).protocol.slice(0, -1));
-    if (handler) {
-      const res = await handler(new Request(url));
-      this.served.push(res);
-      if (!res.ok) throw new Error(`ERR_HTTP_RESPONSE_CODE_FAILURE (-379) loading '${url}'`);
-    }
+    // A handler that throws fails the load (loadURL rejects); any response, 404 included, is shown.
+    if (handler) this.served.push(await handler(new Request(url)));
     this.mainFrame.commit(url);
     this.emit('did-finish-load', makeEvent({}));
   }

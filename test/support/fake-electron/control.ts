@@ -23,6 +23,7 @@ export function becomeReady(): void { app.becomeReady(); }
  * Returns the frame's main world (`window`).
  */
 export async function runPreload(frame: WebFrameMain, load: () => Promise<unknown>): Promise<Record<string, unknown>> {
+  if (!frame.owner.webPreferences.preload) throw new Error('fake electron: this page has no preload (webPreferences.preload)');
   if (frame.parent && !frame.owner.webPreferences.nodeIntegrationInSubFrames) {
     throw new Error('fake electron: a preload does not run in a subframe without nodeIntegrationInSubFrames');
   }
@@ -42,10 +43,10 @@ export function rendererTurn(): Promise<void> {
 
 /** Back to a browser that has not started: no windows, handlers, listeners or schemes. */
 export function resetFakeElectron(): void {
+  app.removeAllListeners();
   for (const w of BrowserWindow.getAllWindows()) w.destroy();
   resetIpc();
   resetSchemes();
-  app.removeAllListeners();
   app.resetReady();
   defaultSession.setPermissionRequestHandler(null);
   defaultSession.setPermissionCheckHandler(null);

@@ -37,6 +37,8 @@ class FakeIpcMain extends EventEmitter {
 
   hasHandler(channel: string): boolean { return this.handlers.has(channel); }
 
+  clear(): void { this.handlers.clear(); this.removeAllListeners(); }
+
   /** The browser side of one invoke from `frame`; `wire` is already structured-cloned. */
   async receive(frame: WebFrameMain, channel: string, wire: unknown[]): Promise<unknown> {
     const handler = this.handlers.get(channel);
@@ -167,7 +169,6 @@ export function replayPreload(frame: WebFrameMain): boolean {
 }
 
 export function resetIpc(): void {
-  for (const ch of [...(ipcMain as unknown as { handlers: Map<string, unknown> }).handlers.keys()]) ipcMain.removeHandler(ch);
-  ipcMain.removeAllListeners();
+  ipcMain.clear();
   currentFrame = null;
 }
