@@ -5,50 +5,79 @@ import { join } from 'node:path';
 import { action } from './output.js';
 import { appHome } from '../config/paths.js';
 import { checkInt } from '../util/names.js';
-import { startWebBridge } from '../web/server.js';
+import { startWebBridge, type WebBridge } from '../web/server.js';
+import { launchDir, removeStalePages, writeLaunchPage, type LaunchPage } from '../web/launch.js';
 import { createAppServices } from '../services/app.js';
 
 const BROWSERS = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'];
 
+/**
+ * No secret reaches a command line or an environment here: Chromium is opened on the file://
+ * address of a launch page (0600) that carries a one-time code, and the person is shown that
+ * page's path, never the code.
+ */
 export function registerGui(program: Command): void {
   program
     .command('gui')
     .description('serve the app on 127.0.0.1 and open it in Chromium (app mode)')
     .option('--port <n>', 'listen on this port (default: a free one)')
-    .option('--no-open', 'only print the URL')
+    .option('--no-open', 'only print where the one-time sign-in page is')
     .action(action(async (o: { port?: string; open: boolean }) => {
       const port = o.port === undefined ? 0 : checkInt(o.port, '--port', 1, 65535);
       const services = createAppServices({ face: 'web' });
       const bridge = await startWebBridge({ services, port });
-      process.stdout.write(`VirtuaLinux Manager (browser bridge): ${bridge.url}\n`);
+      const dir = launchDir(appHome());
+      removeStalePages(dir);
+      const pages = new Set<LaunchPage>();
+      const newPage = () => {
+        const page = writeLaunchPage(bridge, dir);
+        pages.add(page);
+        void page.gone.then(() => pages.delete(page));
+        process.stdout.write(`sign-in page (one use, within 60 s): ${page.fileUrl}\n`);
+        return page;
+      };
+      process.stdout.write(`VirtuaLinux Manager (browser bridge) on ${bridge.origin}\n`);
+      const first = newPage();
+      process.stdout.write('open the page above in a browser on this machine; press Enter here for a new page\n');
+      const onLine = () => { newPage(); };
+      process.stdin.on('data', onLine);
+      process.stdin.on('error', () => undefined);
+
       let browser: ReturnType<typeof spawn> | undefined;
-      if (o.open) {
-        const exe = process.env.VLX_BROWSER || BROWSERS.find((b) => existsSync(b));
-        if (!exe) {
-          process.stderr.write('no Chromium found: open the URL above in a browser on this machine\n');
-        } else {
-          // A profile of our own, so app mode does not attach to (or disturb) the person's browser session.
-          const profile = join(appHome(), 'chromium-profile');
-          mkdirSync(profile, { recursive: true, mode: 0o700 });
-          const args = [`--app=${bridge.url}`, `--user-data-dir=${profile}`, '--no-first-run', '--disable-background-networking', '--window-size=1400,900'];
-          if (process.getuid?.() === 0) args.push('--no-sandbox');
-          browser = spawn(exe, args, { stdio: 'ignore' });
-          process.stdout.write(`opened ${exe} in app mode; close its window or press Ctrl-C to stop\n`);
-        }
-      }
+      if (o.open) browser = openBrowser(bridge, first);
       await new Promise<void>((done) => {
         const stop = () => done();
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
         browser?.once('exit', (code) => {
           // A window closed by the person ends the session; a browser that could not start
-          // (no display on a headless machine) leaves the bridge serving the printed URL.
+          // (no display on a headless machine) leaves the bridge serving the printed page.
           if (code === 0) stop();
-          else process.stderr.write(`Chromium exited (code ${code}) without a window, perhaps no display: open the URL above in a browser; Ctrl-C stops\n`);
+          else process.stderr.write(`Chromium exited (code ${code}) without a window, perhaps no display: open the page above in a browser; Ctrl-C stops\n`);
         });
       });
+      process.stdin.off('data', onLine);
+      process.stdin.destroy();
       browser?.kill();
       await bridge.close();
+      await Promise.all([...pages].map((p) => p.gone));
       await services.close();
     }));
+}
+
+function openBrowser(bridge: WebBridge, page: LaunchPage): ReturnType<typeof spawn> | undefined {
+  const exe = process.env.VLX_BROWSER || BROWSERS.find((b) => existsSync(b));
+  if (!exe) {
+    process.stderr.write('no Chromium found: open the page above in a browser on this machine\n');
+    return undefined;
+  }
+  // A profile of our own, so app mode does not attach to (or disturb) the person's browser session.
+  const profile = join(appHome(), 'chromium-profile');
+  mkdirSync(profile, { recursive: true, mode: 0o700 });
+  const args = [`--app=${page.fileUrl}`, `--user-data-dir=${profile}`, '--no-first-run', '--disable-background-networking', '--window-size=1400,900'];
+  if (process.getuid?.() === 0) args.push('--no-sandbox');
+  const child = spawn(exe, args, { stdio: 'ignore' });
+  child.on('error', (e) => process.stderr.write(`could not start ${exe}: ${e.message}: open the page above in a browser\n`));
+  process.stdout.write(`opened ${exe} in app mode on ${bridge.origin}; close its window or press Ctrl-C to stop\n`);
+  return child;
 }
