@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import WebSocket from 'ws';
 import { CHANNELS, type Channel } from '../../main/api/contract.js';
 import { EventHub } from '../../main/api/events.js';
-import type { ServiceMethods } from '../../main/api/services.js';
+import type { ServiceMethods } from '../../main/api/methods.js';
 import { VlxError } from '../../main/errors.js';
 import { startWebBridge, type WebBridge, type WebBridgeOptions } from '../../main/web/server.js';
 import type { ServerMessage } from '../../main/web/protocol.types.js';
@@ -145,4 +145,37 @@ export function upgradeRequest(port: number, headers: Record<string, string>, pa
     lines.push(`${k}: ${v}`);
   }
   return Buffer.from(lines.join('\r\n') + '\r\n\r\n', 'latin1');
+}
+
+/** What came back on a raw connection: the HTTP status line, and the server's frames after a 101. */
+export function parseReply(buf: Buffer): { status: number; frames: { opcode: number; payload: Buffer }[]; closeCode?: number } {
+  const end = buf.indexOf('\r\n\r\n');
+  const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(buf.subarray(0, Math.max(end, 0)).toString('latin1'))?.[1] ?? 0);
+  const frames: { opcode: number; payload: Buffer }[] = [];
+  let i = end < 0 ? buf.length : end + 4;
+  while (status === 101 && i + 2 <= buf.length) {
+    const opcode = buf[i]! & 0x0f;
+    let len = buf[i + 1]! & 0x7f;
+    let p = i + 2;
+    if (len === 126) { len = buf.readUInt16BE(p); p += 2; } else if (len === 127) { len = Number(buf.readBigUInt64BE(p)); p += 8; }
+    if (p + len > buf.length) break;
+    frames.push({ opcode, payload: buf.subarray(p, p + len) });
+    i = p + len;
+  }
+  const close = frames.find((f) => f.opcode === 8);
+  return { status, frames, ...(close && close.payload.length >= 2 ? { closeCode: close.payload.readUInt16BE(0) } : {}) };
+}
+
+/** The bridge still answers app.info through a fresh, signed-in socket. */
+export async function stillAnswers(t: TestBridge, cookie: string): Promise<boolean> {
+  const sock = await openSocket(t.bridge.port, { cookie, origin: t.bridge.origin });
+  if (!sock.ws) return false;
+  try {
+    await nextMessage(sock, (m) => m.t === 'ready');
+    sock.ws.send(JSON.stringify({ t: 'call', id: 1, channel: 'app.info', input: {} }));
+    const m = await nextMessage(sock, (x) => x.t === 'result' && x.id === 1);
+    return m.t === 'result' && m.envelope.ok;
+  } finally {
+    sock.ws.close();
+  }
 }

@@ -1,7 +1,7 @@
 import type { Transport } from '../../../main/api/client.js';
 import type { Envelope } from '../../../main/api/contract.js';
 import type { ClientMessage, ServerMessage } from '../../../main/web/protocol.types.js';
-import { API_PATH } from '../../../main/web/protocol.types.js';
+import { API_PATH, TERMINAL_WRITE_CHUNK } from '../../../main/web/protocol.types.js';
 
 export type LinkState = 'connecting' | 'open' | 'lost';
 
@@ -51,19 +51,47 @@ export function webTransport(onState: (s: LinkState) => void): Transport {
   };
   connect();
 
+  const send = (channel: string, input: unknown): Promise<Envelope<unknown>> => {
+    const id = nextId++;
+    const msg: ClientMessage = { t: 'call', id, channel, input };
+    return new Promise((resolve) => {
+      pending.set(id, resolve);
+      if (open && ws) ws.send(JSON.stringify(msg));
+      else queue.push(msg);
+    });
+  };
+
   return {
-    invoke(channel, input) {
-      const id = nextId++;
-      const msg: ClientMessage = { t: 'call', id, channel, input };
-      return new Promise((resolve) => {
-        pending.set(id, resolve);
-        if (open && ws) ws.send(JSON.stringify(msg));
-        else queue.push(msg);
-      });
+    async invoke(channel, input) {
+      const pieces = channel === 'terminal.write' ? splitTerminalWrite(input) : undefined;
+      if (!pieces) return send(channel, input);
+      // All pieces go out at once, in order, on the one socket; the bridge applies them in
+      // arrival order. The first failure is the call's answer.
+      const answers = await Promise.all(pieces.map((p) => send(channel, p)));
+      return answers.find((a) => !a.ok) ?? answers[answers.length - 1]!;
     },
     subscribe(listener) {
       listeners.add(listener);
       return () => { listeners.delete(listener); };
     },
   };
+}
+
+/**
+ * A paste larger than one call may carry, as several terminal.write inputs in order; never
+ * splitting a surrogate pair. Undefined when the input needs no splitting (or is not a write).
+ */
+export function splitTerminalWrite(input: unknown, chunk = TERMINAL_WRITE_CHUNK): { sessionId: unknown; data: string }[] | undefined {
+  if (typeof input !== 'object' || input === null) return undefined;
+  const { sessionId, data } = input as { sessionId?: unknown; data?: unknown };
+  if (typeof data !== 'string' || data.length <= chunk) return undefined;
+  const out: { sessionId: unknown; data: string }[] = [];
+  for (let i = 0; i < data.length;) {
+    let end = Math.min(i + chunk, data.length);
+    const last = data.charCodeAt(end - 1);
+    if (end < data.length && last >= 0xd800 && last <= 0xdbff) end -= 1;
+    out.push({ sessionId, data: data.slice(i, end) });
+    i = end;
+  }
+  return out;
 }
