@@ -108,6 +108,12 @@ export async function startWebBridge(opts: WebBridgeOptions): Promise<WebBridge>
     socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
   });
 
+  // CONNECT (a proxy's verb) arrives here, not at the handler; Node would drop it without a word.
+  server.on('connect', (_req: IncomingMessage, socket: Socket) => {
+    socket.on('error', () => socket.destroy());
+    rejectUpgrade(socket, 405, 'method not allowed');
+  });
+
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
   const sockets = new Set<WebSocket>();
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {

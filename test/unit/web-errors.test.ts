@@ -79,7 +79,7 @@ describe('WebSocket error paths', () => {
 describe('inputs that used to end the process', () => {
   it('a cookie with bad percent-encoding on an upgrade, with and without a session', async () => {
     for (const c of ['vlx_token=%E0%A4%A', `${t.bridge.cookieName}=%E0%A4%A`, `vlx_token=%E0%A4%A; ${cookie}`]) {
-      const reply = parseReply(await rawExchange(t.bridge.port, [upgradeRequest(t.bridge.port, { Cookie: c })]));
+      const reply = parseReply(await rawExchange(t.bridge.port, [upgradeRequest(t.bridge.port, { Cookie: c }), frame(8, Buffer.from([0x03, 0xe8]))]));
       expect(reply.status, c).toBe(c.includes(cookie) ? 101 : 403);
     }
     expect(await stillAnswers(t, cookie)).toBe(true);

@@ -110,7 +110,7 @@ export function rawExchange(port: number, chunks: Buffer[], ms = 1500): Promise<
     const got: Buffer[] = [];
     const finish = () => { clearTimeout(timer); s.destroy(); ok(Buffer.concat(got)); };
     const timer = setTimeout(finish, ms);
-    s.on('data', (d) => got.push(d));
+    s.on('data', (d: Buffer) => got.push(d));
     s.on('error', finish);
     s.on('close', finish);
     s.on('connect', () => { for (const c of chunks) s.write(c); });
@@ -166,8 +166,10 @@ export function parseReply(buf: Buffer): { status: number; frames: { opcode: num
   return { status, frames, ...(close && close.payload.length >= 2 ? { closeCode: close.payload.readUInt16BE(0) } : {}) };
 }
 
-/** The bridge still answers app.info through a fresh, signed-in socket. */
+/** The bridge still answers app.info through a fresh, signed-in socket, and nothing went uncaught. */
 export async function stillAnswers(t: TestBridge, cookie: string): Promise<boolean> {
+  await new Promise((r) => setImmediate(r));
+  if (crashWatch.list.length) throw new Error(`uncaught: ${crashWatch.list.join('; ')}`);
   const sock = await openSocket(t.bridge.port, { cookie, origin: t.bridge.origin });
   if (!sock.ws) return false;
   try {
@@ -178,4 +180,18 @@ export async function stillAnswers(t: TestBridge, cookie: string): Promise<boole
   } finally {
     sock.ws.close();
   }
+}
+
+/**
+ * What would have ended a real `vlx gui`: errors nobody caught. Vitest keeps the worker alive
+ * and reports them at the end; this names the case that caused one.
+ */
+const crashWatch = watchCrashes();
+
+export function watchCrashes(): { list: string[]; stop(): void } {
+  const list: string[] = [];
+  const on = (e: unknown) => { list.push(e instanceof Error ? `${e.name}: ${e.message}` : String(e)); };
+  process.on('uncaughtException', on);
+  process.on('unhandledRejection', on);
+  return { list, stop: () => { process.off('uncaughtException', on); process.off('unhandledRejection', on); } };
 }
