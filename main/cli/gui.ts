@@ -1,15 +1,13 @@
 import type { Command } from 'commander';
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { action } from './output.js';
 import { appHome } from '../config/paths.js';
 import { checkInt } from '../util/names.js';
 import { startWebBridge, type WebBridge } from '../web/server.js';
 import { launchDir, removeStalePages, writeLaunchPage, type LaunchPage } from '../web/launch.js';
+import { findBrowser, openAppWindow } from '../web/browser.js';
 import { createAppServices } from '../services/app.js';
-
-const BROWSERS = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'];
 
 /**
  * No secret reaches a command line or an environment here: Chromium is opened on the file://
@@ -43,7 +41,7 @@ export function registerGui(program: Command): void {
       process.stdin.on('data', onLine);
       process.stdin.on('error', () => undefined);
 
-      let browser: ReturnType<typeof spawn> | undefined;
+      let browser: ChildProcess | undefined;
       if (o.open) browser = openBrowser(bridge, first);
       await new Promise<void>((done) => {
         const stop = () => done();
@@ -65,18 +63,13 @@ export function registerGui(program: Command): void {
     }));
 }
 
-function openBrowser(bridge: WebBridge, page: LaunchPage): ReturnType<typeof spawn> | undefined {
-  const exe = process.env.VLX_BROWSER || BROWSERS.find((b) => existsSync(b));
+function openBrowser(bridge: WebBridge, page: LaunchPage): ChildProcess | undefined {
+  const exe = findBrowser();
   if (!exe) {
     process.stderr.write('no Chromium found: open the page above in a browser on this machine\n');
     return undefined;
   }
-  // A profile of our own, so app mode does not attach to (or disturb) the person's browser session.
-  const profile = join(appHome(), 'chromium-profile');
-  mkdirSync(profile, { recursive: true, mode: 0o700 });
-  const args = [`--app=${page.fileUrl}`, `--user-data-dir=${profile}`, '--no-first-run', '--disable-background-networking', '--window-size=1400,900'];
-  if (process.getuid?.() === 0) args.push('--no-sandbox');
-  const child = spawn(exe, args, { stdio: 'ignore' });
+  const child = openAppWindow(exe, page.fileUrl, join(appHome(), 'chromium-profile'));
   child.on('error', (e) => process.stderr.write(`could not start ${exe}: ${e.message}: open the page above in a browser\n`));
   process.stdout.write(`opened ${exe} in app mode on ${bridge.origin}; close its window or press Ctrl-C to stop\n`);
   return child;

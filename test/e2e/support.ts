@@ -1,5 +1,5 @@
 import { spawn, execFile, execFileSync, type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdtempSync, writeFileSync, rmSync, mkdirSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, writeFileSync, rmSync, mkdirSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -60,29 +60,49 @@ export function tempHome(): { dir: string; cleanup(): void } {
 }
 
 /**
- * `vlx gui --no-open` as a person would start it, with the app's home in `home`; resolves with
- * the URL it prints.
+ * `vlx gui --no-open` as a person would start it, with the app's home in `home`. Each read of
+ * `url` is a fresh one-time sign-in link, got the way a person gets one: Enter on the
+ * command's stdin writes a new launch page (owner-only, under HOME/gui), and the link is
+ * what that page would send a browser to. A link works once, within 60 s.
  */
-export async function startGui(home: string): Promise<{ url: string; stop(): Promise<void> }> {
+export async function startGui(home: string): Promise<{ readonly url: string; stop(): Promise<void> }> {
   const env: Record<string, string | undefined> = { ...process.env, VLX_HOME: home };
   delete env.VLX_CLUSTER; // the cluster in use is the one the test adds
   const child = spawn(process.execPath, ['dist/vlx.mjs', 'gui', '--no-open'], {
     env,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['pipe', 'pipe', 'pipe'],
   });
   let out = '';
   let err = '';
   child.stderr?.on('data', (d) => { err += String(d); });
-  const url = await new Promise<string>((ok, fail) => {
+  await new Promise<void>((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error(`vlx gui printed no sign-in page within 30 s: ${out}${err}`)), 30_000);
     child.stdout?.on('data', (d) => {
       out += String(d);
-      const m = /(http:\/\/127\.0\.0\.1:\d+\/\?token=[A-Za-z0-9_-]+)/.exec(out);
-      if (m) ok(m[1]!);
+      if (/sign-in page .*: file:\/\/\S+\.html/.test(out)) { clearTimeout(timer); ok(); }
     });
-    child.once('exit', (code) => fail(new Error(`vlx gui exited (${code}): ${err}`)));
+    child.once('exit', (code) => { clearTimeout(timer); fail(new Error(`vlx gui exited (${code}): ${err}`)); });
   });
+  const pages = join(home, 'gui');
+  const seen = new Set<string>(readdirSync(pages));
   return {
-    url,
+    get url() {
+      // A getter, so specs can keep writing page.goto(bridge.url); it waits synchronously
+      // (the page is written by the other process) for at most 10 s.
+      child.stdin!.write('\n');
+      const until = Date.now() + 10_000;
+      for (;;) {
+        for (const name of readdirSync(pages)) {
+          if (seen.has(name) || !name.endsWith('.html')) continue;
+          let text = '';
+          try { text = readFileSync(join(pages, name), 'utf8'); } catch { continue; } // an expired page, deleted meanwhile
+          const m = /http:\/\/127\.0\.0\.1:\d+\/auth\?code=[A-Za-z0-9_-]+/.exec(text);
+          if (m) { seen.add(name); return m[0]; }
+        }
+        if (Date.now() > until) throw new Error(`vlx gui wrote no new sign-in page in ${pages} within 10 s: ${err}`);
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+      }
+    },
     stop: () => new Promise<void>((done) => {
       if (child.exitCode !== null) return done();
       child.once('exit', () => done());
