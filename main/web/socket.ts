@@ -1,7 +1,7 @@
 import type { RawData, WebSocket } from 'ws';
 import type { Dispatch } from '../api/dispatch.js';
 import type { Envelope } from '../api/contract.js';
-import type { EventSource } from '../api/services.js';
+import type { EventSource } from '../api/methods.js';
 import type { ServerMessage } from './protocol.types.js';
 
 /**
