@@ -68,7 +68,7 @@ export async function startWebBridge(opts: WebBridgeOptions): Promise<WebBridge>
     res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', connection: 'close' });
     res.end(text + '\n');
   };
-  const signIn = () => `sign in through the one-time link that \`vlx gui\` prints (the cookie ${cookieName} is missing or unknown)`;
+  const signIn = () => `open the one-time sign-in page that \`vlx gui\` prints (Enter there prints a new one): the cookie ${cookieName} is missing or unknown`;
   const planted = () => `the cookie ${cookieName} came twice: another local server may have planted one; clear this site's cookies and open a new link from \`vlx gui\``;
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -76,7 +76,8 @@ export async function startWebBridge(opts: WebBridgeOptions): Promise<WebBridge>
     const url = requestUrl(req.url);
     if (!url) return refuse(res, 400, 'path: not a valid request path');
     if (url.pathname === AUTH_PATH) {
-      if (req.method !== 'GET' && req.method !== 'HEAD') return refuse(res, 405, 'method not allowed');
+      // GET only: a HEAD (a link preview, a probe) must not spend the code.
+      if (req.method !== 'GET') return refuse(res, 405, 'method not allowed');
       const session = sessions.redeem(url.searchParams.get('code'));
       if (!session) return refuse(res, 403, REUSED);
       // Trade the code for a cookie, and drop the code from the address bar.

@@ -23,6 +23,13 @@ describe('one-time codes', () => {
     expect(again.headers['set-cookie']).toBeUndefined();
   });
 
+  it('are spent only by a GET: HEAD and POST get 405 and leave the code good', async () => {
+    const link = t.bridge.newLogin();
+    expect((await http(t.bridge.port, authPath(link.url), { method: 'HEAD' })).status).toBe(405);
+    expect((await http(t.bridge.port, authPath(link.url), { method: 'POST' })).status).toBe(405);
+    expect((await http(t.bridge.port, authPath(link.url))).status).toBe(303);
+  });
+
   it('expire unused after their lifetime', async () => {
     const link = t.bridge.newLogin();
     expect(await link.settled).toBe('expired');
