@@ -11,6 +11,11 @@ export interface DbEndpoint {
   database: string;
   user: string;
   password: string;
+  /**
+   * The server's TLS certificate (PEM), read over the host-key-verified SSH link at deploy:
+   * pinned like a host key, so the client accepts this certificate and no other.
+   */
+  tlsCert?: string;
 }
 
 export interface ClusterConfig {
@@ -27,9 +32,22 @@ export interface ClusterConfig {
   lastNode?: string;
 }
 
+/**
+ * `clusters` has no prototype: a cluster may be called `constructor`, `__proto__` or
+ * `toString`, and looking one up must never find a property of Object.prototype instead.
+ */
 interface Store {
   current?: string;
   clusters: Record<string, ClusterConfig>;
+}
+
+function emptyClusters(): Record<string, ClusterConfig> {
+  return Object.create(null) as Record<string, ClusterConfig>;
+}
+
+/** A cluster by name, or undefined: an own entry only, whatever the name. */
+export function findCluster(s: Store, name: string): ClusterConfig | undefined {
+  return Object.prototype.hasOwnProperty.call(s.clusters, name) ? s.clusters[name] : undefined;
 }
 
 /*
@@ -70,10 +88,16 @@ function bool(o: Obj, key: string, where: string, fallback: boolean): boolean {
 
 function parseDb(v: unknown, where: string): DbEndpoint {
   const o = obj(v, where);
-  return {
+  const db: DbEndpoint = {
     node: str(o, 'node', where)!, host: str(o, 'host', where)!, port: int(o, 'port', where),
     database: str(o, 'database', where)!, user: str(o, 'user', where)!, password: str(o, 'password', where)!,
   };
+  const cert = str(o, 'tlsCert', where, true);
+  if (cert !== undefined) {
+    if (!/^-----BEGIN CERTIFICATE-----\n[\s\S]+\n-----END CERTIFICATE-----\n?$/.test(cert)) throw bad(`${where}.tlsCert`, 'must be one PEM certificate');
+    db.tlsCert = cert;
+  }
+  return db;
 }
 
 /** A cluster entry, with defaults filled in (user root, port 22, not a lab). */
@@ -100,9 +124,13 @@ export function parseClusterConfig(v: unknown, where = 'cluster'): ClusterConfig
 
 function parseStore(v: unknown): Store {
   const o = obj(v, 'the file');
-  const clusters: Record<string, ClusterConfig> = {};
+  const clusters = emptyClusters();
   if (o.clusters !== undefined) {
-    for (const [k, c] of Object.entries(obj(o.clusters, 'clusters'))) clusters[k] = parseClusterConfig(c, `clusters.${k}`);
+    for (const [k, c] of Object.entries(obj(o.clusters, 'clusters'))) {
+      const parsed = parseClusterConfig(c, `clusters.${k}`);
+      if (parsed.name !== k) throw bad(`clusters.${k}.name`, `must be the key it is stored under ("${k}")`);
+      clusters[k] = parsed;
+    }
   }
   const current = str(o, 'current', 'the file', true);
   return current === undefined ? { clusters } : { current, clusters };
@@ -110,7 +138,7 @@ function parseStore(v: unknown): Store {
 
 export function loadStore(): Store {
   const file = appPaths.clusters();
-  if (!existsSync(file)) return { clusters: {} };
+  if (!existsSync(file)) return { clusters: emptyClusters() };
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(file, 'utf8'));
@@ -137,7 +165,7 @@ export function getCluster(name?: string): ClusterConfig {
   const s = loadStore();
   const key = name ?? process.env.VLX_CLUSTER ?? s.current;
   if (!key) throw new VlxError('not-found', 'no cluster selected', 'add one with `vlx cluster add` or start a lab with `vlx lab up`');
-  const c = s.clusters[key];
+  const c = findCluster(s, key);
   if (!c) throw new VlxError('not-found', `cluster "${key}" is not known`, 'see `vlx cluster list`');
   return c;
 }
@@ -152,7 +180,7 @@ export function putCluster(c: ClusterConfig, makeCurrent = false): void {
 /** Remember the node that answered, if the cluster is still in the store (sessions may outlive it). */
 export function rememberLastNode(cluster: string, node: string): void {
   const s = loadStore();
-  const c = s.clusters[cluster];
+  const c = findCluster(s, cluster);
   if (!c || c.lastNode === node) return;
   c.lastNode = node;
   saveStore(s);
@@ -167,7 +195,7 @@ export function removeCluster(name: string): void {
 
 export function useCluster(name: string): void {
   const s = loadStore();
-  if (!s.clusters[name]) throw new VlxError('not-found', `cluster "${name}" is not known`, 'see `vlx cluster list`');
+  if (!findCluster(s, name)) throw new VlxError('not-found', `cluster "${name}" is not known`, 'see `vlx cluster list`');
   s.current = name;
   saveStore(s);
 }
