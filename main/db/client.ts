@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import pg from 'pg';
 import { VlxError } from '../errors.js';
 import type { ClusterConfig, DbEndpoint } from '../config/clusters.js';
+import { pinnedTls, tlsRefusal, type DbTarget } from './tls.js';
 
 export type Row = Record<string, any>;
 
@@ -50,8 +51,10 @@ export function lockHeldSql(keyExpr: string): string {
 const UNREACHABLE = new Set(['ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'ECONNRESET', 'EAI_AGAIN']);
 
 /** pg's errors → VlxError with a code a caller (and an exit code) can act on. */
-export function mapPgError(e: unknown, where: string): VlxError {
+export function mapPgError(e: unknown, where: string, target?: DbTarget): VlxError {
   if (e instanceof VlxError) return e;
+  const refused = target && tlsRefusal(e, target);
+  if (refused) return refused;
   const err = e as { code?: string; message?: string; constraint?: string; detail?: string };
   const msg = err?.message ?? String(e);
   if (err?.code && UNREACHABLE.has(err.code)) {
@@ -77,13 +80,13 @@ export function mapPgError(e: unknown, where: string): VlxError {
   return new VlxError('db', `database ${where}: ${msg}`, undefined, details);
 }
 
-function wrap(q: { query: (t: string, p?: unknown[]) => Promise<pg.QueryResult<any>> }, where: string): Queryable {
+function wrap(q: { query: (t: string, p?: unknown[]) => Promise<pg.QueryResult<any>> }, where: string, target: DbTarget): Queryable {
   return {
     async query<R extends Row = Row>(text: string, params?: unknown[]) {
       try {
         return (await q.query(text, params)) as pg.QueryResult<R>;
       } catch (e) {
-        throw mapPgError(e, where);
+        throw mapPgError(e, where, target);
       }
     },
   };
@@ -93,11 +96,19 @@ export interface OpenOptions {
   /** Connections kept in the pool (each advisory lock and LISTEN takes one more, outside it). */
   max?: number;
   connectTimeoutMs?: number;
+  /** The cluster the endpoint belongs to, named in a refused certificate's message. */
+  cluster?: string;
 }
 
+/**
+ * Every connection is TLS to the pinned certificate (see tls.ts); an endpoint without a pin
+ * is refused before any connection is made.
+ */
 export function openDb(endpoint: DbEndpoint, opts: OpenOptions = {}): Db {
   const where = `${endpoint.user}@${endpoint.host}:${endpoint.port}/${endpoint.database}`;
+  const target: DbTarget = { node: endpoint.node, host: endpoint.host, port: endpoint.port, ...(opts.cluster ? { cluster: opts.cluster } : {}) };
   const config: pg.ClientConfig = {
+    ssl: pinnedTls(endpoint, target),
     host: endpoint.host,
     port: endpoint.port,
     database: endpoint.database,
@@ -112,7 +123,7 @@ export function openDb(endpoint: DbEndpoint, opts: OpenOptions = {}): Db {
   const pool = new pg.Pool({ ...config, max: opts.max ?? 4, idleTimeoutMillis: 30_000 });
   // An idle pooled client whose server went away emits 'error'; without a listener that kills the process.
   pool.on('error', () => {});
-  const pooled = wrap(pool, where);
+  const pooled = wrap(pool, where, target);
 
   async function dedicated(): Promise<pg.Client> {
     const c = new pg.Client(config);
@@ -121,7 +132,7 @@ export function openDb(endpoint: DbEndpoint, opts: OpenOptions = {}): Db {
       await c.connect();
     } catch (e) {
       await c.end().catch(() => {});
-      throw mapPgError(e, where);
+      throw mapPgError(e, where, target);
     }
     return c;
   }
@@ -150,23 +161,23 @@ export function openDb(endpoint: DbEndpoint, opts: OpenOptions = {}): Db {
       try {
         client = await pool.connect();
       } catch (e) {
-        throw mapPgError(e, where);
+        throw mapPgError(e, where, target);
       }
       try {
         await client.query('begin');
-        const out = await fn(wrap(client, where));
+        const out = await fn(wrap(client, where, target));
         await client.query('commit');
         return out;
       } catch (e) {
         await client.query('rollback').catch(() => {});
-        throw mapPgError(e, where);
+        throw mapPgError(e, where, target);
       } finally {
         client.release();
       }
     },
     async withAdvisoryLock(key, fn, lockOpts = {}) {
       const c = await dedicated();
-      const q = wrap(c, where);
+      const q = wrap(c, where, target);
       try {
         if (lockOpts.wait) {
           await q.query(`select pg_advisory_lock(${LOCK_ARGS})`, [key]);
@@ -197,7 +208,7 @@ export function openDb(endpoint: DbEndpoint, opts: OpenOptions = {}): Db {
       c.on('notification', (n) => {
         if (n.channel === channel) onPayload(n.payload ?? '');
       });
-      await wrap(c, where).query(`listen ${channel}`);
+      await wrap(c, where, target).query(`listen ${channel}`);
       return async () => {
         await c.end().catch(() => {});
       };
@@ -213,5 +224,5 @@ export function openClusterDb(cluster: ClusterConfig, opts?: OpenOptions): Db {
   if (!cluster.db) {
     throw new VlxError('not-found', `cluster "${cluster.name}" has no database yet`, 'deploy it with `vlx db deploy --node NODE`');
   }
-  return openDb(cluster.db, opts);
+  return openDb(cluster.db, { cluster: cluster.name, ...opts });
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { VlxError } from '../errors.js';
-import { loadStore, putCluster, type DbEndpoint } from '../config/clusters.js';
+import { findCluster, loadStore, putCluster, type DbEndpoint } from '../config/clusters.js';
 import { NODE_LIB, SHARED_ROOT } from '../config/paths.js';
 import type { ClusterSession } from '../ssh/session.types.js';
 import type { NodeConn } from '../ssh/types.js';
@@ -8,7 +8,9 @@ import { sh } from '../util/quote.js';
 import { checkInt, checkName, isIPv4 } from '../util/names.js';
 import { openDb } from './client.js';
 import { migrate } from './migrate.js';
+import { parsePidFileCheck, parseServerCert, pidFileCheckScript, serverCertScript, type TlsPaths } from './nodeScripts.js';
 import { newDbPassword, scramVerifier } from './scram.js';
+import { certFingerprint } from './tls.js';
 
 export const DB_NAME = 'virtualinux';
 /** Owns the database and every object in it; nobody logs in as it directly. */
@@ -49,6 +51,8 @@ const SOCKETS = `${PG_ROOT}/run`;
 const LOG = `${PG_ROOT}/log/postgresql.log`;
 // Written after initdb succeeded: a data dir without it is the debris of an interrupted initdb.
 const INIT_DONE = `${PG_ROOT}/initdb.done`;
+// Outside the data dir: a re-initialised database keeps the certificate workstations pinned.
+export const TLS: TlsPaths = { dir: `${PG_ROOT}/tls`, cert: `${PG_ROOT}/tls/server.crt`, key: `${PG_ROOT}/tls/server.key` };
 
 export const DEPLOY_STEPS = ['probe', 'initdb', 'configure', 'start', 'role', 'migrate', 'record'] as const;
 export type DeployStep = (typeof DEPLOY_STEPS)[number];
@@ -90,18 +94,26 @@ export function renderPgConf(o: { address: string; port: number }): string {
     'tcp_keepalives_interval = 10',
     'tcp_keepalives_count = 3',
     'max_connections = 200',
+    // Every connection but the local socket is TLS (pg_hba has hostssl lines only).
+    'ssl = on',
+    `ssl_cert_file = '${TLS.cert}'`,
+    `ssl_key_file = '${TLS.key}'`,
+    "ssl_min_protocol_version = 'TLSv1.2'",
     '',
   ].join('\n');
 }
 
-/** pg_hba.conf: the superuser only through the local socket (peer), members of the app role with SCRAM from the allowed networks. */
+/**
+ * pg_hba.conf: the superuser only through the local socket (peer), members of the app role
+ * with SCRAM from the allowed networks, over TLS only (`hostssl`: a plain connection matches no line).
+ */
 export function renderPgHba(allow: string[]): string {
   const uniq = [...new Set(allow)];
   return [
     '# Written by `vlx db deploy`; replaced on every deploy.',
     'local   all          all                   peer',
-    'host    all          all   127.0.0.1/32    scram-sha-256',
-    ...uniq.map((net) => `host    ${DB_NAME}  +${DB_ROLE}  ${net.padEnd(15)} scram-sha-256`),
+    'hostssl all          all   127.0.0.1/32    scram-sha-256',
+    ...uniq.map((net) => `hostssl ${DB_NAME}  +${DB_ROLE}  ${net.padEnd(15)} scram-sha-256`),
     '',
   ].join('\n');
 }
@@ -128,6 +140,7 @@ async function probe(conn: NodeConn): Promise<Probe> {
     'echo "bin=$bin"',
     'echo "client=${SSH_CLIENT%% *}"',
     'id -u postgres >/dev/null 2>&1 && echo "user=postgres"',
+    'command -v openssl >/dev/null 2>&1 && echo "openssl=yes"',
     'true',
   ].join('\n');
   const out = await conn.run(script);
@@ -135,6 +148,9 @@ async function probe(conn: NodeConn): Promise<Probe> {
   if (!kv.bin || kv.user !== 'postgres') {
     throw new VlxError('missing-tool', `node ${conn.name} has no PostgreSQL server (looked in /usr/lib/postgresql/*/bin)`,
       `install it on the node: apt-get install postgresql`);
+  }
+  if (kv.openssl !== 'yes') {
+    throw new VlxError('missing-tool', `node ${conn.name} has no openssl (needed to make the database's TLS certificate)`, 'install it on the node: apt-get install openssl');
   }
   const m = await conn.exec(sh('cat', `${SHARED_ROOT}/manifest.json`));
   let manifest: Record<string, unknown> | undefined;
@@ -206,20 +222,24 @@ export async function deployDatabase(session: ClusterSession, opts: DeployOption
     ...(p.client && !(clusterNet && sameNet(p.client, clusterNet)) ? [`${p.client}/32`] : []),
     ...extra,
   ];
+  const cert = parseServerCert(await conn.run(serverCertScript(TLS, `vlx-db ${nodeName}`)));
+  report('configure', `TLS certificate ${cert.made ? 'made' : 'kept'} (SHA-256 ${certFingerprint(cert.pem)})`);
   const confChanged = (await conn.run(writeIfChanged(`${DATA}/vlx.conf`), { stdin: renderPgConf({ address: conn.address, port }) })).trim() === 'changed';
   const hbaChanged = (await conn.run(writeIfChanged(`${DATA}/pg_hba.conf`), { stdin: renderPgHba(allow) })).trim() === 'changed';
   await conn.run(`grep -qx ${sh("include_if_exists = 'vlx.conf'")} ${sh(`${DATA}/postgresql.conf`)} || `
     + `echo ${sh("include_if_exists = 'vlx.conf'")} >> ${sh(`${DATA}/postgresql.conf`)}`);
 
-  const status = await conn.exec(asPostgres(bin('pg_ctl'), '-D', DATA, 'status'));
+  // Not `pg_ctl status`: it trusts a pid file whose pid another process may have by now.
+  const pidFile = parsePidFileCheck(await conn.run(pidFileCheckScript(DATA)));
   const pgctl = (...args: string[]) => asPostgres(bin('pg_ctl'), '-D', DATA, '-l', LOG, '-w', '-t', '60', ...args);
-  if (status.code !== 0) {
-    report('start', `starting PostgreSQL on ${conn.address}:${port}`);
+  if (pidFile.state !== 'running') {
+    const stale = pidFile.state === 'stale' ? ` (removed a stale postmaster.pid: pid ${pidFile.pid ?? '?'} is no postmaster of ${DATA})` : '';
+    report('start', `starting PostgreSQL on ${conn.address}:${port}${stale}`);
     await conn.run(pgctl('start'), { timeoutMs: 90_000 });
   } else if (confChanged) {
     report('start', 'restarting PostgreSQL for the new settings');
     await conn.run(pgctl('-m', 'fast', 'restart'), { timeoutMs: 90_000 });
-  } else if (hbaChanged) {
+  } else if (hbaChanged || cert.made) {
     report('start', 'reloading the access rules');
     await conn.run(asPostgres(bin('pg_ctl'), '-D', DATA, 'reload'));
   } else {
@@ -227,13 +247,17 @@ export async function deployDatabase(session: ClusterSession, opts: DeployOption
   }
 
   report('role', `role ${DB_ROLE} and database ${DB_NAME}`);
-  const cluster = loadStore().clusters[session.config.name] ?? session.config;
+  const cluster = findCluster(loadStore(), session.config.name) ?? session.config;
   const known = cluster.db && cluster.db.node === nodeName && cluster.db.port === port && LOGIN_ROLE.test(cluster.db.user) ? cluster.db : undefined;
+  // The certificate just read over SSH (host key checked) is the one pinned from now on.
   const endpoint: DbEndpoint = {
     node: nodeName, host: conn.address, port, database: DB_NAME,
-    user: known?.user ?? newLoginRole(), password: known?.password ?? newDbPassword(),
+    user: known?.user ?? newLoginRole(), password: known?.password ?? newDbPassword(), tlsCert: cert.pem,
   };
-  const loginError = await canLogin(endpoint);
+  if (known?.tlsCert && known.tlsCert !== cert.pem) {
+    report('role', `the certificate of ${nodeName} is not the one pinned before (was SHA-256 ${certFingerprint(known.tlsCert)}): pinning the new one`);
+  }
+  const loginError = await canLogin(endpoint, session.config.name);
   if (loginError && loginError.code === 'unreachable') {
     throw new VlxError('unreachable', `PostgreSQL runs on ${nodeName} but this workstation cannot reach ${conn.address}:${port}: ${loginError.message}`,
       'check the route and any firewall between this machine and the node');
@@ -243,12 +267,12 @@ export async function deployDatabase(session: ClusterSession, opts: DeployOption
     // Only the SCRAM verifier travels; the password itself stays on this workstation.
     await conn.run(asPostgres(bin('psql'), '-h', SOCKETS, '-p', String(port), '-d', 'postgres', '-v', 'ON_ERROR_STOP=1', '-Atq', '-f', '-'),
       { stdin: roleSql(endpoint.user, scramVerifier(endpoint.password)) });
-    const again = await canLogin(endpoint);
+    const again = await canLogin(endpoint, session.config.name);
     if (again) throw again;
     report('role', `login role ${endpoint.user} for this workstation`);
   }
   // Stored before anything else can fail: a password known only to a lost process would be useless.
-  const latest = loadStore().clusters[session.config.name];
+  const latest = findCluster(loadStore(), session.config.name);
   if (latest) {
     if (JSON.stringify(latest.db) !== JSON.stringify(endpoint)) putCluster({ ...latest, db: endpoint });
   } else {
@@ -256,7 +280,7 @@ export async function deployDatabase(session: ClusterSession, opts: DeployOption
   }
 
   report('migrate', 'applying migrations');
-  const db = openDb(endpoint);
+  const db = openDb(endpoint, { cluster: session.config.name });
   try {
     const r = await migrate(db);
     report('migrate', r.applied.length ? `applied ${r.applied.join(', ')}` : 'schema up to date');
@@ -280,8 +304,8 @@ export async function deployDatabase(session: ClusterSession, opts: DeployOption
   return endpoint;
 }
 
-async function canLogin(endpoint: DbEndpoint): Promise<VlxError | undefined> {
-  const db = openDb(endpoint, { max: 1, connectTimeoutMs: 5000 });
+async function canLogin(endpoint: DbEndpoint, cluster: string): Promise<VlxError | undefined> {
+  const db = openDb(endpoint, { max: 1, connectTimeoutMs: 5000, cluster });
   try {
     await db.query('select 1');
     return undefined;

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadStore, putCluster, removeCluster } from '../config/clusters.js';
+import { findCluster, loadStore, putCluster, removeCluster } from '../config/clusters.js';
 import { NODE_ETC, NODE_LIB, SHARED_ROOT, labDir } from '../config/paths.js';
 import { VlxError } from '../errors.js';
 import { replaceKnownHost } from '../ssh/knownHosts.js';
@@ -12,6 +12,7 @@ import {
 } from './layout.js';
 import { deleteLink, deleteNetns, ensureBridge, hostLinks, listNetns, nodeWired, setHostLink, wireNodes, type HostLink } from './net.js';
 import { killNode, nodePids, sshdPid, startNode, waitForSshd } from './node.js';
+import { findPostmasters, stopPostmaster } from './postgres.js';
 import { buildManifest, renderHostsFile, renderNodeJson, renderSshdConfig, renderStartScript } from './render.js';
 import { ensureTools } from './tools.js';
 import { holdLabLock as holdLock, readLabState, withLabLock, writeLabState } from './state.js';
@@ -210,7 +211,7 @@ function register(lp: LabPaths, nodes: LabNodeLayout[], opts: LabOptions): void 
   }
   writeIfChanged(manifestFile, JSON.stringify(buildManifest(nodes, opts, previous), null, 2) + '\n');
 
-  const existing = loadStore().clusters[CLUSTER_NAME];
+  const existing = findCluster(loadStore(), CLUSTER_NAME);
   putCluster({
     name: CLUSTER_NAME,
     nodes: nodes.map((n) => ({ name: n.name, address: n.address })),
@@ -322,6 +323,8 @@ export async function labDown(opts: { purge?: boolean } = {}, onProgress: Progre
   const result: LabDownResult = { namespaces: [], links: [], mountpoints: [], processes: [], purged: false };
   await withLabLock(lp.lockFile, async () => {
     const owned = (await listNetns()).filter((x) => netnsIndexOf(x) !== undefined).sort((a, b) => netnsIndexOf(a)! - netnsIndexOf(b)!);
+    // A shutdown, not a power cut: databases stop cleanly before their node goes.
+    await Promise.all(owned.map((ns) => stopDatabases(ns, onProgress)));
     for (const ns of owned) {
       await killNode(ns);
       await deleteNetns(ns);
@@ -345,7 +348,7 @@ export async function labDown(opts: { purge?: boolean } = {}, onProgress: Progre
       }
     }
     rmSync(lp.stateFile, { force: true });
-    const reg = loadStore().clusters[CLUSTER_NAME];
+    const reg = findCluster(loadStore(), CLUSTER_NAME);
     if (reg?.lab) removeCluster(CLUSTER_NAME);
   });
   if (opts.purge) {
@@ -354,6 +357,16 @@ export async function labDown(opts: { purge?: boolean } = {}, onProgress: Progre
   }
   onProgress(`lab down: ${result.namespaces.length} namespaces, ${result.links.length} links removed`);
   return result;
+}
+
+async function stopDatabases(netns: string, onProgress: Progress): Promise<void> {
+  const node = `n${netnsIndexOf(netns)}`;
+  for (const pm of findPostmasters(await nodePids(netns))) {
+    const r = await stopPostmaster(pm);
+    onProgress(r.clean
+      ? `PostgreSQL on ${node} stopped (${(r.ms / 1000).toFixed(1)} s)`
+      : `PostgreSQL on ${node} (pid ${pm.pid}) did not stop cleanly${r.detail ? `: ${r.detail}` : ''}; killing it`);
+  }
 }
 
 /** Anything still running from the lab dir outside a namespace (a node that failed half-way). */

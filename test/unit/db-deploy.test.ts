@@ -11,15 +11,24 @@ describe('deploy config rendering', () => {
     expect(conf).toContain('password_encryption = scram-sha-256\n');
   });
 
-  it('pg_hba: superuser by local peer only, the app role by SCRAM from each allowed network once', () => {
+  it('postgresql.conf turns TLS on with the node-made certificate and key', () => {
+    const conf = renderPgConf({ address: '10.77.0.2', port: 5432 });
+    expect(conf).toContain('ssl = on\n');
+    expect(conf).toContain("ssl_cert_file = '/var/lib/virtualinux/pg/tls/server.crt'\n");
+    expect(conf).toContain("ssl_key_file = '/var/lib/virtualinux/pg/tls/server.key'\n");
+  });
+
+  it('pg_hba: superuser by local peer only, the app role by SCRAM over TLS from each allowed network once', () => {
     const hba = renderPgHba(['10.77.0.0/24', '192.168.1.5/32', '10.77.0.0/24']);
     const rules = hba.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split(/\s+/));
     expect(rules).toEqual([
       ['local', 'all', 'all', 'peer'],
-      ['host', 'all', 'all', '127.0.0.1/32', 'scram-sha-256'],
-      ['host', 'virtualinux', '+vlx', '10.77.0.0/24', 'scram-sha-256'],
-      ['host', 'virtualinux', '+vlx', '192.168.1.5/32', 'scram-sha-256'],
+      ['hostssl', 'all', 'all', '127.0.0.1/32', 'scram-sha-256'],
+      ['hostssl', 'virtualinux', '+vlx', '10.77.0.0/24', 'scram-sha-256'],
+      ['hostssl', 'virtualinux', '+vlx', '192.168.1.5/32', 'scram-sha-256'],
     ]);
+    // no plain-TCP line at all: only the local socket and hostssl
+    expect(rules.every((r) => r[0] === 'local' || r[0] === 'hostssl')).toBe(true);
     expect(hba).not.toMatch(/trust|md5|password\b/);
   });
 

@@ -1,0 +1,119 @@
+// The deploy's node-side scripts, run for real with /bin/sh against scratch directories and
+// real processes (a copy of dash named postgres stands in for a postmaster).
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parsePidFileCheck, parseServerCert, pidFileCheckScript } from '../../main/db/nodeScripts.js';
+import { findPostmasters } from '../../main/lab/postgres.js';
+
+let dir: string;
+let data: string;
+let other: string;
+const children: ChildProcess[] = [];
+
+/** A process whose binary is called postgres, sitting in `cwd` (as a postmaster sits in its data dir). */
+function fakePostgres(cwd: string): ChildProcess {
+  const bin = join(dir, 'bin', 'postgres');
+  if (!existsSync(bin)) {
+    mkdirSync(join(dir, 'bin'), { recursive: true });
+    copyFileSync('/bin/dash', bin);
+    spawnSync('chmod', ['0755', bin]);
+  }
+  // `sh -c CMD -D DIR`: the command line reads like a postmaster's; the shell stays (sleep is not its last word)
+  const child = spawn(bin, ['-c', 'sleep 300; :', '-D', cwd], { cwd, stdio: 'ignore' });
+  children.push(child);
+  return child;
+}
+
+function check(): ReturnType<typeof parsePidFileCheck> & { raw: string } {
+  const r = spawnSync('/bin/sh', ['-c', pidFileCheckScript(data)], { encoding: 'utf8' });
+  expect(r.status, r.stderr).toBe(0);
+  return { ...parsePidFileCheck(r.stdout), raw: r.stdout };
+}
+
+const pidFile = () => join(data, 'postmaster.pid');
+const writePid = (pid: number | string) => writeFileSync(pidFile(), `${pid}\n${data}\n1700000000\n5432\n`);
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'vlx-pidcheck-'));
+  data = join(dir, 'pg', 'data');
+  other = join(dir, 'other', 'data');
+  mkdirSync(data, { recursive: true });
+  mkdirSync(other, { recursive: true });
+});
+afterAll(() => {
+  for (const c of children) c.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('pidFileCheckScript: is postmaster.pid a live postmaster of THIS data dir?', () => {
+  it('no pid file: stopped', () => {
+    expect(check().state).toBe('stopped');
+  });
+
+  it('a live postgres sitting in this data dir: running, pid file kept', async () => {
+    const pm = fakePostgres(data);
+    await new Promise((r) => setTimeout(r, 50));
+    writePid(pm.pid!);
+    expect(check()).toMatchObject({ state: 'running', pid: pm.pid });
+    expect(existsSync(pidFile())).toBe(true);
+    pm.kill('SIGKILL');
+  });
+
+  it('the pid now belongs to another live process (not postgres): stale, pid file removed', () => {
+    writePid(process.pid);
+    expect(check()).toMatchObject({ state: 'stale', pid: process.pid });
+    expect(existsSync(pidFile())).toBe(false);
+  });
+
+  it('the pid belongs to a postgres of another data dir: stale', async () => {
+    const pm = fakePostgres(other);
+    await new Promise((r) => setTimeout(r, 50));
+    writePid(pm.pid!);
+    expect(check()).toMatchObject({ state: 'stale', pid: pm.pid });
+    expect(existsSync(pidFile())).toBe(false);
+    pm.kill('SIGKILL');
+  });
+
+  it('the pid is of no process at all: stale', () => {
+    writePid(2 ** 22 + 7); // above pid_max's default ceiling
+    expect(check().state).toBe('stale');
+  });
+
+  it('garbage in the pid file: stale, removed', () => {
+    writeFileSync(pidFile(), '12; rm -rf /\n');
+    expect(check().raw.trim()).toBe('stale unreadable');
+    expect(existsSync(pidFile())).toBe(false);
+  });
+
+  it('a data dir path with spaces and quotes is handled as one word', async () => {
+    const odd = join(dir, "it's a dir");
+    mkdirSync(odd);
+    const pm = fakePostgres(odd);
+    await new Promise((r) => setTimeout(r, 50));
+    writeFileSync(join(odd, 'postmaster.pid'), `${pm.pid}\n`);
+    const r = spawnSync('/bin/sh', ['-c', pidFileCheckScript(odd)], { encoding: 'utf8' });
+    expect(parsePidFileCheck(r.stdout)).toMatchObject({ state: 'running', pid: pm.pid });
+    pm.kill('SIGKILL');
+  });
+});
+
+describe('findPostmasters (lab down stops these cleanly)', () => {
+  it('finds a postgres whose parent is not postgres, with its -D and user', async () => {
+    const pm = fakePostgres(data);
+    await new Promise((r) => setTimeout(r, 50));
+    const found = findPostmasters([pm.pid!, process.pid]);
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatchObject({ pid: pm.pid, exe: join(dir, 'bin', 'postgres'), dataDir: data, uid: process.getuid!(), gid: process.getgid!() });
+    pm.kill('SIGKILL');
+  });
+});
+
+describe('parsers', () => {
+  it('refuse unexpected output', () => {
+    expect(() => parsePidFileCheck('maybe')).toThrow(/unexpected pid file check output/);
+    expect(() => parseServerCert('made\nnot a cert')).toThrow(/unexpected certificate script output/);
+  });
+});
