@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { findCluster, loadStore, putCluster, removeCluster } from '../config/clusters.js';
 import { NODE_ETC, NODE_LIB, SHARED_ROOT, labDir } from '../config/paths.js';
@@ -145,7 +145,9 @@ function prepareFiles(lp: LabPaths, nodes: LabNodeLayout[], opts: LabOptions): v
     if (!existsSync(p.hostKey)) keygen(p.hostKey, `root@${n.name}`);
     writeIfChanged(p.sshdConfig, renderSshdConfig(n, p));
     writeIfChanged(p.startScript, renderStartScript({ node: n, paths: p, shared: lp.shared }));
-    writeIfChanged(p.hosts, renderHostsFile(nodes));
+    // World-readable like a real /etc/hosts: PostgreSQL (as postgres) resolves "localhost" from it,
+    // and an unreadable file sent it to DNS for 10 s on every start.
+    writeIfChanged(p.hosts, renderHostsFile(nodes), 0o644);
     writeIfChanged(join(p.home, '.ssh', 'authorized_keys'), authorized);
     writeIfChanged(join(p.etc, 'node.json'), renderNodeJson(n, opts));
   }
@@ -163,9 +165,9 @@ function spawnSyncChecked(cmd: string, args: string[]): number {
   return spawnSync(cmd, args, { stdio: 'ignore' }).status ?? 1;
 }
 
-function writeIfChanged(file: string, content: string): void {
-  if (existsSync(file) && readFileSync(file, 'utf8') === content) return;
-  writeFileSync(file, content, { mode: 0o600 });
+function writeIfChanged(file: string, content: string, mode = 0o600): void {
+  if (!existsSync(file) || readFileSync(file, 'utf8') !== content) writeFileSync(file, content, { mode });
+  if ((statSync(file).mode & 0o777) !== mode) chmodSync(file, mode);
 }
 
 /**
