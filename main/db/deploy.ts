@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { VlxError } from '../errors.js';
 import { findCluster, loadStore, putCluster, type DbEndpoint } from '../config/clusters.js';
-import { NODE_LIB, SHARED_ROOT } from '../config/paths.js';
+import { NODE_LIB, NODE_RUN, SHARED_ROOT } from '../config/paths.js';
 import type { ClusterSession } from '../ssh/session.types.js';
 import type { NodeConn } from '../ssh/types.js';
 import { sh } from '../util/quote.js';
@@ -47,7 +47,9 @@ export const DEFAULT_DB_PORT = 5432;
 /** Everything PostgreSQL owns on a node lives here (node-private, survives reboots). */
 export const PG_ROOT = `${NODE_LIB}/pg`;
 const DATA = `${PG_ROOT}/data`;
-const SOCKETS = `${PG_ROOT}/run`;
+// On the node's /run (a tmpfs, empty after a reboot): a socket lock file left by a power cut
+// names a pid that may be alive again by then, and PostgreSQL would refuse to start.
+const SOCKETS = `${NODE_RUN}/pg`;
 const LOG = `${PG_ROOT}/log/postgresql.log`;
 // Written after initdb succeeded: a data dir without it is the debris of an interrupted initdb.
 const INIT_DONE = `${PG_ROOT}/initdb.done`;
@@ -128,6 +130,12 @@ function asPostgres(...argv: string[]): string {
   return sh('runuser', '-u', 'postgres', '--', ...argv);
 }
 
+/** postgres must be able to walk to its directories; node-private mounts may be 0700 root. */
+function walkable(dir: string): string[] {
+  const parents = dir.split('/').slice(1, -1).map((_, i, a) => '/' + a.slice(0, i + 1).join('/'));
+  return parents.map((d) => `{ ${asPostgres('test', '-x', d)} || ${sh('chmod', 'o+x', d)}; }`);
+}
+
 interface Probe {
   bin: string;
   client?: string;
@@ -194,9 +202,8 @@ export async function deployDatabase(session: ClusterSession, opts: DeployOption
   const inited = await conn.exec(sh('test', '-f', INIT_DONE));
   if (inited.code !== 0) {
     // postgres must be able to walk to its data dir; the node-private mount may be 0700 root.
-    const parents = PG_ROOT.split('/').slice(1, -1).map((_, i, a) => '/' + a.slice(0, i + 1).join('/'));
     const prepare = [
-      ...parents.map((d) => `${asPostgres('test', '-x', d)} || ${sh('chmod', 'o+x', d)}`),
+      ...walkable(PG_ROOT),
       sh('mkdir', '-p', PG_ROOT, `${PG_ROOT}/log`, SOCKETS),
       sh('chown', 'postgres:postgres', PG_ROOT, `${PG_ROOT}/log`, SOCKETS),
       sh('chmod', '0700', PG_ROOT),
@@ -215,7 +222,7 @@ export async function deployDatabase(session: ClusterSession, opts: DeployOption
   }
 
   report('configure', 'postgresql.conf and pg_hba.conf');
-  await conn.run(sh('mkdir', '-p', `${PG_ROOT}/log`, SOCKETS) + ' && ' + sh('chown', 'postgres:postgres', `${PG_ROOT}/log`, SOCKETS));
+  await conn.run([sh('mkdir', '-p', `${PG_ROOT}/log`, SOCKETS), ...walkable(SOCKETS), sh('chown', 'postgres:postgres', `${PG_ROOT}/log`, SOCKETS)].join(' && '));
   const clusterNet = typeof p.manifest?.clusterNetwork === 'string' ? checkCidr(p.manifest.clusterNetwork, 'manifest clusterNetwork') : undefined;
   const allow = [
     ...(clusterNet ? [clusterNet] : isIPv4(conn.address) ? [`${conn.address}/32`] : []),
@@ -230,7 +237,7 @@ export async function deployDatabase(session: ClusterSession, opts: DeployOption
     + `echo ${sh("include_if_exists = 'vlx.conf'")} >> ${sh(`${DATA}/postgresql.conf`)}`);
 
   // Not `pg_ctl status`: it trusts a pid file whose pid another process may have by now.
-  const pidFile = parsePidFileCheck(await conn.run(pidFileCheckScript(DATA)));
+  const pidFile = parsePidFileCheck(await conn.run(pidFileCheckScript(DATA, SOCKETS)));
   const pgctl = (...args: string[]) => asPostgres(bin('pg_ctl'), '-D', DATA, '-l', LOG, '-w', '-t', '60', ...args);
   if (pidFile.state !== 'running') {
     const stale = pidFile.state === 'stale' ? ` (removed a stale postmaster.pid: pid ${pidFile.pid ?? '?'} is no postmaster of ${DATA})` : '';

@@ -15,15 +15,19 @@ import { sh } from '../util/quote.js';
  * PostgreSQL would then never start again. A live postmaster of this data dir runs the
  * postgres binary, sits in the data dir (it chdirs there) and shares our mount namespace
  * (lab nodes share one pid space, and every lab node's data dir has the same path).
+ *
+ * With no postmaster running, the socket lock files in `sockets` (the app's own socket dir)
+ * are stale too: PostgreSQL checks their pid the same trusting way, so they go as well.
  */
-export function pidFileCheckScript(data: string): string {
+export function pidFileCheckScript(data: string, sockets: string): string {
+  const clearSockets = `rm -f -- ${sh(sockets)}/.s.PGSQL.*`;
   return [
     `data=$(readlink -f ${sh(data)}) || data=${sh(data)}`,
     'f="$data/postmaster.pid"',
-    'if [ ! -e "$f" ]; then echo stopped; exit 0; fi',
+    `if [ ! -e "$f" ]; then ${clearSockets}; echo stopped; exit 0; fi`,
     'pid=$(head -n 1 "$f" 2>/dev/null)',
     'case "$pid" in',
-    "  ''|*[!0-9]*) rm -f \"$f\"; echo \"stale unreadable\"; exit 0 ;;",
+    `  ''|*[!0-9]*) rm -f "$f"; ${clearSockets}; echo "stale unreadable"; exit 0 ;;`,
     'esac',
     'exe=$(readlink "/proc/$pid/exe" 2>/dev/null)',
     'cwd=$(readlink "/proc/$pid/cwd" 2>/dev/null)',
@@ -32,6 +36,7 @@ export function pidFileCheckScript(data: string): string {
     '  echo "running $pid"',
     'else',
     '  rm -f "$f"',
+    `  ${clearSockets}`,
     '  echo "stale $pid"',
     'fi',
     '',

@@ -11,6 +11,7 @@ import { findPostmasters } from '../../main/lab/postgres.js';
 let dir: string;
 let data: string;
 let other: string;
+let sockets: string;
 const children: ChildProcess[] = [];
 
 /** A process whose binary is called postgres, sitting in `cwd` (as a postmaster sits in its data dir). */
@@ -28,7 +29,7 @@ function fakePostgres(cwd: string): ChildProcess {
 }
 
 function check(): ReturnType<typeof parsePidFileCheck> & { raw: string } {
-  const r = spawnSync('/bin/sh', ['-c', pidFileCheckScript(data)], { encoding: 'utf8' });
+  const r = spawnSync('/bin/sh', ['-c', pidFileCheckScript(data, sockets)], { encoding: 'utf8' });
   expect(r.status, r.stderr).toBe(0);
   return { ...parsePidFileCheck(r.stdout), raw: r.stdout };
 }
@@ -42,6 +43,8 @@ beforeAll(() => {
   other = join(dir, 'other', 'data');
   mkdirSync(data, { recursive: true });
   mkdirSync(other, { recursive: true });
+  sockets = join(dir, 'run pg');
+  mkdirSync(sockets);
 });
 afterAll(() => {
   for (const c of children) c.kill('SIGKILL');
@@ -62,10 +65,27 @@ describe('pidFileCheckScript: is postmaster.pid a live postmaster of THIS data d
     pm.kill('SIGKILL');
   });
 
-  it('the pid now belongs to another live process (not postgres): stale, pid file removed', () => {
+  it('the pid now belongs to another live process (not postgres): stale, pid file and socket lock removed', () => {
     writePid(process.pid);
+    const lock = join(sockets, '.s.PGSQL.5432.lock');
+    writeFileSync(lock, `${process.pid}\n`);
+    writeFileSync(join(sockets, 'unrelated'), '');
     expect(check()).toMatchObject({ state: 'stale', pid: process.pid });
     expect(existsSync(pidFile())).toBe(false);
+    expect(existsSync(lock)).toBe(false);
+    expect(existsSync(join(sockets, 'unrelated'))).toBe(true);
+  });
+
+  it('a running postmaster keeps its socket lock', async () => {
+    const pm = fakePostgres(data);
+    await new Promise((r) => setTimeout(r, 50));
+    writePid(pm.pid!);
+    const lock = join(sockets, '.s.PGSQL.5432.lock');
+    writeFileSync(lock, `${pm.pid}\n`);
+    expect(check().state).toBe('running');
+    expect(existsSync(lock)).toBe(true);
+    pm.kill('SIGKILL');
+    rmSync(lock);
   });
 
   it('the pid belongs to a postgres of another data dir: stale', async () => {
@@ -94,7 +114,7 @@ describe('pidFileCheckScript: is postmaster.pid a live postmaster of THIS data d
     const pm = fakePostgres(odd);
     await new Promise((r) => setTimeout(r, 50));
     writeFileSync(join(odd, 'postmaster.pid'), `${pm.pid}\n`);
-    const r = spawnSync('/bin/sh', ['-c', pidFileCheckScript(odd)], { encoding: 'utf8' });
+    const r = spawnSync('/bin/sh', ['-c', pidFileCheckScript(odd, sockets)], { encoding: 'utf8' });
     expect(parsePidFileCheck(r.stdout)).toMatchObject({ state: 'running', pid: pm.pid });
     pm.kill('SIGKILL');
   });
