@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { VlxError } from '../errors.js';
 import { findCluster, loadStore, putCluster, type DbEndpoint } from '../config/clusters.js';
-import { NODE_LIB, NODE_RUN, SHARED_ROOT } from '../config/paths.js';
+import { NODE_LIB, SHARED_ROOT } from '../config/paths.js';
 import type { ClusterSession } from '../ssh/session.types.js';
 import type { NodeConn } from '../ssh/types.js';
 import { sh } from '../util/quote.js';
@@ -48,8 +48,9 @@ export const DEFAULT_DB_PORT = 5432;
 export const PG_ROOT = `${NODE_LIB}/pg`;
 const DATA = `${PG_ROOT}/data`;
 // On the node's /run (a tmpfs, empty after a reboot): a socket lock file left by a power cut
-// names a pid that may be alive again by then, and PostgreSQL would refuse to start.
-const SOCKETS = `${NODE_RUN}/pg`;
+// names a pid that may be alive again by then, and PostgreSQL would refuse to start. A
+// directory of its own: a distribution cluster may use /run/postgresql itself.
+const SOCKETS = '/run/postgresql/vlx';
 const LOG = `${PG_ROOT}/log/postgresql.log`;
 // Written after initdb succeeded: a data dir without it is the debris of an interrupted initdb.
 const INIT_DONE = `${PG_ROOT}/initdb.done`;

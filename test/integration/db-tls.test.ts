@@ -84,7 +84,7 @@ describe('TLS to the cluster database', () => {
     expect((await conn.run(`stat -c '%U %a' ${KEY} ${CERT}`)).trim().split('\n')).toEqual(['postgres 600', 'postgres 644']);
     const hba = (await conn.run(`grep -v '^#' ${DATA}/pg_hba.conf`)).trim().split('\n').filter(Boolean).map((l) => l.split(/\s+/)[0]);
     expect(new Set(hba)).toEqual(new Set(['local', 'hostssl']));
-    const settings = await conn.run(`runuser -u postgres -- psql -h /run/virtualinux/pg -Atc "select name || '=' || setting from pg_settings where name in ('ssl', 'ssl_cert_file', 'ssl_key_file') order by name" postgres`);
+    const settings = await conn.run(`runuser -u postgres -- psql -h /run/postgresql/vlx -Atc "select name || '=' || setting from pg_settings where name in ('ssl', 'ssl_cert_file', 'ssl_key_file') order by name" postgres`);
     expect(settings.trim().split('\n')).toEqual(['ssl=on', `ssl_cert_file=${CERT}`, `ssl_key_file=${KEY}`]);
   });
 

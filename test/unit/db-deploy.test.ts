@@ -7,7 +7,7 @@ describe('deploy config rendering', () => {
     const conf = renderPgConf({ address: '10.77.0.2', port: 5433 });
     expect(conf).toContain("listen_addresses = '10.77.0.2,localhost'\n");
     expect(conf).toContain('port = 5433\n');
-    expect(conf).toContain("unix_socket_directories = '/run/virtualinux/pg'\n");
+    expect(conf).toContain("unix_socket_directories = '/run/postgresql/vlx'\n");
     expect(conf).toContain('password_encryption = scram-sha-256\n');
   });
 
