@@ -56,25 +56,41 @@ export interface TlsPaths {
   key: string;
 }
 
+// `openssl ca` rather than `req -x509`: OpenSSL 3.0 can set the start date only there.
+const CA_CONFIG = [
+  '[ca]', 'default_ca = d', '[d]', 'dir = $ENV::VLX_CA_DIR', 'database = $dir/index.txt', 'new_certs_dir = $dir', 'serial = $dir/serial',
+  'default_md = sha256', 'policy = p', 'unique_subject = no', 'x509_extensions = e',
+  '[p]', 'commonName = supplied', '[e]', 'basicConstraints = critical, CA:TRUE', 'subjectKeyIdentifier = hash',
+];
+
 /**
  * Make the server's self-signed certificate once (kept across deploys: it is what every
  * workstation pinned), key 0600 owned by postgres; print `made` or `kept`, then the PEM.
  * The key never leaves the node. EC P-256: quick to make, and every TLS client speaks it.
+ * Valid from 2000 to 2100: a workstation whose clock is behind the node's must not find the
+ * new certificate "not yet valid", and renewing a pinned certificate means re-pinning everywhere.
  */
 export function serverCertScript(p: TlsPaths, commonName: string): string {
+  const [key, cert] = [`${p.key}.vlx-tmp`, `${p.cert}.vlx-tmp`];
   const make = [
     'umask 077',
-    sh('openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-      // a pinned certificate must not run out: renewing it means re-pinning on every workstation
-      '-days', '36500', '-subj', `/CN=${commonName}`, '-keyout', `${p.key}.vlx-tmp`, '-out', `${p.cert}.vlx-tmp`) + ' 2>&1 >/dev/null',
-    sh('mv', `${p.key}.vlx-tmp`, p.key),
-    sh('mv', `${p.cert}.vlx-tmp`, p.cert),
+    'export VLX_CA_DIR="$(mktemp -d)"',
+    'trap \'rm -rf "$VLX_CA_DIR"\' EXIT',
+    `printf '%s\\n' ${CA_CONFIG.map((l) => sh(l)).join(' ')} > "$VLX_CA_DIR/ca.cnf"`,
+    ': > "$VLX_CA_DIR/index.txt"',
+    'openssl rand -hex 16 > "$VLX_CA_DIR/serial"',
+    sh('openssl', 'req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', `/CN=${commonName}`,
+      '-keyout', key) + ' -out "$VLX_CA_DIR/req.csr"',
+    `openssl ca -batch -notext -config "$VLX_CA_DIR/ca.cnf" -selfsign -in "$VLX_CA_DIR/req.csr" ${sh('-keyfile', key, '-out', cert)}`
+      + ' -startdate 20000101000000Z -enddate 21000101000000Z',
+    sh('mv', key, p.key),
+    sh('mv', cert, p.cert),
   ].join(' && ');
   return [
     'set -e',
     `${sh('install', '-d', '-o', 'postgres', '-g', 'postgres', '-m', '0700', p.dir)}`,
     `if [ -s ${sh(p.cert)} ] && [ -s ${sh(p.key)} ]; then made=kept; else`,
-    `  ${sh('runuser', '-u', 'postgres', '--', 'sh', '-c', make)} >&2`,
+    `  ${sh('runuser', '-u', 'postgres', '--', 'sh', '-c', make)} >&2 </dev/null`,
     '  made=made',
     'fi',
     sh('chown', 'postgres:postgres', p.cert, p.key),

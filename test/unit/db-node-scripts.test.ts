@@ -1,11 +1,12 @@
 // The deploy's node-side scripts, run for real with /bin/sh against scratch directories and
 // real processes (a copy of dash named postgres stands in for a postmaster).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parsePidFileCheck, parseServerCert, pidFileCheckScript } from '../../main/db/nodeScripts.js';
+import { parsePidFileCheck, parseServerCert, pidFileCheckScript, serverCertScript } from '../../main/db/nodeScripts.js';
 import { findPostmasters } from '../../main/lab/postgres.js';
 
 let dir: string;
@@ -135,5 +136,40 @@ describe('parsers', () => {
   it('refuse unexpected output', () => {
     expect(() => parsePidFileCheck('maybe')).toThrow(/unexpected pid file check output/);
     expect(() => parseServerCert('made\nnot a cert')).toThrow(/unexpected certificate script output/);
+  });
+});
+
+// Runs the real script (openssl, runuser) where the postgres user exists, as on a node.
+const hasPostgresUser = spawnSync('id', ['-u', 'postgres']).status === 0 && process.getuid?.() === 0;
+
+describe.runIf(hasPostgresUser)('serverCertScript: the certificate the workstation pins', () => {
+  it('makes it once (key 0600 of postgres), valid 2000-2100, and keeps it on later runs', () => {
+    const root = mkdtempSync(join(tmpdir(), 'vlx-cert-'));
+    spawnSync('chmod', ['0755', root]);
+    const p = { dir: join(root, 'tls'), cert: join(root, 'tls', 'server.crt'), key: join(root, 'tls', 'server.key') };
+    try {
+      const run = () => {
+        const r = spawnSync('/bin/sh', ['-c', serverCertScript(p, 'vlx-db n2')], { encoding: 'utf8' });
+        expect(r.status, r.stderr).toBe(0);
+        return parseServerCert(r.stdout);
+      };
+      const first = run();
+      expect(first.made).toBe(true);
+      const x = new X509Certificate(first.pem);
+      expect(x.subject).toBe('CN=vlx-db n2');
+      expect(new Date(x.validFrom).getUTCFullYear()).toBe(2000);
+      expect(new Date(x.validTo).getUTCFullYear()).toBe(2100);
+      expect(x.checkPrivateKey(createPrivateKey(readFileSync(p.key)))).toBe(true);
+      const st = (f: string) => spawnSync('stat', ['-c', '%U %a', f], { encoding: 'utf8' }).stdout.trim();
+      expect([st(p.key), st(p.cert), st(p.dir)]).toEqual(['postgres 600', 'postgres 644', 'postgres 700']);
+      const second = run();
+      expect(second).toEqual({ made: false, pem: first.pem });
+      rmSync(p.key);
+      const third = run();
+      expect(third.made).toBe(true);
+      expect(third.pem).not.toBe(first.pem);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
