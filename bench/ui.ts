@@ -19,7 +19,7 @@ import { pathToFileURL } from 'node:url';
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { chromium, type Page } from '@playwright/test';
-import { createAppServices } from '../main/services/app.js';
+import { createServices as createAppServices } from '../main/service/index.js';
 import { startWebBridge } from '../main/web/server.js';
 
 // The package root, whether this runs from bench/ or bundled into dist/.

@@ -6,7 +6,7 @@
 // Full copies of 32 and 64 GiB are not made: the per-VM copy time measured on 8 copies is
 // multiplied out and the row says so. Options: --sizes 1,8 (fewer rows), --skip-boot.
 import { sh } from '../main/util/quote.js';
-import { VcService } from '../main/services/vc.js';
+import { VcService } from '../main/service/vcCore.js';
 import { renderOverlayScript } from '../main/vm/scripts.js';
 import { runScript } from '../main/cluster/env.js';
 import type { TaskEvent, TaskSummary } from '../main/tasks/types.js';

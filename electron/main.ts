@@ -1,6 +1,6 @@
 import { app, Menu, shell, type BrowserWindow, type MenuItemConstructorOptions } from 'electron';
 import { join } from 'node:path';
-import { createAppServices } from '../main/services/app.js';
+import { createServices as createAppServices } from '../main/service/index.js';
 import type { AppServices } from '../main/api/methods.js';
 import { createWindow as openAppWindow, hardenContents, registerScheme, serveRenderer } from './window.js';
 

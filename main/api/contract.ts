@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { NAME_RULES } from '../util/names.js';
+import { VC_LIMITS, type VcNumberField } from '../domain/vcSpec.js';
+import { LAB_LIMITS } from '../domain/labLimits.js';
 import type { TaskEvent as TaskEventType } from '../tasks/types.js';
 
 /**
@@ -72,17 +74,35 @@ export const HostKeyProbe = z.object({
 });
 export type HostKeyProbe = z.infer<typeof HostKeyProbe>;
 
+export const LabNode = z.object({
+  name: z.string(),
+  address: z.string(),
+  /** up: namespace, link and sshd; crashed: some of it is there (lab crash, or died); down: none */
+  state: z.enum(['up', 'crashed', 'down']),
+  netns: z.boolean(),
+  link: z.enum(['up', 'down', 'absent']),
+  sshd: z.boolean(),
+  pid: z.number().int().optional(),
+});
+export type LabNode = z.infer<typeof LabNode>;
 export const LabStatus = z.object({
   up: z.boolean(),
+  /** up: every node up; degraded: some; down: no lab */
+  state: z.enum(['up', 'down', 'degraded']),
   cluster: z.string().optional(),
   accel: z.enum(['kvm', 'tcg']).optional(),
+  network: z.string(),
+  hostAddress: z.string(),
+  labDir: z.string(),
+  bridge: z.boolean(),
   /** the capacity each node declares, as the running lab was built with */
   cores: z.number().int().optional(),
   memMb: z.number().int().optional(),
-  nodes: z.array(z.object({ name: z.string(), address: z.string(), state: z.enum(['up', 'crashed', 'down']) })),
+  nodes: z.array(LabNode),
 });
 export type LabStatus = z.infer<typeof LabStatus>;
 
+const Capacity = z.object({ cores: z.number().int(), memMb: z.number().int() });
 export const NodeService = z.object({
   name: z.string(),
   /** master/backup for passively replicated services (the gateway VIP), running/stopped otherwise */
@@ -99,11 +119,26 @@ export const NodeInfo = z.object({
   /** the node the app currently talks to */
   inUse: z.boolean(),
   error: z.string().optional(),
+  /** what the node reports of itself (absent when it did not answer) */
+  hostname: z.string().optional(),
+  kernel: z.string().optional(),
+  declared: Capacity.optional(),
+  detected: Capacity.optional(),
+  /** absent: no /dev/kvm; unverified: not probed yet */
+  kvm: z.enum(['usable', 'unusable', 'absent', 'unverified']).optional(),
+  kvmReason: z.string().optional(),
+  /** the tools a node needs (README's node requirements), each present or not */
+  tools: z.record(z.string(), z.boolean()).optional(),
+  missingTools: z.array(z.string()).optional(),
+  /** the error's code when it did not answer (unreachable, host-key-changed, …) */
+  errorCode: z.string().optional(),
 });
 export type NodeInfo = z.infer<typeof NodeInfo>;
 
 export const ExecResultShape = z.object({
   node: z.string(),
+  address: z.string().optional(),
+  signal: z.string().optional(),
   code: z.number().int(),
   stdout: z.string(),
   stderr: z.string(),
@@ -124,11 +159,18 @@ export const TaskSummaryShape = z.object({
   state: z.enum(['running', 'succeeded', 'failed', 'cancelled']),
   progress: z.number(),
   currentStep: z.string().optional(),
-  error: z.object({ code: z.string(), message: z.string(), step: z.string().optional() }).optional(),
+  error: z.object({ code: z.string(), message: z.string(), step: z.string().optional(), hint: z.string().optional() }).optional(),
   startedAt: Iso,
   endedAt: Iso.optional(),
   /** stored as running, but no process runs it any more (killed): re-running the same operation resumes it */
   interrupted: z.boolean().optional(),
+  /** how many times a process has run it (a resumed task has more than one) */
+  attempts: z.number().int().optional(),
+  /** the workstation that runs (or last ran) it */
+  host: z.string().optional(),
+  cancelRequested: z.boolean().optional(),
+  /** what a finished task of this process produced (the lab removed, the database endpoint, an image built) */
+  result: z.record(z.string(), z.unknown()).optional(),
   steps: z.array(StepShape),
 });
 export const TaskLogLine = z.object({ at: Iso, line: z.string() });
@@ -145,8 +187,22 @@ export const ImageInfo = z.object({
   virtualBytes: z.number(),
   kernel: z.boolean(),
   createdAt: Iso.optional(),
+  /** how the guest is set up: tiny (kernel parameters), debian or cloud (NoCloud seed) */
+  guest: z.string().optional(),
+  /** kernel + initrd sizes of a kernel image */
+  kernelBytes: z.number().optional(),
+  initrdBytes: z.number().optional(),
+  /** the image's files are there but its metadata cannot be read */
+  problem: z.string().optional(),
 });
 export type ImageInfo = z.infer<typeof ImageInfo>;
+export const ImageDetail = ImageInfo.extend({
+  cmdline: z.string().optional(),
+  template: z.object({ format: z.string(), actualBytes: z.number(), virtualBytes: z.number() }),
+  /** volumes whose backing file is this image's template */
+  usedBy: z.array(z.string()),
+});
+export type ImageDetail = z.infer<typeof ImageDetail>;
 
 export const VmState = z.enum(['stopped', 'starting', 'running', 'paused', 'saving', 'saved', 'migrating', 'stopping', 'error', 'unknown']);
 export type VmState = z.infer<typeof VmState>;
@@ -183,23 +239,27 @@ export type VcInfo = z.infer<typeof VcInfo>;
 export const VcDetail = VcInfo.extend({
   /** what is (QEMU processes, routes found on nodes) where it differs from what the DB says */
   drift: z.array(z.string()),
+  /** VM → the nodes where its QEMU was found running */
+  actual: z.record(z.string(), z.array(z.string())),
   tasks: z.array(TaskSummaryShape),
 });
 export type VcDetail = z.infer<typeof VcDetail>;
 
+const vcInt = (f: VcNumberField) => int(VC_LIMITS[f].min, VC_LIMITS[f].max);
 export const VcSpec = z.object({
   name: VcName,
-  nodes: int(1, 1024),
-  vcpus: int(1, 64),
-  memMb: int(16, 1_048_576),
-  diskGb: int(1, 16_384),
-  swapMb: int(0, 1_048_576),
+  nodes: vcInt('nodes'),
+  vcpus: vcInt('vcpus'),
+  memMb: vcInt('memMb'),
+  diskGb: vcInt('diskGb'),
+  swapMb: vcInt('swapMb').default(0),
   image: ImageName,
-  subnet: z.union([z.literal('auto'), Cidr]),
+  subnet: z.union([z.literal('auto'), Cidr]).default('auto'),
 });
 export type VcSpec = z.infer<typeof VcSpec>;
 
-export const VcControl = z.object({ name: VcName, policy: Policy, mode: Mode });
+/** Without a policy or mode, the VC's last ones (block/strict for a new VC). */
+export const VcControl = z.object({ name: VcName, policy: Policy.optional(), mode: Mode.optional() });
 
 export const Placement = z.object({
   placeable: z.boolean(),
@@ -221,6 +281,52 @@ export const MoveResult = z.object({
   error: ApiErrorShape.optional(),
 });
 export type MoveResult = z.infer<typeof MoveResult>;
+/** What dropping a VM on a node would do, decided by the service from the VM's real state. */
+export const MovePlan = z.object({
+  vc: z.string(),
+  vm: z.string(),
+  from: z.string().optional(),
+  action: z.enum(['migrate', 'relocate', 'none', 'refuse']),
+  /** why it is refused, or what will happen, in words */
+  reason: z.string(),
+});
+export type MovePlan = z.infer<typeof MovePlan>;
+
+export const DbStatus = z.object({
+  cluster: z.string(),
+  endpoint: z.object({ node: z.string(), host: z.string(), port: z.number().int(), database: z.string(), user: z.string() }),
+  reachable: z.boolean(),
+  error: ApiErrorShape.optional(),
+  version: z.string().optional(),
+  /** the connection is TLS with the pinned server certificate */
+  tls: z.boolean().optional(),
+  migrations: z.object({ applied: z.array(z.string()), pending: z.array(z.string()), unknown: z.array(z.string()) }).optional(),
+});
+export type DbStatus = z.infer<typeof DbStatus>;
+
+const ServiceState = z.object({
+  service: z.string(),
+  state: z.enum(['running', 'stopped', 'absent']),
+  pid: z.number().int().optional(),
+});
+export const ServicesStatus = z.object({
+  vip: z.string().optional(),
+  /** nodes that hold the gateway VIP: one, or a split brain */
+  holders: z.array(z.string()),
+  nodes: z.array(z.object({
+    node: z.string(),
+    address: z.string(),
+    reachable: z.boolean(),
+    error: ApiErrorShape.optional(),
+    deployed: z.boolean(),
+    services: z.array(ServiceState),
+    vrrp: z.string().optional(),
+    holdsVip: z.boolean().optional(),
+    vip: z.string().optional(),
+    nat: z.boolean().optional(),
+  })),
+});
+export type ServicesStatus = z.infer<typeof ServicesStatus>;
 
 export interface VolumeNodeT {
   path: string;
@@ -249,64 +355,91 @@ export const VolumeNode: z.ZodType<VolumeNodeT> = z.object({
 const VolumePath = z.string().regex(/^\/[A-Za-z0-9._/-]+$/, { error: 'must be a volume path on shared storage' }).refine((p) => !p.split('/').includes('..'), { error: 'must not contain ".."' });
 
 const TermSize = { rows: int(2, 500), cols: int(10, 1000) };
+const labInt = (f: keyof typeof LAB_LIMITS) => int(LAB_LIMITS[f].min, LAB_LIMITS[f].max);
 
 // ---------------------------------------------------------------- the call table
 
 export const contract = {
   'app.info': { input: Empty, output: z.object({
-    version: z.string(), face: z.enum(['electron', 'web', 'test']), cluster: z.string().optional(), nodeInUse: z.string().optional(), home: z.string(),
+    version: z.string(), face: z.enum(['electron', 'web', 'test', 'cli']), cluster: z.string().optional(), nodeInUse: z.string().optional(), home: z.string(),
     /** the physical network of the current cluster, which no VC subnet may overlap */
     clusterNetwork: z.string().optional(),
   }) },
 
   'clusters.list': { input: Empty, output: z.object({ current: z.string().optional(), clusters: z.array(ClusterInfo) }) },
+  /** Nothing is saved unless the first node answers and lets us in; every other node is checked too. */
   'clusters.add': { input: z.object({
-    name: ClusterName, address: Address, port: int(1, 65535), user: UnixUser, keyFile: FilePath.optional(),
-  }), output: ClusterInfo },
+    name: ClusterName, address: Address, port: int(1, 65535).default(22), user: UnixUser.default('root'), keyFile: FilePath.optional(),
+    /** make it the current cluster (the first cluster added always becomes current) */
+    use: z.boolean().default(false),
+  }), output: ClusterInfo.extend({
+    fromManifest: z.boolean(),
+    checked: z.array(z.object({ node: z.string(), address: z.string(), ok: z.boolean(), error: ApiErrorShape.optional() })),
+  }) },
   'clusters.use': { input: z.object({ name: ClusterName }), output: Empty },
   'clusters.remove': { input: z.object({ name: ClusterName }), output: Empty },
 
   'hostKey.probe': { input: z.object({ address: Address, port: int(1, 65535) }), output: HostKeyProbe },
   'hostKey.accept': { input: z.object({ address: Address, port: int(1, 65535), fingerprint: z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}$/, { error: 'must be a SHA256 fingerprint' }) }), output: Empty },
 
-  'lab.up': { input: z.object({ nodes: int(1, 32), cores: int(1, 1024), memMb: int(128, 16_777_216) }), output: TaskStarted },
+  'lab.up': { input: z.object({
+    nodes: labInt('nodes').optional(), cores: labInt('cores').optional(), memMb: labInt('memMb').optional(),
+  }), output: TaskStarted },
   'lab.status': { input: Empty, output: LabStatus },
-  'lab.down': { input: Empty, output: TaskStarted },
-  'lab.crash': { input: z.object({ node: NodeName }), output: Empty },
-  'lab.revive': { input: z.object({ node: NodeName }), output: Empty },
+  'lab.down': { input: z.object({ purge: z.boolean().default(false) }), output: TaskStarted },
+  'lab.crash': { input: z.object({ node: NodeName }), output: LabNode },
+  'lab.revive': { input: z.object({ node: NodeName }), output: LabNode },
 
   'nodes.list': { input: Empty, output: z.array(NodeInfo) },
+  /** 'any': one live node runs it (the one used last, if it still answers). */
   'exec.run': { input: z.object({
-    nodes: z.union([z.literal('all'), z.array(NodeName).min(1)]), command: z.string().min(1).max(65536),
+    nodes: z.union([z.literal('all'), z.literal('any'), z.array(NodeName).min(1).max(1024)]), command: z.string().min(1).max(65536),
+    timeoutS: int(1, 86_400).optional(),
   }), output: z.array(ExecResultShape) },
 
-  'tasks.list': { input: z.object({ limit: int(1, 1000).optional() }), output: z.array(TaskSummaryShape) },
-  'tasks.get': { input: z.object({ id: Id }), output: z.object({ task: TaskSummaryShape, log: z.array(TaskLogLine) }) },
-  'tasks.cancel': { input: z.object({ id: Id }), output: Empty },
+  'db.status': { input: Empty, output: DbStatus },
+  'db.migrate': { input: Empty, output: z.object({ applied: z.array(z.string()) }) },
+  'db.deploy': { input: z.object({ node: NodeName, port: int(1, 65535).default(5432), allow: z.array(Cidr).max(64).optional() }), output: TaskStarted },
+
+  'services.status': { input: Empty, output: ServicesStatus },
+  'services.deploy': { input: Empty, output: TaskStarted },
+  'services.stop': { input: Empty, output: z.array(z.object({ node: z.string(), reachable: z.boolean(), error: ApiErrorShape.optional(), stopped: z.array(z.string()) })) },
+
+  /** all: every task; otherwise the unfinished ones and the latest `limit` */
+  'tasks.list': { input: z.object({ limit: int(1, 1000).optional(), all: z.boolean().optional() }), output: z.array(TaskSummaryShape) },
+  'tasks.get': { input: z.object({ id: Id, logLines: int(0, 10_000).optional() }), output: z.object({ task: TaskSummaryShape, log: z.array(TaskLogLine) }) },
+  'tasks.cancel': { input: z.object({ id: Id }), output: TaskSummaryShape },
 
   'images.list': { input: Empty, output: z.array(ImageInfo) },
-  'images.build': { input: z.object({ kind: z.enum(['tiny', 'debian-12']), name: ImageName.optional() }), output: TaskStarted },
+  'images.info': { input: z.object({ name: ImageName }), output: ImageDetail },
+  'images.build': { input: z.object({ kind: z.enum(['tiny', 'debian-12']), name: ImageName.optional(), localOnly: z.boolean().optional() }), output: TaskStarted },
+  /** a standalone qcow2 on this workstation (a cloud image that reads a NoCloud seed) becomes a template */
+  'images.import': { input: z.object({ file: FilePath, name: ImageName }), output: TaskStarted },
 
   'vc.list': { input: Empty, output: z.array(VcInfo) },
   'vc.get': { input: z.object({ name: VcName }), output: VcDetail },
   'vc.create': { input: VcSpec, output: TaskStarted },
   'vc.start': { input: VcControl, output: TaskStarted },
-  'vc.stop': { input: z.object({ name: VcName }), output: TaskStarted },
+  /** timeoutS: how long the guests get to shut down cleanly before a hard stop */
+  'vc.stop': { input: z.object({ name: VcName, timeoutS: int(0, 3600).default(30) }), output: TaskStarted },
   'vc.save': { input: z.object({ name: VcName }), output: TaskStarted },
   'vc.restore': { input: VcControl, output: TaskStarted },
   'vc.destroy': { input: z.object({ name: VcName }), output: TaskStarted },
   'vc.previewPlacement': { input: z.object({
-    name: VcName, nodes: int(1, 1024), vcpus: int(1, 64), memMb: int(16, 1_048_576), policy: Policy, mode: Mode,
+    name: VcName, nodes: vcInt('nodes'), vcpus: vcInt('vcpus'), memMb: vcInt('memMb'), policy: Policy, mode: Mode,
   }), output: Placement },
 
+  /** What moving each VM to the node would do (live migration, relocation, or a refusal with the reason); changes nothing. */
+  'vm.planMove': { input: z.object({ vms: z.array(VmRef).min(1).max(1024), to: NodeName }), output: z.array(MovePlan) },
   'vm.move': { input: z.object({ vms: z.array(VmRef).min(1).max(1024), to: NodeName }), output: z.array(MoveResult) },
 
   'volumes.tree': { input: Empty, output: z.array(VolumeNode) },
   'volumes.reset': { input: z.object({ path: VolumePath }), output: Empty },
   'volumes.delete': { input: z.object({ path: VolumePath }), output: Empty },
 
-  'terminal.openNodeShell': { input: z.object({ node: NodeName, ...TermSize }), output: z.object({ sessionId: Id, title: z.string() }) },
-  'terminal.openVmConsole': { input: z.object({ vc: VcName, vm: VmName, ...TermSize }), output: z.object({ sessionId: Id, title: z.string() }) },
+  /** node: where the shell or the VM's serial console is */
+  'terminal.openNodeShell': { input: z.object({ node: NodeName, ...TermSize }), output: z.object({ sessionId: Id, title: z.string(), node: z.string().optional() }) },
+  'terminal.openVmConsole': { input: z.object({ vc: VcName, vm: VmName, ...TermSize }), output: z.object({ sessionId: Id, title: z.string(), node: z.string().optional() }) },
   'terminal.write': { input: z.object({ sessionId: Id, data: z.string().max(1 << 20) }), output: Empty },
   'terminal.resize': { input: z.object({ sessionId: Id, ...TermSize }), output: Empty },
   /** Reopen a console that ended (connection lost, VM restarted); same session id, its output resumes. */

@@ -6,15 +6,17 @@
 export const CHANNEL_NAMES = [
   'app.info',
   'clusters.add', 'clusters.list', 'clusters.remove', 'clusters.use',
+  'db.deploy', 'db.migrate', 'db.status',
   'exec.run',
   'hostKey.accept', 'hostKey.probe',
-  'images.build', 'images.list',
+  'images.build', 'images.import', 'images.info', 'images.list',
   'lab.crash', 'lab.down', 'lab.revive', 'lab.status', 'lab.up',
   'nodes.list',
+  'services.deploy', 'services.status', 'services.stop',
   'tasks.cancel', 'tasks.get', 'tasks.list',
   'terminal.close', 'terminal.openNodeShell', 'terminal.openVmConsole', 'terminal.reconnect', 'terminal.resize', 'terminal.write',
   'vc.create', 'vc.destroy', 'vc.get', 'vc.list', 'vc.previewPlacement', 'vc.restore', 'vc.save', 'vc.start', 'vc.stop',
-  'vm.move',
+  'vm.move', 'vm.planMove',
   'volumes.delete', 'volumes.reset', 'volumes.tree',
 ] as const;
 

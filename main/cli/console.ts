@@ -1,11 +1,15 @@
 import type { Command } from 'commander';
 import { spawnSync } from 'node:child_process';
-import { withCurrentCluster, type SshClusterSession } from '../ssh/session.js';
+import { StringDecoder } from 'node:string_decoder';
 import { checkInt } from '../util/names.js';
-import { TerminalHub, type TerminalExit, type TermSize } from '../consoles/terminals.js';
+import type { TerminalExit, TermSize } from '../consoles/terminals.js';
 import { isVmTarget, parseConsoleTarget, targetTitle, type ConsoleTarget } from '../consoles/target.js';
 import { EscapeDetector, ESCAPE_HELP } from '../consoles/escape.js';
 import { EXIT, action } from './output.js';
+import { call, cli } from './client.js';
+
+/** Under the contract's limit for one terminal.write. */
+const WRITE_CHUNK = 256 * 1024;
 
 /** What the CLI exits with when a console ends: the shell's own status when it has one. */
 export function consoleExitCode(exit: TerminalExit): number {
@@ -23,29 +27,45 @@ function windowSize(): TermSize {
 async function runConsole(targetText: string, o: { quietMs: string }): Promise<number> {
   const target = parseConsoleTarget(targetText);
   const quietMs = checkInt(o.quietMs, '--quiet-ms', 0, 600_000);
-  return withCurrentCluster((session) => attach(session, target, quietMs));
+  return attach(target, quietMs);
 }
 
 /**
- * Attach this terminal to a node's shell or a VM's serial console. With a TTY: raw mode,
- * the window size follows SIGWINCH, and the terminal is restored however it ends. Without
- * one (pipe mode, for scripts): input is sent as it comes; once it has ended and the
- * remote side has been quiet for --quiet-ms, a node shell gets Ctrl-D and a serial
- * console is left.
+ * Attach this terminal to a node's shell or a VM's serial console, through the contract's
+ * terminal channels like the GUI. With a TTY: raw mode, the window size follows SIGWINCH, and
+ * the terminal is restored however it ends. Without one (pipe mode, for scripts): input is
+ * sent as it comes; once it has ended and the remote side has been quiet for --quiet-ms, a
+ * node shell gets Ctrl-D and a serial console is left.
  */
-async function attach(session: SshClusterSession, target: ConsoleTarget, quietMs: number): Promise<number> {
-  const hub = new TerminalHub(session);
+async function attach(target: ConsoleTarget, quietMs: number): Promise<number> {
+  const client = cli();
   const stdin = process.stdin;
   const tty = Boolean(stdin.isTTY);
   let id: string | undefined;
+  let open = false;
   let rawSet = false;
   let quietTimer: NodeJS.Timeout | undefined;
   let inputEnded = false;
   const cleanups: (() => void)[] = [];
+  // Input goes out in order: each write waits for the one before it.
+  let sending: Promise<unknown> = Promise.resolve();
+  const send = (data: string) => {
+    const tid = id;
+    if (!tid || !open || data === '') return;
+    for (let i = 0; i < data.length; i += WRITE_CHUNK) {
+      const part = data.slice(i, i + WRITE_CHUNK);
+      sending = sending.then(() => client.invoke('terminal.write', { sessionId: tid, data: part }));
+    }
+  };
+  const closeIt = () => { if (id && open) void client.invoke('terminal.close', { sessionId: id }); };
 
-  const ended = new Promise<TerminalExit>((resolve) => {
-    cleanups.push(hub.onExit((tid, exit) => { if (tid === id) resolve(exit); }));
-  });
+  let endedWith!: (e: TerminalExit) => void;
+  const ended = new Promise<TerminalExit>((resolve) => { endedWith = resolve; });
+  cleanups.push(client.on('terminal.exit', (e) => {
+    if (e.sessionId !== id) return;
+    open = false;
+    endedWith({ reason: e.reason, lost: e.lost, ...(e.code !== undefined ? { code: e.code } : {}) });
+  }));
   // Without a TTY, the end of input is only acted on once the remote side has gone quiet:
   // a Ctrl-D typed into a PTY before the shell reads it is lost, and a serial line has no
   // end of its own. A node shell gets Ctrl-D (again after each quiet spell, as a person
@@ -53,46 +73,47 @@ async function attach(session: SshClusterSession, target: ConsoleTarget, quietMs
   const armQuiet = () => {
     if (!inputEnded || !id) return;
     clearTimeout(quietTimer);
-    const tid = id;
     quietTimer = setTimeout(() => {
-      if (!hub.info(tid).open) return;
-      if (isVmTarget(target)) {
-        hub.close(tid);
-      } else {
-        hub.write(tid, '\x04');
+      if (!open) return;
+      if (isVmTarget(target)) closeIt();
+      else {
+        send('\x04');
         armQuiet();
       }
     }, quietMs);
   };
-  cleanups.push(hub.onData((tid, data) => {
-    if (tid !== id) return;
-    process.stdout.write(data);
+  cleanups.push(client.on('terminal.data', (e) => {
+    if (e.sessionId !== id) return;
+    process.stdout.write(e.data);
     armQuiet();
   }));
 
   try {
-    const opened = await hub.open(target, windowSize());
-    id = opened.id;
-    const info = hub.info(id);
-    const where = isVmTarget(target) ? `the serial console of ${targetTitle(target)} on node ${info.node}` : `a shell on node ${target.node}`;
+    const size = windowSize();
+    const opened = isVmTarget(target)
+      ? await call('terminal.openVmConsole', { vc: target.vc, vm: target.vm, ...size })
+      : await call('terminal.openNodeShell', { node: target.node, ...size });
+    id = opened.sessionId;
+    open = true;
+    const where = isVmTarget(target) ? `the serial console of ${targetTitle(target)} on node ${opened.node ?? '?'}` : `a shell on node ${target.node}`;
     process.stderr.write(`Connected to ${where}. Escape: ${ESCAPE_HELP}.\r\n`);
 
-    const tid = id;
     const escape = new EscapeDetector();
+    const text = new StringDecoder('utf8');
     let lastByte = 0x0a;
     const onInput = (chunk: Buffer) => {
       const { forward, quit } = escape.feed(chunk);
       if (forward.length > 0) {
-        lastByte = forward[forward.length - 1];
-        hub.write(tid, forward);
+        lastByte = forward[forward.length - 1]!;
+        send(text.write(Buffer.from(forward)));
       }
-      if (quit) hub.close(tid);
+      if (quit) closeIt();
     };
     const onEnd = () => {
       inputEnded = true;
-      if (!hub.info(tid).open) return;
+      if (!open) return;
       // An unfinished last line still runs, as it would at a prompt.
-      if (!isVmTarget(target) && lastByte !== 0x0a && lastByte !== 0x0d) hub.write(tid, '\r');
+      if (!isVmTarget(target) && lastByte !== 0x0a && lastByte !== 0x0d) send('\r');
       armQuiet();
     };
     if (tty) {
@@ -112,15 +133,14 @@ async function attach(session: SshClusterSession, target: ConsoleTarget, quietMs
 
     const onWinch = () => {
       const s = windowSize();
-      if (hub.info(tid).open) hub.resize(tid, s.rows, s.cols);
+      if (open && id) void client.invoke('terminal.resize', { sessionId: id, ...s });
     };
     process.on('SIGWINCH', onWinch);
     cleanups.push(() => process.off('SIGWINCH', onWinch));
     // Killed from outside: still give the terminal back in a usable state.
     for (const sig of ['SIGTERM', 'SIGHUP'] as const) {
-      const onSig = () => hub.close(tid);
-      process.on(sig, onSig);
-      cleanups.push(() => process.off(sig, onSig));
+      process.on(sig, closeIt);
+      cleanups.push(() => process.off(sig, closeIt));
     }
 
     const exit = await ended;
@@ -136,7 +156,6 @@ async function attach(session: SshClusterSession, target: ConsoleTarget, quietMs
     stdin.pause();
     // A TTY stdin keeps the event loop alive after pause; nothing reads it any more.
     if (tty) stdin.destroy();
-    hub.closeAll();
   }
 }
 
@@ -146,5 +165,5 @@ export function registerConsole(program: Command): void {
     .description(`a shell on a node (NODE) or a VM's serial console (VC/VM); ${ESCAPE_HELP} leaves`)
     .argument('<target>', 'NODE, or VC/VM')
     .option('--quiet-ms <ms>', 'without a TTY: once input has ended and output has been quiet this long, send Ctrl-D to a node shell or leave a serial console', '1000')
-    .action(action(async (target: string, o: { quietMs: string }) => runConsole(target, o)));
+    .action(action(async (target: string, o: { quietMs: string }) => runConsole(target, o), { node: 'NODE', vc: 'VC/VM', vm: 'VC/VM' }));
 }

@@ -1,21 +1,24 @@
 import type { Command } from 'commander';
-import { getCluster } from '../config/clusters.js';
-import { openClusterDb } from '../db/client.js';
-import { deployDatabase } from '../db/deploy.js';
-import { appliedMigrations, migrate } from '../db/migrate.js';
-import { MIGRATIONS } from '../db/migrations/index.js';
-import { asVlxError } from '../errors.js';
-import { withCurrentCluster } from '../ssh/session.js';
-import { checkInt } from '../util/names.js';
-import { EXIT, action, printJson, progressDone, progressLine } from './output.js';
+import type { DbStatus } from '../api/contract.js';
+import { EXIT, action, num, printJson } from './output.js';
+import { call, runTask } from './client.js';
 
-export interface DbStatus {
-  cluster: string;
-  endpoint: { node: string; host: string; port: number; database: string; user: string };
-  reachable: boolean;
-  error?: { code: string; message: string; hint?: string };
-  version?: string;
-  migrations?: { applied: string[]; pending: string[]; unknown: string[] };
+const FLAGS = { node: '--node', port: '--port', allow: '--allow' };
+
+function renderStatus(s: DbStatus): string {
+  const ep = s.endpoint;
+  const lines = [
+    `cluster:    ${s.cluster}`,
+    `endpoint:   ${ep.user}@${ep.host}:${ep.port}/${ep.database} (node ${ep.node})`,
+    `reachable:  ${s.reachable ? `yes${s.tls ? ' (TLS)' : ''}` : `no: ${s.error?.message}`}`,
+  ];
+  if (s.version) lines.push(`version:    PostgreSQL ${s.version}`);
+  if (s.migrations) {
+    lines.push(`migrations: ${s.migrations.applied.join(', ') || 'none'}`);
+    if (s.migrations.pending.length) lines.push(`pending:    ${s.migrations.pending.join(', ')} (run \`vlx db migrate\`)`);
+    if (s.migrations.unknown.length) lines.push(`newer:      ${s.migrations.unknown.join(', ')} (applied by a newer vlx)`);
+  }
+  return lines.join('\n') + '\n';
 }
 
 export function registerDb(program: Command): void {
@@ -28,76 +31,30 @@ export function registerDb(program: Command): void {
     .option('--allow <cidr...>', 'more networks allowed to connect (the cluster network and this workstation always are)')
     .option('--json', 'print the endpoint as JSON')
     .action(action(async (o: { node: string; port: string; allow?: string[]; json?: boolean }) => {
-      const port = checkInt(o.port, 'port', 1, 65535);
-      const ep = await withCurrentCluster((session) => deployDatabase(session, {
-        node: o.node, port, allow: o.allow,
-        onProgress: (p) => progressLine(`[${p.index}/${p.total}] ${p.step}: ${p.note}`),
-      }));
-      progressDone();
-      const shown = { node: ep.node, host: ep.host, port: ep.port, database: ep.database, user: ep.user };
-      if (o.json) printJson({ endpoint: shown });
-      else process.stdout.write(`database ${ep.user}@${ep.host}:${ep.port}/${ep.database} on ${ep.node} is ready (password stored in this workstation's config only)\n`);
-    }));
+      const { exitCode } = await runTask('db.deploy', { node: o.node, port: num(o.port) as number, ...(o.allow ? { allow: o.allow } : {}) }, { json: Boolean(o.json) });
+      if (exitCode !== 0) return exitCode;
+      const s = await call('db.status', {});
+      if (o.json) printJson({ endpoint: s.endpoint });
+      else process.stdout.write(`database ${s.endpoint.user}@${s.endpoint.host}:${s.endpoint.port}/${s.endpoint.database} on ${s.endpoint.node} is ready (password stored in this workstation's config only)\n`);
+      return 0;
+    }, FLAGS));
 
   db.command('status')
     .description('endpoint, reachability, server version and applied migrations')
     .option('--json', 'print as JSON')
     .action(action(async (o: { json?: boolean }) => {
-      const cluster = getCluster();
-      const conn = openClusterDb(cluster, { max: 1 });
-      const ep = cluster.db!;
-      const status: DbStatus = {
-        cluster: cluster.name,
-        endpoint: { node: ep.node, host: ep.host, port: ep.port, database: ep.database, user: ep.user },
-        reachable: false,
-      };
-      try {
-        const v = await conn.query<{ v: string }>("select current_setting('server_version') as v");
-        status.reachable = true;
-        status.version = v.rows[0].v;
-        const done = await appliedMigrations(conn);
-        const names = new Set(done.map((d) => d.name));
-        const known = new Set(MIGRATIONS.map((m) => m.name));
-        status.migrations = {
-          applied: done.map((d) => d.name),
-          pending: MIGRATIONS.filter((m) => !names.has(m.name)).map((m) => m.name),
-          // applied by a newer version of the app than this one
-          unknown: done.filter((d) => !known.has(d.name)).map((d) => d.name),
-        };
-      } catch (e) {
-        status.error = asVlxError(e).toJSON();
-      } finally {
-        await conn.close();
-      }
-      if (o.json) printJson(status);
-      else {
-        const lines = [
-          `cluster:    ${status.cluster}`,
-          `endpoint:   ${ep.user}@${ep.host}:${ep.port}/${ep.database} (node ${ep.node})`,
-          `reachable:  ${status.reachable ? 'yes' : `no: ${status.error?.message}`}`,
-        ];
-        if (status.version) lines.push(`version:    PostgreSQL ${status.version}`);
-        if (status.migrations) {
-          lines.push(`migrations: ${status.migrations.applied.join(', ') || 'none'}`);
-          if (status.migrations.pending.length) lines.push(`pending:    ${status.migrations.pending.join(', ')} (run \`vlx db migrate\`)`);
-          if (status.migrations.unknown.length) lines.push(`newer:      ${status.migrations.unknown.join(', ')} (applied by a newer vlx)`);
-        }
-        process.stdout.write(lines.join('\n') + '\n');
-      }
-      return status.reachable ? 0 : EXIT[(status.error?.code as keyof typeof EXIT) ?? 'unreachable'] ?? EXIT.unreachable;
+      const s = await call('db.status', {});
+      if (o.json) printJson(s);
+      else process.stdout.write(renderStatus(s));
+      return s.reachable ? 0 : EXIT[(s.error?.code as keyof typeof EXIT) ?? 'unreachable'] ?? EXIT.unreachable;
     }));
 
   db.command('migrate')
     .description('apply the migrations the cluster database does not have yet')
     .option('--json', 'print as JSON')
     .action(action(async (o: { json?: boolean }) => {
-      const conn = openClusterDb(getCluster());
-      try {
-        const r = await migrate(conn);
-        if (o.json) printJson(r);
-        else process.stdout.write(r.applied.length ? `applied ${r.applied.join(', ')}\n` : 'schema up to date\n');
-      } finally {
-        await conn.close();
-      }
+      const r = await call('db.migrate', {});
+      if (o.json) printJson(r);
+      else process.stdout.write(r.applied.length ? `applied ${r.applied.join(', ')}\n` : 'schema up to date\n');
     }));
 }

@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
-import { VlxError, invalid } from '../errors.js';
-import type { NodeExecResult } from '../ssh/session.types.js';
-import { withCurrentCluster } from '../ssh/session.js';
-import { checkInt, checkName } from '../util/names.js';
+import { invalid } from '../errors.js';
+import type { ExecResultInfo } from '../api/contract.js';
+import { checkName } from '../util/names.js';
 import { sh } from '../util/quote.js';
-import { action, printJson } from './output.js';
+import { EXIT, action, num, printJson } from './output.js';
+import { call } from './client.js';
 
 interface ExecCliOptions {
   nodes?: string;
@@ -35,71 +35,43 @@ export class LinePrefixer {
   }
 }
 
-/** 0 when every node ran the command with exit 0; 5 when no node could be reached; else 1. */
-export function execExitCode(results: Pick<NodeExecResult, 'code' | 'error'>[]): number {
+/**
+ * 0 when every node ran the command with exit 0; 6 when a node refused us (host key changed or
+ * unknown, login refused: the same on every command); 5 when no node could be reached; else 1.
+ */
+export function execExitCode(results: Pick<ExecResultInfo, 'code' | 'error'>[]): number {
+  const trust = results.find((r) => r.error && EXIT[r.error.code as keyof typeof EXIT] === EXIT['host-key-changed']);
+  if (trust) return EXIT['host-key-changed'];
   if (results.length > 0 && results.every((r) => r.error && r.error.code !== 'timeout')) return 5;
   return results.every((r) => r.code === 0 && !r.error) ? 0 : 1;
 }
 
 async function execCommand(words: string[], o: ExecCliOptions): Promise<number> {
   if (o.nodes !== undefined && o.all) throw invalid('--nodes/--all', 'give either --nodes or --all, not both');
-  const targets = o.all ? 'all' : o.nodes !== undefined ? parseNodeList(o.nodes) : undefined;
-  const timeoutMs = o.timeout === undefined ? undefined : checkInt(o.timeout, '--timeout', 1, 86_400) * 1000;
+  const targets = o.all ? 'all' as const : o.nodes !== undefined ? parseNodeList(o.nodes) : 'any' as const;
   if (words.length === 0) throw invalid('CMD', 'give the command after --');
-  const command = sh(...words);
-
-  return withCurrentCluster(async (session) => {
-    const width = Math.max(...session.nodes().map((n) => n.name.length));
-    const streams = new Map<string, { out: LinePrefixer; err: LinePrefixer }>();
-    const streamsFor = (node: string) => {
-      let s = streams.get(node);
-      if (!s) {
-        const prefix = `${node.padEnd(width)}: `;
-        s = { out: new LinePrefixer(prefix, (t) => process.stdout.write(t)), err: new LinePrefixer(prefix, (t) => process.stderr.write(t)) };
-        streams.set(node, s);
-      }
-      return s;
-    };
-
-    let results: NodeExecResult[];
-    if (targets === undefined) {
-      // No nodes named: any live node runs it (the one used last, if it still answers).
-      const started = performance.now();
-      const r = await session.execAny(command, { timeoutMs }).catch((e: unknown): NodeExecResult => {
-        const c = session.currentNode ? session.nodes().find((n) => n.name === session.currentNode) : undefined;
-        if (c && e instanceof VlxError && e.code === 'timeout') {
-          return { node: c.name, address: c.address, code: -1, stdout: '', stderr: '', error: { code: e.code, message: e.message }, ms: performance.now() - started };
-        }
-        throw e;
-      });
-      results = [{ ...r, ms: performance.now() - started }];
-    } else {
-      results = await session.onNodes(targets, command, { timeoutMs });
-    }
-    if (!o.json) {
-      // Output is printed per node, in node order, so lines of one node stay together.
-      for (const r of results) {
-        const s = streamsFor(r.node);
-        s.out.push(r.stdout);
-        s.err.push(r.stderr);
-      }
-    }
-
-    for (const s of streams.values()) {
-      s.out.flush();
-      s.err.flush();
-    }
-    if (o.json) {
-      printJson(results.map((r) => ({ node: r.node, address: r.address, code: r.code, stdout: r.stdout, stderr: r.stderr, ms: Math.round(r.ms), ...(r.signal ? { signal: r.signal } : {}), ...(r.error ? { error: r.error } : {}) })));
-    } else {
-      for (const r of results) {
-        const label = `${r.node.padEnd(width)}: `;
-        if (r.error) process.stderr.write(`${label}${r.error.code === 'timeout' ? 'timed out' : 'unreachable'}: ${r.error.message}\n`);
-        else if (r.code !== 0) process.stderr.write(`${label}exit ${r.code}${r.signal ? ` (SIG${r.signal})` : ''}\n`);
-      }
-    }
+  const results = await call('exec.run', { nodes: targets, command: sh(...words), ...(o.timeout !== undefined ? { timeoutS: num(o.timeout) as number } : {}) });
+  if (o.json) {
+    printJson(results);
     return execExitCode(results);
-  });
+  }
+  // Output is printed per node, in node order, so lines of one node stay together.
+  const width = Math.max(0, ...results.map((r) => r.node.length));
+  for (const r of results) {
+    const prefix = `${r.node.padEnd(width)}: `;
+    const out = new LinePrefixer(prefix, (t) => process.stdout.write(t));
+    const err = new LinePrefixer(prefix, (t) => process.stderr.write(t));
+    out.push(r.stdout);
+    err.push(r.stderr);
+    out.flush();
+    err.flush();
+  }
+  for (const r of results) {
+    const label = `${r.node.padEnd(width)}: `;
+    if (r.error) process.stderr.write(`${label}${r.error.code === 'timeout' ? 'timed out' : EXIT[r.error.code as keyof typeof EXIT] === 6 ? 'refused' : 'unreachable'}: ${r.error.message}\n`);
+    else if (r.code !== 0) process.stderr.write(`${label}exit ${r.code}${r.signal ? ` (SIG${r.signal})` : ''}\n`);
+  }
+  return execExitCode(results);
 }
 
 export function registerExec(program: Command): void {
@@ -115,6 +87,7 @@ export function registerExec(program: Command): void {
 Without --nodes or --all, any live node runs the command.
 The words after -- are passed as separate arguments, each quoted: \`vlx exec --all -- echo 'a b'\`
 prints "a b". For pipes, redirections or $(…) run a shell: \`vlx exec --all -- sh -c 'hostname | tr a-z A-Z'\`.
-Exit status: 0 if every node succeeded, 1 if any node failed or could not be reached, 5 if no node was reached.`)
-    .action(action(async (words: string[], o: ExecCliOptions) => execCommand(words, o)));
+Exit status: 0 if every node succeeded, 1 if any node failed or could not be reached, 5 if no node was reached,
+6 if a node's host key changed or is unknown, or it refused the login.`)
+    .action(action(async (words: string[], o: ExecCliOptions) => execCommand(words, o), { timeoutS: '--timeout', nodes: '--nodes', command: 'CMD' }));
 }

@@ -1,29 +1,20 @@
 import type { Command } from 'commander';
-import { VlxError } from '../errors.js';
-import { inspectImport } from '../images/importImage.js';
-import { imageInfo, listImages, publishImage, type ImageEntry } from '../images/library.js';
-import { buildTiny } from '../images/tiny.js';
-import { withCurrentCluster } from '../ssh/session.js';
-import type { NodeConn } from '../ssh/types.js';
-import { checkName } from '../util/names.js';
-import { action, printJson, progressDone, progressLine } from './output.js';
+import { resolve } from 'node:path';
+import type { ImageInfo } from '../api/contract.js';
+import { action, printJson } from './output.js';
+import { call, runTask } from './client.js';
 
 const BUILDERS = ['tiny', 'debian-12'] as const;
-
-/** Shared storage is the same on every node: any live node will do. */
-async function withAnyNode<T>(fn: (conn: NodeConn) => Promise<T>): Promise<T> {
-  return withCurrentCluster(async (session) => fn(await session.any()));
-}
+const FLAGS = { kind: 'KIND', name: '--name', file: 'FILE' };
 
 function mib(n: number | undefined): string {
   return n === undefined ? '-' : `${(n / 1024 / 1024).toFixed(1)} MiB`;
 }
 
-function row(e: ImageEntry): string {
-  if (!e.meta) return `${e.name.padEnd(20)} ${'?'.padEnd(7)} ${e.problem ?? ''}`;
-  const m = e.meta;
-  const size = m.kind === 'kernel' ? `kernel ${mib(m.sizes.kernel)}, initrd ${mib(m.sizes.initrd)}` : `disk ${mib(m.sizes.qcow2)} of ${mib(m.sizes.qcow2Virtual)}`;
-  return `${m.name.padEnd(20)} ${m.kind.padEnd(7)} ${m.guest.padEnd(9)} ${m.createdAt.slice(0, 19).replace('T', ' ')}  ${size}`;
+function row(i: ImageInfo): string {
+  if (i.problem) return `${i.name.padEnd(20)} ${'?'.padEnd(7)} ${i.problem}`;
+  const size = i.kernel ? `kernel ${mib(i.kernelBytes)}, initrd ${mib(i.initrdBytes)}` : `disk ${mib(i.allocatedBytes)} of ${mib(i.virtualBytes)}`;
+  return `${i.name.padEnd(20)} ${(i.kernel ? 'kernel' : 'disk').padEnd(7)} ${(i.guest ?? '').padEnd(9)} ${(i.createdAt ?? '').slice(0, 19).replace('T', ' ')}  ${size}`;
 }
 
 export function registerImage(program: Command): void {
@@ -34,47 +25,29 @@ export function registerImage(program: Command): void {
     .argument('<kind>', BUILDERS.join(' | '))
     .option('--name <name>', 'image name (default: the kind)')
     .option('--local-only', 'build into the local cache only; do not upload')
-    .option('--json', 'print the result as JSON')
+    .option('--json', 'print the task as JSON')
     .action(action(async (kind: string, o: { name?: string; localOnly?: boolean; json?: boolean }) => {
-      if (!(BUILDERS as readonly string[]).includes(kind)) throw new VlxError('invalid-input', `kind: must be one of ${BUILDERS.join(', ')} (got ${JSON.stringify(kind)})`);
-      const name = checkName('image', o.name ?? kind, 'name');
-      const log = (l: string): void => progressLine(`image ${name}: ${l}`);
-      let built;
-      if (kind === 'tiny') built = await buildTiny({ name, log });
-      else {
-        const { buildDebian } = await import('../images/debian.js');
-        built = await buildDebian({ name, log });
-      }
-      const published = o.localOnly ? undefined : await withAnyNode((conn) => publishImage(conn, built, { log }));
-      progressDone();
-      if (o.json) printJson({ meta: built.meta, rebuilt: built.rebuilt, localFiles: built.files, published });
-      else {
-        process.stdout.write(`${name}: ${built.rebuilt ? 'built' : 'cached build up to date'} (${built.files.dir})\n`);
-        if (published) process.stdout.write(`${name}: ${published.status === 'up-to-date' ? 'shared storage already up to date' : published.replaced ? 'replaced on shared storage' : 'on shared storage'}\n`);
-      }
-    }));
+      const { task, exitCode } = await runTask('images.build', { kind: kind as 'tiny', ...(o.name !== undefined ? { name: o.name } : {}), ...(o.localOnly ? { localOnly: true } : {}) }, { json: Boolean(o.json) });
+      if (o.json) printJson(task);
+      return exitCode;
+    }, FLAGS));
 
   image.command('import')
     .description('make a cloud image (a standalone qcow2 that reads a NoCloud seed) a template')
     .argument('<file>', 'the .qcow2 file on this workstation')
     .requiredOption('--name <name>', 'image name')
-    .option('--json', 'print the result as JSON')
+    .option('--json', 'print the task as JSON')
     .action(action(async (file: string, o: { name: string; json?: boolean }) => {
-      const name = checkName('image', o.name, 'name');
-      // The file is checked here first: a bad file fails without touching the cluster.
-      progressLine(`image ${name}: checking ${file}`);
-      const meta = await inspectImport(file, name);
-      const r = await withAnyNode((conn) => publishImage(conn, { meta, files: { qcow2: file } }, { log: (l) => progressLine(`image ${name}: ${l}`) }));
-      progressDone();
-      if (o.json) printJson(r);
-      else process.stdout.write(`${name}: ${r.status === 'up-to-date' ? 'already on shared storage' : 'imported'}\n`);
-    }));
+      const { task, exitCode } = await runTask('images.import', { file: resolve(file), name: o.name }, { json: Boolean(o.json) });
+      if (o.json) printJson(task);
+      return exitCode;
+    }, FLAGS));
 
   image.command('list')
     .description('images on shared storage')
     .option('--json', 'print JSON')
     .action(action(async (o: { json?: boolean }) => {
-      const list = await withAnyNode((conn) => listImages(conn));
+      const list = await call('images.list', {});
       if (o.json) printJson(list);
       else if (list.length === 0) process.stdout.write('no images yet: `vlx image build tiny` makes the smallest one\n');
       else process.stdout.write(list.map(row).join('\n') + '\n');
@@ -85,13 +58,13 @@ export function registerImage(program: Command): void {
     .argument('<name>')
     .option('--json', 'print JSON')
     .action(action(async (name: string, o: { json?: boolean }) => {
-      const info = await withAnyNode((conn) => imageInfo(conn, checkName('image', name, 'name')));
+      const info = await call('images.info', { name });
       if (o.json) printJson(info);
       else {
-        process.stdout.write(row({ name, meta: info.meta }) + '\n');
-        if (info.meta.cmdline) process.stdout.write(`  cmdline: ${info.meta.cmdline}\n`);
-        process.stdout.write(`  template: ${info.disk.format}, ${mib(info.disk.actualSize)} on disk, ${mib(info.disk.virtualSize)} virtual\n`);
+        process.stdout.write(row(info) + '\n');
+        if (info.cmdline) process.stdout.write(`  cmdline: ${info.cmdline}\n`);
+        process.stdout.write(`  template: ${info.template.format}, ${mib(info.template.actualBytes)} on disk, ${mib(info.template.virtualBytes)} virtual\n`);
         process.stdout.write(`  used by: ${info.usedBy.length === 0 ? 'no volume' : info.usedBy.join(', ')}\n`);
       }
-    }));
+    }, { name: 'NAME' }));
 }

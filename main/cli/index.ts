@@ -47,5 +47,28 @@ export async function buildProgram(args: string[]): Promise<Command> {
   return program;
 }
 
+/**
+ * Output to a closed pipe (`vlx vc status X | head -3`) ends the command quietly, as other
+ * Unix tools do; anything else that escapes a command is one line, never a stack trace.
+ */
+function guardStreams(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE') process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
+      process.exit(1);
+    });
+  }
+  const last = (e: unknown) => {
+    try {
+      process.stderr.write(`vlx: error: ${e instanceof Error ? e.message : String(e)}\n`);
+      if (process.env.VLX_DEBUG && e instanceof Error && e.stack) process.stderr.write(e.stack + '\n');
+    } catch { /* stderr itself is gone */ }
+    process.exit(1);
+  };
+  process.on('uncaughtException', last);
+  process.on('unhandledRejection', last);
+}
+
+guardStreams();
 const program = await buildProgram(process.argv.slice(2));
 await program.parseAsync(process.argv);

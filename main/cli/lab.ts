@@ -1,15 +1,17 @@
 import type { Command } from 'commander';
-import { labCrash, labDown, labStatus, type LabNodeStatus, type LabStatus } from '../lab/index.js';
-import { reviveLabNode, startLab } from '../services/lab.js';
-import { action, printJson, progressDone, progressLine } from './output.js';
+import type { LabNode, LabStatus } from '../api/contract.js';
+import { LAB_DEFAULTS } from '../domain/labLimits.js';
+import { action, num, printJson } from './output.js';
+import { call, runTask } from './client.js';
+
+const FLAGS = { nodes: '--nodes', cores: '--cores', memMb: '--mem-mb', node: 'NODE' };
 
 function statusTable(s: LabStatus): string {
   const head = `lab ${s.state}: ${s.nodes.length} nodes on ${s.network} (host ${s.hostAddress}), state in ${s.labDir}`;
-  const rows = s.nodes.map(nodeRow);
-  return [head, ...rows].join('\n') + '\n';
+  return [head, ...s.nodes.map(nodeRow)].join('\n') + '\n';
 }
 
-function nodeRow(n: LabNodeStatus): string {
+function nodeRow(n: LabNode): string {
   return `  ${n.name.padEnd(4)} ${n.address.padEnd(11)} netns ${n.netns ? 'yes' : 'no '}  link ${n.link.padEnd(6)} sshd ${n.sshd ? `up (pid ${n.pid})` : 'down'}`;
 }
 
@@ -18,22 +20,29 @@ export function registerLab(program: Command): void {
 
   lab.command('up')
     .description('build the lab (or heal it): N nodes, each with its own network, hostname, mounts and sshd, and the cluster database')
-    .option('--nodes <n>', 'number of nodes, 1..32', '4')
-    .option('--cores <n>', 'declared cores per node', '4')
-    .option('--mem-mb <n>', 'declared memory per node in MB', '8192')
+    .option('--nodes <n>', `number of nodes (default ${LAB_DEFAULTS.nodes})`)
+    .option('--cores <n>', `declared cores per node (default ${LAB_DEFAULTS.cores})`)
+    .option('--mem-mb <n>', `declared memory per node in MB (default ${LAB_DEFAULTS.memMb})`)
     .option('--json', 'print the lab status as JSON')
-    .action(action(async (o: { nodes: string; cores: string; memMb: string; json?: boolean }) => {
-      const s = await startLab({ nodes: o.nodes, cores: o.cores, memMb: o.memMb }, progressLine);
-      progressDone();
+    .action(action(async (o: { nodes?: string; cores?: string; memMb?: string; json?: boolean }) => {
+      const input = {
+        ...(o.nodes !== undefined ? { nodes: num(o.nodes) as number } : {}),
+        ...(o.cores !== undefined ? { cores: num(o.cores) as number } : {}),
+        ...(o.memMb !== undefined ? { memMb: num(o.memMb) as number } : {}),
+      };
+      const { exitCode } = await runTask('lab.up', input, { json: Boolean(o.json) });
+      if (exitCode !== 0) return exitCode;
+      const s = await call('lab.status', {});
       if (o.json) printJson(s);
       else process.stdout.write(statusTable(s));
-    }));
+      return 0;
+    }, FLAGS));
 
   lab.command('status')
     .description('per node: namespace, link, sshd, address; overall up, down or degraded (exit 0 only when up)')
     .option('--json', 'print JSON')
     .action(action(async (o: { json?: boolean }) => {
-      const s = await labStatus();
+      const s = await call('lab.status', {});
       if (o.json) printJson(s);
       else process.stdout.write(statusTable(s));
       // Scripts can test `vlx lab status` alone: 0 only when the whole lab is up.
@@ -45,9 +54,9 @@ export function registerLab(program: Command): void {
     .option('--purge', 'also delete the lab directory (keys, node disks, shared storage)')
     .option('--json', 'print what was removed as JSON')
     .action(action(async (o: { purge?: boolean; json?: boolean }) => {
-      const r = await labDown({ purge: Boolean(o.purge) }, progressLine);
-      progressDone();
-      if (o.json) printJson(r);
+      const { task, exitCode } = await runTask('lab.down', { purge: Boolean(o.purge) }, { json: Boolean(o.json) });
+      if (o.json) printJson(task.result ?? task);
+      return exitCode;
     }));
 
   lab.command('crash')
@@ -55,19 +64,18 @@ export function registerLab(program: Command): void {
     .argument('<node>', 'lab node name, e.g. n2')
     .option('--json', 'print the node status as JSON')
     .action(action(async (node: string, o: { json?: boolean }) => {
-      const n = await labCrash(node);
+      const n = await call('lab.crash', { node });
       if (o.json) printJson(n);
       else process.stdout.write(nodeRow(n) + '\n');
-    }));
+    }, FLAGS));
 
   lab.command('revive')
     .description('power a crashed node back on with the same identity (address, host key, disks)')
     .argument('<node>', 'lab node name, e.g. n2')
     .option('--json', 'print the node status as JSON')
     .action(action(async (node: string, o: { json?: boolean }) => {
-      const n = await reviveLabNode(node, progressLine);
-      progressDone();
+      const n = await call('lab.revive', { node });
       if (o.json) printJson(n);
       else process.stdout.write(nodeRow(n) + '\n');
-    }));
+    }, FLAGS));
 }

@@ -1,7 +1,4 @@
-import type { Db } from '../db/client.js';
-import { runWorkflow } from '../tasks/runner.js';
-import type { StepState, TaskEvent, TaskSummary, WorkflowDef } from '../tasks/types.js';
-import { EXIT } from './output.js';
+import type { StepState, TaskEvent, TaskSummary } from '../tasks/types.js';
 
 /**
  * Live progress of a task on the terminal (stderr, so stdout stays clean for --json).
@@ -89,35 +86,4 @@ export function createTaskProgress(stream: NodeJS.WriteStream = process.stderr, 
       drawn = 0;
     },
   };
-}
-
-/** The exit code a finished task maps to: 0, its error's code, or 'cancelled'. */
-export function taskExitCode(t: TaskSummary): number {
-  if (t.state === 'succeeded') return EXIT.ok;
-  if (t.state === 'cancelled') return EXIT.cancelled;
-  if (t.state === 'failed') return EXIT[t.error?.code as keyof typeof EXIT] ?? 1;
-  return 1;
-}
-
-/**
- * How every long CLI command runs its workflow: live progress, Ctrl-C cancels the task
- * between steps (a second Ctrl-C leaves at once; a re-run resumes), exit code from the result.
- */
-export async function runWithProgress(db: Db, def: WorkflowDef, opts: { json?: boolean; stream?: NodeJS.WriteStream } = {}):
-  Promise<{ task: TaskSummary; exitCode: number }> {
-  const progress = createTaskProgress(opts.stream ?? process.stderr);
-  const ac = new AbortController();
-  const onSigint = (): void => {
-    if (ac.signal.aborted) process.exit(EXIT.cancelled);
-    process.stderr.write('\ncancelling after the current step (Ctrl-C again to leave now; a re-run resumes)\n');
-    ac.abort();
-  };
-  process.on('SIGINT', onSigint);
-  try {
-    const task = await runWorkflow(db, def, { signal: ac.signal, onEvent: (e) => progress.onEvent(e) });
-    return { task, exitCode: taskExitCode(task) };
-  } finally {
-    process.off('SIGINT', onSigint);
-    progress.finish();
-  }
 }

@@ -1,13 +1,13 @@
 import type { Command } from 'commander';
-import { deployServices, readManifest, servicesStatus, stopServices, type ServicesStatus } from '../node-services/deploy.js';
+import type { ServicesStatus } from '../api/contract.js';
 import { SERVICES } from '../node-services/scripts.js';
-import { noNodeAnswered, withCurrentCluster } from '../ssh/session.js';
-import { action, printJson, progressDone, progressLine } from './output.js';
+import { action, printJson } from './output.js';
+import { call, runTask } from './client.js';
 
 /** Node × service table; the VIP holder's row is marked. Pure. */
 export function renderServicesTable(s: ServicesStatus): string {
   const head = ['NODE', 'ADDRESS', ...SERVICES.map((x) => x.toUpperCase()), 'VRRP', 'GATEWAY'];
-  const rows = s.nodes.map((n) => {
+  const rows: string[][] = s.nodes.map((n) => {
     if (!n.reachable || n.error) return [n.node, n.address, n.reachable ? `error: ${n.error?.message ?? ''}` : 'unreachable'];
     const cells = SERVICES.map((svc) => {
       const st = n.services.find((x) => x.service === svc);
@@ -32,29 +32,21 @@ export function registerServices(program: Command): void {
 
   services.command('deploy')
     .description('configure and (re)start dnsmasq and keepalived (and chronyd where installed) on every live node, from the manifest (idempotent)')
-    .option('--json', 'print the result as JSON')
+    .option('--json', 'print the status after the deploy as JSON')
     .action(action(async (o: { json?: boolean }) => {
-      const r = await withCurrentCluster(async (session) => {
-        const manifest = await readManifest(session);
-        return deployServices(session, manifest, (p) => progressLine(`${p.step}${p.node ? ` ${p.node}` : ''}: ${p.note}`));
-      });
-      progressDone();
-      if (o.json) printJson(r);
-      else {
-        if (r.skipped.length > 0) process.stdout.write(`left alone (did not answer): ${r.skipped.join(', ')}\n`);
-        process.stdout.write(renderServicesTable(r.status));
-      }
+      const { exitCode } = await runTask('services.deploy', {}, { json: Boolean(o.json) });
+      if (exitCode !== 0) return exitCode;
+      const s = await call('services.status', {});
+      if (o.json) printJson(s);
+      else process.stdout.write(renderServicesTable(s));
+      return 0;
     }));
 
   services.command('status')
     .description('per node: which services run (with pid), the VRRP state, and who holds the gateway VIP')
     .option('--json', 'print as JSON')
     .action(action(async (o: { json?: boolean }) => {
-      const s = await withCurrentCluster(async (session) => {
-        const status = await servicesStatus(session);
-        if (!status.nodes.some((n) => n.reachable)) throw noNodeAnswered(session.config.name, status.nodes);
-        return status;
-      });
+      const s = await call('services.status', {});
       if (o.json) printJson(s);
       else process.stdout.write(renderServicesTable(s));
     }));
@@ -63,7 +55,7 @@ export function registerServices(program: Command): void {
     .description('stop the services on every reachable node and remove the VIP and NAT they hold')
     .option('--json', 'print as JSON')
     .action(action(async (o: { json?: boolean }) => {
-      const r = await withCurrentCluster((session) => stopServices(session));
+      const r = await call('services.stop', {});
       if (o.json) printJson(r);
       else for (const n of r) process.stdout.write(`${n.node}: ${n.error ? n.error.message : n.stopped.length > 0 ? `stopped ${n.stopped.join(', ')}` : 'nothing was running'}\n`);
     }));

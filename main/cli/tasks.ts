@@ -1,10 +1,8 @@
 import type { Command } from 'commander';
-import { getCluster } from '../config/clusters.js';
-import { openClusterDb, type Db } from '../db/client.js';
-import { cancelTask, getTask, listTasks, taskLog, type TaskDetail } from '../tasks/store.js';
-import type { TaskSummary } from '../tasks/types.js';
+import type { TaskSummary } from '../api/contract.js';
 import { action, printJson } from './output.js';
-import { createTaskProgress, taskExitCode } from './progress.js';
+import { createTaskProgress } from './progress.js';
+import { call, cli, taskExit } from './client.js';
 
 function shownState(t: TaskSummary): string {
   if (t.interrupted) return 'interrupted';
@@ -25,7 +23,7 @@ export function renderTasksTable(tasks: TaskSummary[]): string {
   return out.join('\n') + '\n';
 }
 
-export function renderTaskDetail(t: TaskDetail): string {
+export function renderTaskDetail(t: TaskSummary, log: { at: string; line: string }[]): string {
   const out = [
     `task     ${t.id}`,
     `what     ${t.kind} ${t.target}`,
@@ -37,36 +35,35 @@ export function renderTaskDetail(t: TaskDetail): string {
   if (t.error?.hint) out.push(`hint     ${t.error.hint}`);
   out.push('', 'steps');
   t.steps.forEach((s, i) => out.push(`  ${String(i + 1).padStart(2)}. ${s.name.padEnd(24)} ${s.state.padEnd(8)} ${s.state === 'running' ? `${Math.round(s.progress * 100)}% ` : ''}${s.note ?? ''}`.trimEnd()));
-  if (t.log.length) {
+  if (log.length) {
     out.push('', 'log (latest)');
-    for (const l of t.log) out.push(`  ${l.at.slice(11, 23)}  ${l.line}`);
+    for (const l of log) out.push(`  ${l.at.slice(11, 23)}  ${l.line}`);
   }
   return out.join('\n') + '\n';
 }
 
-/** Follow a task run by any workstation: NOTIFY wakes us, the rows say what changed. */
-async function follow(db: Db, id: string): Promise<TaskSummary> {
+/** Follow a task run by any workstation: its events wake us (NOTIFY for others'), the rows say what changed. */
+async function follow(id: string): Promise<TaskSummary> {
   const progress = createTaskProgress();
-  let lastLog = 0;
+  let printed = 0;
   let wake: () => void = () => {};
-  const stop = await db.listen('vlx_events', (p) => {
-    if (p.includes(id)) wake();
+  const off = cli().on('task', (e) => {
+    if ((e.type === 'task' ? e.task.id : e.taskId) === id) wake();
   });
   try {
     for (;;) {
       const woken = new Promise<void>((r) => (wake = r));
-      const t = await getTask(db, id, 0);
-      for (const l of await taskLog(db, id, { afterId: lastLog })) {
-        lastLog = l.id;
-        progress.onEvent({ type: 'log', taskId: id, at: l.at, line: l.line });
-      }
-      progress.onEvent({ type: 'task', task: t });
-      if (t.state !== 'running' || t.interrupted) return t;
-      await woken;
+      const { task, log } = await call('tasks.get', { id, logLines: 10_000 });
+      for (const l of log.slice(printed)) progress.onEvent({ type: 'log', taskId: id, at: l.at, line: l.line });
+      printed = log.length;
+      progress.onEvent({ type: 'task', task });
+      if (task.state !== 'running' || task.interrupted) return task;
+      // NOTIFY wakes us; a slow poll covers a lost notification.
+      await Promise.race([woken, new Promise((r) => setTimeout(r, 2000))]);
     }
   } finally {
+    off();
     progress.finish();
-    await stop();
   }
 }
 
@@ -76,14 +73,9 @@ export function registerTasks(program: Command): void {
     .option('--all', 'every task, not only unfinished ones and the latest 20')
     .option('--json', 'print as JSON')
     .action(action(async (o: { all?: boolean; json?: boolean }) => {
-      const db = openClusterDb(getCluster());
-      try {
-        const list = await listTasks(db, { all: o.all });
-        if (o.json) printJson(list);
-        else process.stdout.write(renderTasksTable(list));
-      } finally {
-        await db.close();
-      }
+      const list = await call('tasks.list', o.all ? { all: true } : { limit: 20 });
+      if (o.json) printJson(list);
+      else process.stdout.write(renderTasksTable(list));
     }));
 
   tasks.command('show <id>')
@@ -91,32 +83,23 @@ export function registerTasks(program: Command): void {
     .option('--follow', 'keep showing progress until the task ends')
     .option('--json', 'print as JSON')
     .action(action(async (id: string, o: { follow?: boolean; json?: boolean }) => {
-      const db = openClusterDb(getCluster());
-      try {
-        if (o.follow) {
-          const t = await follow(db, (await getTask(db, id, 0)).id);
-          if (o.json) printJson(await getTask(db, t.id));
-          return t.interrupted ? 1 : taskExitCode(t);
-        }
-        const t = await getTask(db, id);
-        if (o.json) printJson(t);
-        else process.stdout.write(renderTaskDetail(t));
-      } finally {
-        await db.close();
+      if (o.follow) {
+        const full = (await call('tasks.get', { id, logLines: 0 })).task.id;
+        const t = await follow(full);
+        if (o.json) printJson(await call('tasks.get', { id: full }));
+        return t.interrupted ? 1 : taskExit(t);
       }
-    }));
+      const d = await call('tasks.get', { id, logLines: 50 });
+      if (o.json) printJson(d);
+      else process.stdout.write(renderTaskDetail(d.task, d.log));
+    }, { id: 'ID' }));
 
   tasks.command('cancel <id>')
     .description('stop a running task before its next step (from any workstation)')
     .option('--json', 'print as JSON')
     .action(action(async (id: string, o: { json?: boolean }) => {
-      const db = openClusterDb(getCluster());
-      try {
-        const t = await cancelTask(db, id);
-        if (o.json) printJson(t);
-        else process.stdout.write(`task ${t.id} (${t.kind} ${t.target}): cancel requested; it stops before its next step\n`);
-      } finally {
-        await db.close();
-      }
-    }));
+      const t = await call('tasks.cancel', { id });
+      if (o.json) printJson(t);
+      else process.stdout.write(`task ${t.id} (${t.kind} ${t.target}): cancel requested; it stops before its next step\n`);
+    }, { id: 'ID' }));
 }

@@ -1,86 +1,33 @@
 import type { Command } from 'commander';
 import { createInterface } from 'node:readline/promises';
 import { VlxError, invalid } from '../errors.js';
-import { EXIT, action, printJson, progressDone, progressLine } from './output.js';
-import { VcService, type VcStatus } from '../services/vc.js';
-import type { TaskEvent, TaskSummary } from '../tasks/types.js';
-import type { VcInfo, VolumeNodeT } from '../api/contract.js';
-import type { Mode, Policy } from '../placement/place.js';
+import { action, num, printJson, translateFields } from './output.js';
+import type { Input, VcDetail, VcInfo, VolumeNodeT } from '../api/contract.js';
+import { call, runTask } from './client.js';
 import { VC_LIMITS } from '../domain/vcSpec.js';
 import { checkRequestedSubnet } from '../domain/subnet.js';
 import { checkInt, checkName } from '../util/names.js';
 
-/** Live progress of a task on stderr (one line per change; rewritten in place on a TTY) and its log lines. */
-export function taskRenderer(json: boolean): (e: TaskEvent) => void {
-  let last = '';
-  return (e) => {
-    if (json) return;
-    if (e.type === 'log') {
-      if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
-      process.stderr.write(`  ${e.line}\n`);
-      if (last && process.stderr.isTTY) process.stderr.write(last);
-      return;
-    }
-    const t = e.task;
-    const s = t.steps.find((x) => x.state === 'running');
-    const line = `${t.kind} ${t.target}: ${Math.round(t.progress * 100)}%${s ? ` ${s.name}${s.note ? ` (${s.note})` : ''}` : ''} [${t.state}]`;
-    if (line === last) return;
-    last = line;
-    progressLine(line);
-  };
-}
+/** How the VC commands name the contract's fields. */
+const FLAGS = {
+  name: 'NAME', nodes: '--nodes', vcpus: '--vcpus', memMb: '--mem-mb', diskGb: '--disk-gb', swapMb: '--swap-mb',
+  image: '--image', subnet: '--subnet', policy: '--policy', mode: '--mode', timeoutS: '--timeout',
+};
 
-/** Print a finished task's outcome; its error's code gives the exit code. */
-export function finishTask(t: TaskSummary, json: boolean): number {
-  if (json) printJson(t);
-  else {
-    progressDone();
-    if (t.state === 'succeeded') process.stderr.write(`${t.kind} ${t.target}: done (task ${t.id.slice(0, 8)})\n`);
-  }
-  if (t.state === 'succeeded') return 0;
-  if (!json) {
-    process.stderr.write(`vlx: error: ${t.kind} ${t.target} ${t.state}${t.error ? ` in step "${t.error.step}": ${t.error.message}` : ''}\n`);
-    process.stderr.write(`  hint: see \`vlx tasks show ${t.id.slice(0, 8)}\`; re-running the same command continues the task\n`);
-  }
-  const code = (t.error?.code ?? 'cancelled') as keyof typeof EXIT;
-  return EXIT[code] ?? 1;
-}
-
-async function withService<T>(fn: (s: VcService) => Promise<T>): Promise<T> {
-  const s = VcService.open();
-  try {
-    return await fn(s);
-  } finally {
-    await s.close();
-  }
-}
-
-/** Ctrl-C cancels the task between steps (a re-run continues it). */
-function interruptSignal(): AbortSignal {
-  const ctl = new AbortController();
-  process.once('SIGINT', () => ctl.abort());
-  return ctl.signal;
-}
-
-function runOpts(json: boolean) {
-  return { onEvent: taskRenderer(json), signal: interruptSignal() };
+/** Run a VC task to its end with progress; --json prints the finished task. */
+async function vcTask<C extends 'vc.create' | 'vc.start' | 'vc.stop' | 'vc.save' | 'vc.restore' | 'vc.destroy'>(channel: C, input: Input<C>, json: boolean): Promise<number> {
+  const { task, exitCode } = await runTask(channel, input, { json });
+  if (json) printJson(task);
+  else if (task.state === 'succeeded') process.stderr.write(`${task.kind} ${task.target}: done (task ${task.id.slice(0, 8)})\n`);
+  return exitCode;
 }
 
 /** What `vc create` asks for, by the key VcService.createVc reads. */
 export type CreateField = 'name' | 'nodes' | 'vcpus' | 'memMb' | 'diskGb' | 'swapMb' | 'image' | 'subnet';
 export type CreateAnswers = Partial<Record<CreateField, string>>;
 
-/** How each field is named at the start of an error message (parseVcSpec's and the cluster checks'). */
-const FIELD_LABEL: Record<CreateField, string> = {
-  name: 'VC name',
-  nodes: VC_LIMITS.nodes.flag,
-  vcpus: VC_LIMITS.vcpus.flag,
-  memMb: VC_LIMITS.memMb.flag,
-  diskGb: VC_LIMITS.diskGb.flag,
-  swapMb: VC_LIMITS.swapMb.flag,
-  image: '--image',
-  subnet: '--subnet',
-};
+/** How each field is named at the start of an error message: the contract's field names. */
+const CREATE_FIELDS: CreateField[] = ['name', 'nodes', 'vcpus', 'memMb', 'diskGb', 'swapMb', 'image', 'subnet'];
 
 /** Fields without a default in VcService: when one is missing on a terminal, the rest is asked too. */
 const REQUIRED: CreateField[] = ['name', 'nodes', 'vcpus', 'memMb', 'diskGb', 'image'];
@@ -107,7 +54,7 @@ export interface CreateContext {
  * bad answer is asked again at once. Throws the VlxError naming the field and the rule. Pure.
  */
 export function checkAnswer(field: CreateField, value: string, answers: CreateAnswers, ctx: CreateContext): void {
-  const label = FIELD_LABEL[field];
+  const label = field;
   switch (field) {
     case 'name':
       checkName('vc', value, label);
@@ -130,7 +77,7 @@ export function checkAnswer(field: CreateField, value: string, answers: CreateAn
 /** The field a create error is about, when it names one and asking again can fix it. Pure. */
 export function fieldOfError(e: unknown): CreateField | undefined {
   if (!(e instanceof VlxError) || (e.code !== 'invalid-input' && e.code !== 'conflict')) return undefined;
-  return (Object.keys(FIELD_LABEL) as CreateField[]).find((f) => e.message.startsWith(`${FIELD_LABEL[f]}: `));
+  return CREATE_FIELDS.find((f) => e.message.startsWith(`${f}: `));
 }
 
 /** The question as shown: the image default is one that exists, and the images are listed. Pure. */
@@ -145,9 +92,9 @@ export function needsAnswers(answers: CreateAnswers): boolean {
   return REQUIRED.some((f) => answers[f] === undefined);
 }
 
-/** Why an answer is asked again: the field, the rule and, if there is one, what to do. */
+/** Why an answer is asked again: the field (as its flag), the rule and, if there is one, what to do. */
 function explain(e: VlxError): void {
-  process.stderr.write(`  ${e.message}${e.hint ? ` (${e.hint})` : ''}\n`);
+  process.stderr.write(`  ${translateFields(e.message, FLAGS)}${e.hint ? ` (${e.hint})` : ''}\n`);
 }
 
 /**
@@ -189,8 +136,8 @@ async function prompting<T>(fn: (ask: (field: CreateField) => Promise<string>) =
  * An answer the cluster refuses (memory larger than any node, a disk smaller than the image,
  * a subnet taken meanwhile) is asked again; VcService checks everything before its first write.
  */
-async function createInteractively(s: VcService, given: CreateAnswers, json: boolean): Promise<number> {
-  const [images, vcs] = await Promise.all([s.images(), s.listVcs()]);
+async function createInteractively(given: CreateAnswers, json: boolean): Promise<number> {
+  const [images, vcs] = await Promise.all([call('images.list', {}), call('vc.list', {})]);
   const ctx: CreateContext = { images: images.map((i) => i.name), vcs: vcs.map((v) => v.name) };
   const answers = { ...given };
   await prompting(async (ask) => {
@@ -209,10 +156,9 @@ async function createInteractively(s: VcService, given: CreateAnswers, json: boo
       answers[q.key] = await ask(q.key);
     }
   }, answers, ctx);
-  const opts = runOpts(json);
   for (;;) {
     try {
-      return finishTask(await s.createVc(answers, opts), json);
+      return await vcTask('vc.create', specOf(answers), json);
     } catch (e) {
       const field = fieldOfError(e);
       if (!field) throw e;
@@ -234,7 +180,7 @@ function printList(vcs: VcInfo[]): void {
   for (const r of [head, ...rows]) process.stdout.write(r.map((c, i) => c.padEnd(w[i])).join('  ').trimEnd() + '\n');
 }
 
-function printStatus(s: VcStatus): void {
+function printStatus(s: VcDetail): void {
   process.stdout.write(`${s.name}: ${s.state}  image ${s.image}  subnet ${s.subnet}  ${s.vcpus} vCPU, ${s.memMb} MB each  ${s.policy}/${s.mode}\n`);
   for (const v of s.vms) {
     const found = s.actual[v.name]?.join(',') ?? '-';
@@ -254,6 +200,14 @@ function printTree(nodes: VolumeNodeT[], indent = ''): void {
   }
 }
 
+/** The contract's spec from typed answers: numbers where they are numbers, the rest as typed for the contract to refuse. */
+function specOf(a: CreateAnswers): Input<'vc.create'> {
+  return {
+    name: a.name ?? '', nodes: num(a.nodes) as number, vcpus: num(a.vcpus) as number, memMb: num(a.memMb) as number, diskGb: num(a.diskGb) as number,
+    ...(a.swapMb !== undefined ? { swapMb: num(a.swapMb) as number } : {}), image: a.image ?? '', ...(a.subnet !== undefined ? { subnet: a.subnet } : {}),
+  };
+}
+
 export function registerVc(program: Command): void {
   const vc = program.command('vc').description('virtual clusters: create, start, stop, save, restore, destroy');
 
@@ -270,71 +224,68 @@ export function registerVc(program: Command): void {
     .action(action(async (nameArg: string | undefined, o: Record<string, string | undefined>) => {
       const json = Boolean(o.json);
       const given: CreateAnswers = { name: nameArg, nodes: o.nodes, vcpus: o.vcpus, memMb: o.memMb, diskGb: o.diskGb, swapMb: o.swapMb, image: o.image, subnet: o.subnet };
-      if (needsAnswers(given) && process.stdin.isTTY && !json) return withService((s) => createInteractively(s, given, json));
-      if (given.name === undefined) throw new VlxError('invalid-input', 'VC name: is required', 'vlx vc create NAME --nodes N --vcpus C --mem-mb M --disk-gb D --image I');
-      const raw = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));
-      return withService(async (s) => finishTask(await s.createVc(raw, runOpts(json)), json));
-    }));
+      if (needsAnswers(given) && process.stdin.isTTY && !json) return createInteractively(given, json);
+      if (given.name === undefined) throw new VlxError('invalid-input', 'name: is required', 'vlx vc create NAME --nodes N --vcpus C --mem-mb M --disk-gb D --image I');
+      return vcTask('vc.create', specOf(given), json);
+    }, FLAGS));
 
   vc.command('start <name>')
     .description('place the VMs on nodes and start them')
     .option('--policy <policy>', 'block (fill a node first) or cyclic (round robin)')
     .option('--mode <mode>', 'strict (never over-commit cores) or free')
     .option('--json', 'print the task as JSON')
-    .action(action(async (name: string, o: { policy?: Policy; mode?: Mode; json?: boolean }) =>
-      withService(async (s) => finishTask(await s.startVc(name, o.policy, o.mode, runOpts(Boolean(o.json))), Boolean(o.json)))));
+    .action(action(async (name: string, o: { policy?: string; mode?: string; json?: boolean }) =>
+      vcTask('vc.start', { name, ...(o.policy !== undefined ? { policy: o.policy as 'block' } : {}), ...(o.mode !== undefined ? { mode: o.mode as 'strict' } : {}) }, Boolean(o.json)), FLAGS));
 
   vc.command('stop <name>')
     .description('shut the VMs down (ACPI power button, then a hard stop at the deadline)')
     .option('--timeout <s>', 'seconds to wait for a clean shutdown', '30')
     .option('--json', 'print the task as JSON')
     .action(action(async (name: string, o: { timeout: string; json?: boolean }) =>
-      withService(async (s) => finishTask(await s.stopVc(name, { timeoutS: o.timeout as unknown as number }, runOpts(Boolean(o.json))), Boolean(o.json)))));
+      vcTask('vc.stop', { name, timeoutS: num(o.timeout) as number }, Boolean(o.json)), FLAGS));
 
   vc.command('save <name>')
     .description('write every VM\'s memory and device state to shared storage and stop it')
     .option('--json', 'print the task as JSON')
-    .action(action(async (name: string, o: { json?: boolean }) =>
-      withService(async (s) => finishTask(await s.saveVc(name, runOpts(Boolean(o.json))), Boolean(o.json)))));
+    .action(action(async (name: string, o: { json?: boolean }) => vcTask('vc.save', { name }, Boolean(o.json)), FLAGS));
 
   vc.command('restore <name>')
     .description('bring a saved VC back, on the same nodes or re-placed with --policy/--mode')
     .option('--policy <policy>', 'block or cyclic: re-place the VMs')
     .option('--mode <mode>', 'strict or free')
     .option('--json', 'print the task as JSON')
-    .action(action(async (name: string, o: { policy?: Policy; mode?: Mode; json?: boolean }) =>
-      withService(async (s) => finishTask(await s.restoreVc(name, o.policy, o.mode, runOpts(Boolean(o.json))), Boolean(o.json)))));
+    .action(action(async (name: string, o: { policy?: string; mode?: string; json?: boolean }) =>
+      vcTask('vc.restore', { name, ...(o.policy !== undefined ? { policy: o.policy as 'block' } : {}), ...(o.mode !== undefined ? { mode: o.mode as 'strict' } : {}) }, Boolean(o.json)), FLAGS));
 
   vc.command('destroy <name>')
     .description('stop whatever runs and remove volumes, saved states, routes, firewall rules and DB rows')
     .option('--json', 'print the task as JSON')
-    .action(action(async (name: string, o: { json?: boolean }) =>
-      withService(async (s) => finishTask(await s.destroyVc(name, runOpts(Boolean(o.json))), Boolean(o.json)))));
+    .action(action(async (name: string, o: { json?: boolean }) => vcTask('vc.destroy', { name }, Boolean(o.json)), FLAGS));
 
   vc.command('list')
     .description('every VC with its state, VMs and nodes')
     .option('--json', 'JSON output')
-    .action(action(async (o: { json?: boolean }) => withService(async (s) => {
-      const vcs = await s.listVcs();
+    .action(action(async (o: { json?: boolean }) => {
+      const vcs = await call('vc.list', {});
       if (o.json) printJson(vcs);
       else printList(vcs);
-    })));
+    }));
 
   vc.command('status <name>')
     .description('what the DB says and what runs on the nodes (QEMU processes, routes), with any drift')
     .option('--json', 'JSON output')
-    .action(action(async (name: string, o: { json?: boolean }) => withService(async (s) => {
-      const st = await s.vcStatus(name);
+    .action(action(async (name: string, o: { json?: boolean }) => {
+      const st = await call('vc.get', { name });
       if (o.json) printJson(st);
       else printStatus(st);
-    })));
+    }, FLAGS));
 
   vc.command('volumes')
     .description('the volumes on shared storage as backing chains (image → VM disks)')
     .option('--json', 'JSON output')
-    .action(action(async (o: { json?: boolean }) => withService(async (s) => {
-      const t = await s.volumesTree();
+    .action(action(async (o: { json?: boolean }) => {
+      const t = await call('volumes.tree', {});
       if (o.json) printJson(t);
       else printTree(t);
-    })));
+    }));
 }

@@ -100,15 +100,15 @@ export function autoPrefixFor(vmCount: number): number {
  * room for `vmCount` VMs and the gateway.
  */
 export function checkRequestedSubnet(requested: string, vmCount: number): Cidr {
-  const want = parseCidr(requested, '--subnet');
+  const want = parseCidr(requested, 'subnet');
   if (!isPrivate(want)) {
-    throw invalid('--subnet', `must lie inside a private range (${PRIVATE_RANGES.join(', ')})`, requested);
+    throw invalid('subnet', `must lie inside a private range (${PRIVATE_RANGES.join(', ')})`, requested);
   }
   if (want.prefix < SUBNET_PREFIX_MIN || want.prefix > SUBNET_PREFIX_MAX) {
-    throw invalid('--subnet', `must be a /${SUBNET_PREFIX_MIN} to /${SUBNET_PREFIX_MAX}`, requested);
+    throw invalid('subnet', `must be a /${SUBNET_PREFIX_MIN} to /${SUBNET_PREFIX_MAX}`, requested);
   }
   if (vmCapacity(want.prefix) < vmCount) {
-    throw invalid('--subnet',
+    throw invalid('subnet',
       `a /${want.prefix} has room for ${vmCapacity(want.prefix)} VMs besides the gateway; ${vmCount} needed`, requested);
   }
   return want;
@@ -152,10 +152,10 @@ export function allocateSubnet(
   if (requested !== 'auto') {
     const want = checkRequestedSubnet(requested, vmCount);
     const r = reservedC.find((c) => cidrOverlaps(c.cidr, want));
-    if (r) throw invalid('--subnet', `must not overlap ${describe(r)}`, requested);
+    if (r) throw invalid('subnet', `must not overlap ${describe(r)}`, requested);
     const t = takenC.find((c) => cidrOverlaps(c.cidr, want));
     if (t) {
-      throw new VlxError('conflict', `--subnet: ${requested} overlaps ${describe(t)}, the subnet of another VC`,
+      throw new VlxError('conflict', `subnet: ${requested} overlaps ${describe(t)}, the subnet of another VC`,
         'choose another subnet or use --subnet auto');
     }
     return formatCidr(want);
@@ -163,7 +163,7 @@ export function allocateSubnet(
 
   const prefix = autoPrefixFor(vmCount);
   if (prefix < poolCidr.prefix) {
-    throw new VlxError('conflict', `--subnet: a VC of ${vmCount} VMs needs a /${prefix}, larger than the pool ${pool}`);
+    throw new VlxError('conflict', `subnet: a VC of ${vmCount} VMs needs a /${prefix}, larger than the pool ${pool}`);
   }
   const size = blockSize(prefix);
   const used = [...takenC, ...reservedC].map((c) => c.cidr);
@@ -175,6 +175,6 @@ export function allocateSubnet(
     const nextFree = Math.ceil((cidrLast(hit) + 1) / size) * size;
     base = Math.max(base, nextFree - size);
   }
-  throw new VlxError('conflict', `--subnet: no free /${prefix} left in pool ${pool} (${takenC.length} VC subnets taken)`,
+  throw new VlxError('conflict', `subnet: no free /${prefix} left in pool ${pool} (${takenC.length} VC subnets taken)`,
     'destroy a VC, enlarge vcSubnetPool in the manifest or give --subnet explicitly');
 }

@@ -4,16 +4,16 @@ import { NAME_RULES, checkInt, checkName } from '../util/names.js';
 import { DEFAULT_VC_POOL, allocateSubnet, checkRequestedSubnet, type Claim } from './subnet.js';
 
 /**
- * What `vlx vc create` (and the GUI's form, and the interactive mode) asks for, with the
- * rules each answer must meet. Every error names the CLI flag and the rule, so the same
- * message reads right in a terminal and next to a form field.
+ * What a VC is made of, with the rules each field must meet: the one copy of these limits
+ * (the API contract's schema is built from them). Every error names the field (`memMb: …`);
+ * the CLI translates a field into its flag, a form shows the message by the field.
  */
 export const VC_LIMITS = {
-  nodes: { flag: '--nodes', min: 1, max: 256 },
-  vcpus: { flag: '--vcpus', min: 1, max: 64 },
-  memMb: { flag: '--mem-mb', min: 32, max: 1_048_576 },
-  diskGb: { flag: '--disk-gb', min: 1, max: 4096 },
-  swapMb: { flag: '--swap-mb', min: 0, max: 65_536 },
+  nodes: { min: 1, max: 256 },
+  vcpus: { min: 1, max: 64 },
+  memMb: { min: 32, max: 1_048_576 },
+  diskGb: { min: 1, max: 4096 },
+  swapMb: { min: 0, max: 65_536 },
 } as const;
 
 export type VcNumberField = keyof typeof VC_LIMITS;
@@ -44,22 +44,22 @@ export const VC_DEFAULTS = { swapMb: 0, subnet: 'auto' } as const;
 export function parseVcSpec(raw: unknown): VcSpec {
   if (typeof raw !== 'object' || raw === null) throw invalid('VC spec', 'must be an object of answers', raw);
   const r = raw as Record<string, unknown>;
-  const name = checkName('vc', r.name, 'VC name');
+  const name = checkName('vc', r.name, 'name');
   const num = (f: VcNumberField): number => {
-    const { flag, min, max } = VC_LIMITS[f];
+    const { min, max } = VC_LIMITS[f];
     const v = r[f] ?? (f === 'swapMb' ? VC_DEFAULTS.swapMb : undefined);
-    if (v === undefined || v === '') throw invalid(flag, 'is required');
-    return checkInt(v, flag, min, max);
+    if (v === undefined || v === '') throw invalid(f, 'is required');
+    return checkInt(v, f, min, max);
   };
   const nodes = num('nodes');
   const vcpus = num('vcpus');
   const memMb = num('memMb');
   const diskGb = num('diskGb');
   const swapMb = num('swapMb');
-  if (r.image === undefined || r.image === '') throw invalid('--image', 'is required');
-  const image = checkName('image', r.image, '--image');
+  if (r.image === undefined || r.image === '') throw invalid('image', 'is required');
+  const image = checkName('image', r.image, 'image');
   const subnetRaw = r.subnet ?? VC_DEFAULTS.subnet;
-  if (typeof subnetRaw !== 'string') throw invalid('--subnet', 'must be "auto" or an IPv4 CIDR', subnetRaw);
+  if (typeof subnetRaw !== 'string') throw invalid('subnet', 'must be "auto" or an IPv4 CIDR', subnetRaw);
   const subnet = subnetRaw === 'auto' ? 'auto' : (checkRequestedSubnet(subnetRaw, nodes), subnetRaw);
   return VcSpecSchema.parse({ name, nodes, vcpus, memMb, diskGb, swapMb, image, subnet });
 }
@@ -88,14 +88,14 @@ const GIB = 1024 ** 3;
  */
 export function validateAgainstCluster(spec: VcSpec, facts: ClusterFacts): VcSpec {
   if (facts.vcs.some((v) => v.name === spec.name)) {
-    throw new VlxError('conflict', `VC name: a VC named "${spec.name}" already exists`, 'choose another name or destroy it first');
+    throw new VlxError('conflict', `name: a VC named "${spec.name}" already exists`, 'choose another name or destroy it first');
   }
 
   const images = facts.images.map((i) => (typeof i === 'string' ? { name: i } : i));
   const image = images.find((i) => i.name === spec.image);
   if (!image) {
     const known = images.map((i) => i.name).sort();
-    throw invalid('--image',
+    throw invalid('image',
       known.length > 0 ? `must be a known image (${known.join(', ')})` : 'no images exist yet: build one with `vlx image build tiny`',
       spec.image);
   }
@@ -103,12 +103,12 @@ export function validateAgainstCluster(spec: VcSpec, facts: ClusterFacts): VcSpe
   if (facts.nodes.length === 0) throw new VlxError('not-found', 'the cluster has no nodes to run a VC on');
   const largest = facts.nodes.reduce((a, b) => (b.memMb > a.memMb ? b : a));
   if (spec.memMb > largest.memMb) {
-    throw invalid('--mem-mb', `must fit in one node: the largest node memory is ${largest.memMb} MB (${largest.name})`, spec.memMb);
+    throw invalid('memMb', `must fit in one node: the largest node memory is ${largest.memMb} MB (${largest.name})`, spec.memMb);
   }
 
   if (image.virtualBytes !== undefined && spec.diskGb * GIB < image.virtualBytes) {
     const need = Math.ceil(image.virtualBytes / GIB);
-    throw invalid('--disk-gb', `must be at least the size of image ${image.name} (${need} GB)`, spec.diskGb);
+    throw invalid('diskGb', `must be at least the size of image ${image.name} (${need} GB)`, spec.diskGb);
   }
 
   const taken: Claim[] = facts.vcs

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { invalid } from '../errors.js';
 import { checkInt } from '../util/names.js';
+import { LAB_DEFAULTS, LAB_LIMITS } from '../domain/labLimits.js';
 
 /**
  * Where every piece of the lab lives: names, addresses and paths are computed here from
@@ -13,7 +14,7 @@ export const CLUSTER_NETWORK = '10.77.0.0/24';
 export const CLUSTER_NAME = 'lab';
 export const NETNS_PREFIX = 'vlx-n';
 export const VETH_PREFIX = 'vlxn';
-export const MAX_NODES = 32;
+export const MAX_NODES = LAB_LIMITS.nodes.max;
 
 export interface LabOptions {
   nodes: number;
@@ -21,14 +22,14 @@ export interface LabOptions {
   memMb: number;
 }
 
-export const LAB_DEFAULTS: LabOptions = { nodes: 4, cores: 4, memMb: 8192 };
+export { LAB_DEFAULTS };
 
 /** Options arrive as CLI strings or GUI numbers; both are checked before anything is made. */
 export function checkLabOptions(raw: { nodes?: unknown; cores?: unknown; memMb?: unknown }): LabOptions {
   return {
-    nodes: raw.nodes === undefined ? LAB_DEFAULTS.nodes : checkInt(raw.nodes, '--nodes', 1, MAX_NODES),
-    cores: raw.cores === undefined ? LAB_DEFAULTS.cores : checkInt(raw.cores, '--cores', 1, 1024),
-    memMb: raw.memMb === undefined ? LAB_DEFAULTS.memMb : checkInt(raw.memMb, '--mem-mb', 128, 16 * 1024 * 1024),
+    nodes: raw.nodes === undefined ? LAB_DEFAULTS.nodes : checkInt(raw.nodes, 'nodes', LAB_LIMITS.nodes.min, MAX_NODES),
+    cores: raw.cores === undefined ? LAB_DEFAULTS.cores : checkInt(raw.cores, 'cores', LAB_LIMITS.cores.min, LAB_LIMITS.cores.max),
+    memMb: raw.memMb === undefined ? LAB_DEFAULTS.memMb : checkInt(raw.memMb, 'memMb', LAB_LIMITS.memMb.min, LAB_LIMITS.memMb.max),
   };
 }
 

@@ -136,8 +136,8 @@ export function place(
   mode: Mode,
   opts: PlaceOptions = {},
 ): Placement {
-  if (policy !== 'block' && policy !== 'cyclic') throw invalid('--policy', 'must be block or cyclic', policy);
-  if (mode !== 'strict' && mode !== 'free') throw invalid('--mode', 'must be strict or free', mode);
+  if (policy !== 'block' && policy !== 'cyclic') throw invalid('policy', 'must be block or cyclic', policy);
+  if (mode !== 'strict' && mode !== 'free') throw invalid('mode', 'must be strict or free', mode);
   checkInputs(vms, nodes);
   const mapping: Record<string, string> = {};
   if (vms.length === 0) return { mapping };

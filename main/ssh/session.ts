@@ -40,11 +40,17 @@ export function pickError(cluster: string, failures: { node: NodeRef; error: Vlx
  * listed, none promoted: onNodes keeps a failure's code and message but not its hint, so
  * one node's auth or host-key error shown alone would lose what to do about it.
  */
-export function noNodeAnswered(cluster: string, results: readonly { node: string; address: string; error?: { message: string } }[]): VlxError {
-  return pickError(cluster, results.map((r) => ({
+export function noNodeAnswered(cluster: string, results: readonly { node: string; address: string; error?: { code?: string; message: string } }[]): VlxError {
+  const listed = pickError(cluster, results.map((r) => ({
     node: { name: r.node, address: r.address },
     error: new VlxError('unreachable', r.error?.message ?? r.node),
   })));
+  // The list keeps every reason; the code is the one a person must act on first (a changed host key exits 6, not 5).
+  const codes = results.map((r) => r.error?.code).filter((c): c is ErrorCode => typeof c === 'string' && (SEVERITY as string[]).includes(c));
+  const worst = [...codes].sort((a, b) => SEVERITY.indexOf(a) - SEVERITY.indexOf(b))[0];
+  return worst && worst !== 'unreachable' && worst !== 'timeout' && worst !== 'not-found'
+    ? new VlxError(worst, listed.message, 'a node refused us: check its host key (ssh-keygen -lf on the node) or the login key', listed.details)
+    : listed;
 }
 
 export class SshClusterSession implements ClusterSession {

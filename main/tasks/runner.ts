@@ -1,5 +1,4 @@
 import { VlxError, asVlxError, invalid } from '../errors.js';
-import { events as defaultBus, type EventBus } from '../events.js';
 import { processLabel, type Db, type Queryable } from '../db/client.js';
 import type { StepContext, StepState, TaskEvent, TaskState, TaskSummary, WorkflowDef } from './types.js';
 
@@ -7,7 +6,6 @@ export interface RunOptions {
   /** Aborting it cancels the task the same way `vlx tasks cancel` does (e.g. Ctrl-C in the CLI). */
   signal?: AbortSignal;
   onEvent?: (e: TaskEvent) => void;
-  bus?: EventBus;
   /** How long progress and log lines may wait before they are written (they are written in batches). */
   flushMs?: number;
 }
@@ -76,7 +74,6 @@ const INTERRUPTED = { code: 'internal', message: 'interrupted: the process runni
 export async function runWorkflow(db: Db, def: WorkflowDef, opts: RunOptions = {}): Promise<TaskSummary> {
   checkWorkflow(def);
   const lockKey = taskLockKey(def);
-  const bus = opts.bus ?? defaultBus;
   const flushMs = opts.flushMs ?? 200;
   const names = def.steps.map((s) => s.name);
   const host = processLabel();
@@ -101,7 +98,6 @@ export async function runWorkflow(db: Db, def: WorkflowDef, opts: RunOptions = {
       } catch {
         // a renderer's bug must not fail the workflow
       }
-      bus.emit('task', e);
     };
     const emitTask = (): void => emit({ type: 'task', task: summary() });
 

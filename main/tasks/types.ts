@@ -45,6 +45,8 @@ export interface TaskSummary {
   /** Marked 'running' in the DB, but no process holds its lock any more (it was killed): re-run it to resume. */
   interrupted?: boolean;
   cancelRequested?: boolean;
+  /** What a finished local task produced (tasks of this process only). */
+  result?: Record<string, unknown>;
   steps: { name: string; state: StepState; progress: number; note?: string }[];
 }
 

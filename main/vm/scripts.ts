@@ -37,8 +37,8 @@ export function renderOverlayScript(b: OverlayBatch): string {
   checkPath(b.vcDir, 'vcDir');
   checkPath(b.shared, 'shared');
   checkPath(b.image, 'image');
-  const disk = checkInt(b.diskGb, '--disk-gb', 1, 1 << 20);
-  const swap = checkInt(b.swapMb, '--swap-mb', 0, 1 << 30);
+  const disk = checkInt(b.diskGb, 'diskGb', 1, 1 << 20);
+  const swap = checkInt(b.swapMb, 'swapMb', 0, 1 << 30);
   const tmp = `${b.vcDir}/.new`;
   const lines = [
     sh('mkdir', '-p', b.vcDir, b.shared),

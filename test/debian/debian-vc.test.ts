@@ -7,7 +7,7 @@ import { ensureVcLab, expectOk, guestRun, leftovers, onNode, stopVcLab, vcServic
 import { getCluster } from '../../main/config/clusters.js';
 import { buildDebian } from '../../main/images/debian.js';
 import { publishImage, readImageMeta } from '../../main/images/library.js';
-import type { VcService } from '../../main/services/vc.js';
+import type { VcService } from '../../main/service/vcCore.js';
 import { tapName } from '../../main/domain/addressing.js';
 
 /**

@@ -11,7 +11,7 @@ import { openCluster, type SshClusterSession } from '../../main/ssh/session.js';
 import { TerminalHub, type TerminalExit } from '../../main/consoles/terminals.js';
 import { mappingHint } from '../../main/consoles/mappingHint.js';
 import { VlxError } from '../../main/errors.js';
-import type { VcService } from '../../main/services/vc.js';
+import type { VcService } from '../../main/service/vcCore.js';
 import { ensureVcLab, expectOk, onNode, stopVcLab, vcService } from './vc-support.js';
 import { storagePaths } from '../../main/domain/storagePaths.js';
 import { vmRuntimePaths } from '../../main/domain/addressing.js';

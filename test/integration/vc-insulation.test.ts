@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { ensureVcLab, stopVcLab, expectOk, guestRun, NODES, onNode, vcService } from './vc-support.js';
-import type { VcService } from '../../main/services/vc.js';
+import type { VcService } from '../../main/service/vcCore.js';
 import { NFS_MOUNT_OPTIONS } from '../../main/images/sharedMount.js';
 
 /**

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { ensureVcLab, stopVcLab, expectOk, guestRun, leftovers, onNode, vcService, vlx } from './vc-support.js';
-import type { VcService } from '../../main/services/vc.js';
+import type { VcService } from '../../main/service/vcCore.js';
 import { tapName } from '../../main/domain/addressing.js';
 
 /**
@@ -25,12 +25,12 @@ afterAll(async () => {
 describe('bad input: clear errors, nothing created', () => {
   const base = { name: 'bad-x', nodes: 2, vcpus: 1, memMb: 128, diskGb: 1, swapMb: 0, image: 'tiny', subnet: 'auto' };
   test.each([
-    ['shell metacharacters', { name: 'a;reboot' }, 'invalid-input', /VC name: must be 1-24 chars/],
-    ['too long', { name: 'a'.repeat(25) }, 'invalid-input', /VC name: must be 1-24 chars/],
-    ['--nodes 0', { nodes: 0 }, 'invalid-input', /--nodes: must be a whole number from 1 to 256/],
-    ['memory larger than any node', { memMb: 1_000_000 }, 'invalid-input', /--mem-mb: must fit in one node: the largest node memory is \d+ MB/],
-    ['unknown image', { image: 'nosuch' }, 'invalid-input', /--image: must be a known image \(.*tiny.*\)/],
-    ['subnet overlapping the lab network', { subnet: '10.77.0.0/24' }, 'invalid-input', /--subnet: must not overlap 10\.77\.0\.0\/24/],
+    ['shell metacharacters', { name: 'a;reboot' }, 'invalid-input', /name: must be 1-24 chars/],
+    ['too long', { name: 'a'.repeat(25) }, 'invalid-input', /name: must be 1-24 chars/],
+    ['--nodes 0', { nodes: 0 }, 'invalid-input', /nodes: must be a whole number from 1 to 256/],
+    ['memory larger than any node', { memMb: 1_000_000 }, 'invalid-input', /memMb: must fit in one node: the largest node memory is \d+ MB/],
+    ['unknown image', { image: 'nosuch' }, 'invalid-input', /image: must be a known image \(.*tiny.*\)/],
+    ['subnet overlapping the lab network', { subnet: '10.77.0.0/24' }, 'invalid-input', /subnet: must not overlap 10\.77\.0\.0\/24/],
   ])('%s', async (_what, patch, code, message) => {
     const err = await s.createVc({ ...base, ...patch }).then(() => undefined, (e: unknown) => e as { code: string; message: string });
     expect(err?.code).toBe(code);
@@ -41,7 +41,7 @@ describe('bad input: clear errors, nothing created', () => {
   test('the CLI says the same and exits 2', async () => {
     const r = await vlx(['vc', 'create', 'x$(id)', '--nodes', '1', '--vcpus', '1', '--mem-mb', '64', '--disk-gb', '1', '--image', 'tiny']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/VC name: must be/);
+    expect(r.stderr).toMatch(/NAME: must be/);
   });
 });
 
@@ -57,7 +57,7 @@ describe('create → start cyclic → ping across nodes → stop → destroy', (
     const clash = await s.createVc({ name: 'bad-x', nodes: 1, vcpus: 1, memMb: 128, diskGb: 1, swapMb: 0, image: 'tiny', subnet })
       .then(() => undefined, (e: unknown) => e as { code: string; message: string });
     expect(clash?.code).toBe('conflict');
-    expect(clash?.message).toMatch(new RegExp(`--subnet: ${subnet.replace(/\./g, '\\.')} overlaps .*VC life`));
+    expect(clash?.message).toMatch(new RegExp(`subnet: ${subnet.replace(/\./g, '\\.')} overlaps .*VC life`));
     expect((await s.listVcs()).map((v) => v.name)).not.toContain('bad-x');
 
     // The disks are overlays of the image: the backing chain says so.

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { ensureVcLab, stopVcLab, expectOk, guestRun, NODES, onNode, vcService, vlx } from './vc-support.js';
-import type { VcService } from '../../main/services/vc.js';
+import type { VcService } from '../../main/service/vcCore.js';
 
 /**
  * What must survive: RAM across save → restore on another node, a running guest across a

@@ -11,7 +11,7 @@ import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildTiny } from '../../main/images/tiny.js';
 import { publishImage, readImageMeta } from '../../main/images/library.js';
-import { VcService } from '../../main/services/vc.js';
+import { VcService } from '../../main/service/vcCore.js';
 import type { TaskSummary } from '../../main/tasks/types.js';
 import { SerialConsole } from '../../main/vm/serial.js';
 import { vmRuntimePaths } from '../../main/domain/addressing.js';

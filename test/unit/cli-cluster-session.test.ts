@@ -18,10 +18,20 @@ describe('noNodeAnswered', () => {
     expect(e.details).toEqual({ nodes: ['n1', 'n2'] });
   });
 
-  it('lists an auth or host-key failure too instead of showing it alone without its hint', () => {
+  it('lists an auth or host-key failure with the others, and keeps its code (exit 6, not 5)', () => {
     const e = noNodeAnswered('lab', [down('n1', 'no key for node n1', 'auth-failed'), down('n2', 'node n2 refused', 'unreachable')]);
-    expect(e.code).toBe('unreachable');
+    expect(e.code).toBe('auth-failed');
     expect(e.message).toBe('no node of cluster lab answered:\n  no key for node n1\n  node n2 refused');
+  });
+
+  it('a changed host key on one node outranks the others', () => {
+    const e = noNodeAnswered('lab', [down('n1', 'timed out', 'timeout'), down('n2', 'n2 presents another key', 'host-key-changed'), down('n3', 'no key', 'auth-failed')]);
+    expect(e.code).toBe('host-key-changed');
+    expect(e.message).toBe('no node of cluster lab answered:\n  timed out\n  n2 presents another key\n  no key');
+  });
+
+  it('unreachable nodes alone stay unreachable', () => {
+    expect(noNodeAnswered('lab', [down('n1', 'a', 'unreachable'), down('n2', 'b', 'timeout')]).code).toBe('unreachable');
   });
 
   it('names the node when its result carries no reason', () => {

@@ -13,28 +13,28 @@ function refusal(field: CreateField, value: string, answers: CreateAnswers = {})
 
 describe('checkAnswer', () => {
   it.each([
-    ['name', 'a;b', 'VC name: must be 1-24 chars: a lowercase letter, then lowercase letters, digits or "-" (got "a;b")'],
-    ['name', '', 'VC name: must be 1-24 chars: a lowercase letter, then lowercase letters, digits or "-" (got "")'],
-    ['name', 'web', 'VC name: a VC named "web" already exists'],
+    ['name', 'a;b', 'name: must be 1-24 chars: a lowercase letter, then lowercase letters, digits or "-" (got "a;b")'],
+    ['name', '', 'name: must be 1-24 chars: a lowercase letter, then lowercase letters, digits or "-" (got "")'],
+    ['name', 'web', 'name: a VC named "web" already exists'],
     ['name', 'ttytest', 'accepted'],
-    ['nodes', '0', '--nodes: must be a whole number from 1 to 256 (got "0")'],
-    ['nodes', 'two', '--nodes: must be a whole number from 1 to 256 (got "two")'],
+    ['nodes', '0', 'nodes: must be a whole number from 1 to 256 (got "0")'],
+    ['nodes', 'two', 'nodes: must be a whole number from 1 to 256 (got "two")'],
     ['nodes', '2', 'accepted'],
-    ['vcpus', '65', '--vcpus: must be a whole number from 1 to 64 (got "65")'],
-    ['memMb', '16', '--mem-mb: must be a whole number from 32 to 1048576 (got "16")'],
-    ['diskGb', '0', '--disk-gb: must be a whole number from 1 to 4096 (got "0")'],
-    ['swapMb', '-1', '--swap-mb: must be a whole number from 0 to 65536 (got "-1")'],
+    ['vcpus', '65', 'vcpus: must be a whole number from 1 to 64 (got "65")'],
+    ['memMb', '16', 'memMb: must be a whole number from 32 to 1048576 (got "16")'],
+    ['diskGb', '0', 'diskGb: must be a whole number from 1 to 4096 (got "0")'],
+    ['swapMb', '-1', 'swapMb: must be a whole number from 0 to 65536 (got "-1")'],
     ['swapMb', '0', 'accepted'],
-    ['image', 'nosuch', '--image: must be a known image (debian-12, tiny) (got "nosuch")'],
+    ['image', 'nosuch', 'image: must be a known image (debian-12, tiny) (got "nosuch")'],
     ['image', 'tiny', 'accepted'],
-    ['subnet', '10.0.0.0/8', '--subnet: must be a /16 to /28 (got "10.0.0.0/8")'],
+    ['subnet', '10.0.0.0/8', 'subnet: must be a /16 to /28 (got "10.0.0.0/8")'],
     ['subnet', 'auto', 'accepted'],
   ] as [CreateField, string, string][])('%s %j → %s', (field, value, want) => {
     expect(refusal(field, value, { nodes: '2' })).toBe(want);
   });
 
   it('checks a subnet against the number of VMs already answered', () => {
-    expect(refusal('subnet', '10.210.0.0/28', { nodes: '20' })).toMatch(/^--subnet: a \/28 has room for \d+ VMs besides the gateway; 20 needed/);
+    expect(refusal('subnet', '10.210.0.0/28', { nodes: '20' })).toMatch(/^subnet: a \/28 has room for \d+ VMs besides the gateway; 20 needed/);
   });
 
   it('accepts any well-formed image name when the image list is not known', () => {
@@ -72,7 +72,7 @@ describe('fieldOfError: which refusal of VcService can be answered again', () =>
   it('leaves other failures alone', () => {
     expect(fieldOfError(new VlxError('unreachable', 'no node of cluster lab answered'))).toBeUndefined();
     expect(fieldOfError(new VlxError('conflict', 'vc x is locked by task 1234'))).toBeUndefined();
-    expect(fieldOfError(new Error('--nodes: boom'))).toBeUndefined();
+    expect(fieldOfError(new Error('nodes: boom'))).toBeUndefined();
   });
 });
 

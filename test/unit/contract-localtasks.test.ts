@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { TaskEventShape } from '../../main/api/contract.js';
-import { LocalTasks } from '../../main/services/localTasks.js';
+import { LocalTasks } from '../../main/service/localTasks.js';
 import { VlxError } from '../../main/errors.js';
 import type { TaskEvent } from '../../main/tasks/types.js';
 

@@ -36,10 +36,15 @@ describe('contract', () => {
         "clusters.list",
         "clusters.remove",
         "clusters.use",
+        "db.deploy",
+        "db.migrate",
+        "db.status",
         "exec.run",
         "hostKey.accept",
         "hostKey.probe",
         "images.build",
+        "images.import",
+        "images.info",
         "images.list",
         "lab.crash",
         "lab.down",
@@ -47,6 +52,9 @@ describe('contract', () => {
         "lab.status",
         "lab.up",
         "nodes.list",
+        "services.deploy",
+        "services.status",
+        "services.stop",
         "tasks.cancel",
         "tasks.get",
         "tasks.list",
@@ -66,6 +74,7 @@ describe('contract', () => {
         "vc.start",
         "vc.stop",
         "vm.move",
+        "vm.planMove",
         "volumes.delete",
         "volumes.reset",
         "volumes.tree",
@@ -90,12 +99,13 @@ describe('contract', () => {
     let seen: unknown;
     const { client } = harness({ 'vc.stop': async (input) => { seen = input; return { taskId: 'x' }; } });
     await client.call('vc.stop', { name: 'web', extra: 1 } as never);
-    expect(seen).toEqual({ name: 'web' });
+    // timeoutS is the contract's default, filled in where the input arrives
+    expect(seen).toEqual({ name: 'web', timeoutS: 30 });
   });
 
   const bad: [Channel, unknown, RegExp][] = [
     ['vc.create', { name: 'Web;rm -rf /', nodes: 2, vcpus: 1, memMb: 128, diskGb: 1, swapMb: 0, image: 'tiny', subnet: 'auto' }, /^name: must be 1-24 chars/],
-    ['vc.create', { name: 'web', nodes: 0, vcpus: 1, memMb: 128, diskGb: 1, swapMb: 0, image: 'tiny', subnet: 'auto' }, /^nodes: must be a whole number from 1 to 1024$/],
+    ['vc.create', { name: 'web', nodes: 0, vcpus: 1, memMb: 128, diskGb: 1, swapMb: 0, image: 'tiny', subnet: 'auto' }, /^nodes: must be a whole number from 1 to 256$/],
     ['vc.create', { name: 'web', nodes: 2, vcpus: 1.5, memMb: 128, diskGb: 1, swapMb: 0, image: 'tiny', subnet: 'auto' }, /^vcpus: must be a whole number/],
     ['vc.create', { name: 'web', nodes: 2, vcpus: 1, memMb: 128, diskGb: 1, swapMb: 0, image: 'tiny', subnet: '10.200.1.0/33' }, /^subnet: /],
     ['vc.create', { name: 'web', nodes: 2, vcpus: 1, memMb: 128, diskGb: 1, swapMb: 0, image: '../etc', subnet: 'auto' }, /^image: /],

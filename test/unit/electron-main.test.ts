@@ -8,10 +8,10 @@ import { becomeReady, BrowserWindow, browserState, app, menuState } from '../sup
  */
 const stub = vi.hoisted(() => ({ created: [] as unknown[], closed: 0, release: () => {} }));
 
-vi.mock('../../main/services/app.js', async () => {
+vi.mock('../../main/service/index.js', async () => {
   const { EventHub } = await import('../../main/api/events.js');
   return {
-    createAppServices: (opts: unknown) => {
+    createServices: (opts: unknown) => {
       stub.created.push(opts);
       return {
         methods: {},

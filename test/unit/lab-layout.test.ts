@@ -71,13 +71,13 @@ describe('checkLabOptions', () => {
   });
 
   it.each([
-    [{ nodes: '0' }, '--nodes: must be a whole number from 1 to 32 (got "0")'],
-    [{ nodes: '1000' }, '--nodes: must be a whole number from 1 to 32 (got "1000")'],
-    [{ nodes: 'abc' }, '--nodes: must be a whole number from 1 to 32 (got "abc")'],
-    [{ nodes: '4;rm' }, '--nodes: must be a whole number from 1 to 32 (got "4;rm")'],
-    [{ nodes: 2.5 }, '--nodes: must be a whole number from 1 to 32 (got 2.5)'],
-    [{ cores: '0' }, '--cores: must be a whole number from 1 to 1024 (got "0")'],
-    [{ memMb: '64' }, '--mem-mb: must be a whole number from 128 to 16777216 (got "64")'],
+    [{ nodes: '0' }, 'nodes: must be a whole number from 1 to 32 (got "0")'],
+    [{ nodes: '1000' }, 'nodes: must be a whole number from 1 to 32 (got "1000")'],
+    [{ nodes: 'abc' }, 'nodes: must be a whole number from 1 to 32 (got "abc")'],
+    [{ nodes: '4;rm' }, 'nodes: must be a whole number from 1 to 32 (got "4;rm")'],
+    [{ nodes: 2.5 }, 'nodes: must be a whole number from 1 to 32 (got 2.5)'],
+    [{ cores: '0' }, 'cores: must be a whole number from 1 to 1024 (got "0")'],
+    [{ memMb: '64' }, 'memMb: must be a whole number from 128 to 16777216 (got "64")'],
   ])('refuses %j', (raw, message) => {
     const e = errorOf(() => checkLabOptions(raw));
     expect(e.code).toBe('invalid-input');

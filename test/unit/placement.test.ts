@@ -163,8 +163,8 @@ describe('place: exhaustive grid of identical VMs', () => {
 describe('place: bad input', () => {
   const ok = nodes(1, 4, 4096);
   it.each([
-    ['policy', () => place(vc(1, 1, 64), ok, 'spread' as Policy, 'strict'), '--policy: must be block or cyclic (got "spread")'],
-    ['mode', () => place(vc(1, 1, 64), ok, 'block', 'loose' as Mode, {}), '--mode: must be strict or free (got "loose")'],
+    ['policy', () => place(vc(1, 1, 64), ok, 'spread' as Policy, 'strict'), 'policy: must be block or cyclic (got "spread")'],
+    ['mode', () => place(vc(1, 1, 64), ok, 'block', 'loose' as Mode, {}), 'mode: must be strict or free (got "loose")'],
     ['duplicate VM', () => place([...vc(1, 1, 64), ...vc(1, 1, 64)], ok, 'block', 'strict'), 'VM name: must be unique (got "vm1")'],
     ['duplicate node', () => place(vc(1, 1, 64), [...ok, ...ok], 'block', 'strict'), 'node name: must be unique (got "n1")'],
     ['zero vCPUs', () => place(vc(1, 0, 64), ok, 'block', 'strict'), 'vcpus of vm1: must be a whole number of at least 1 (got 0)'],

@@ -9,7 +9,7 @@ import { pickError } from '../../main/ssh/session.js';
 import { inspectScript, kvmState, parseInspect } from '../../main/nodes/inspect.js';
 import { NODE_TOOLS } from '../../main/nodes/requirements.js';
 import { LinePrefixer, execExitCode, parseNodeList } from '../../main/cli/exec.js';
-import { nodesFromFirstContact } from '../../main/cli/cluster.js';
+import { nodesFromFirstContact } from '../../main/cluster/firstContact.js';
 
 const A = { keyType: 'ssh-ed25519', keyBase64: 'AAAA' };
 const B = { keyType: 'ssh-ed25519', keyBase64: 'BBBB' };

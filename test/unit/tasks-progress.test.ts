@@ -1,6 +1,7 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createTaskProgress, plainUpdates, stepLines, taskExitCode } from '../../main/cli/progress.js';
+import { createTaskProgress, plainUpdates, stepLines } from '../../main/cli/progress.js';
+import { taskExit as taskExitCode } from '../../main/cli/client.js';
 import type { StepState, TaskSummary } from '../../main/tasks/types.js';
 
 function task(states: [StepState, number, string?][], over: Partial<TaskSummary> = {}): TaskSummary {

@@ -36,14 +36,14 @@ describe('parseCidr / formatCidr', () => {
     expect(formatCidr(parseCidr(text))).toBe(text);
   });
   it.each([
-    ['10.200.3.1/24', '--subnet: has host bits set; the network is 10.200.3.0/24 (got "10.200.3.1/24")'],
-    ['10.200.0.0/33', '--subnet: must be an IPv4 CIDR like 10.200.3.0/24 (got "10.200.0.0/33")'],
-    ['10.200.0.0', '--subnet: must be an IPv4 CIDR like 10.200.3.0/24 (got "10.200.0.0")'],
-    ['10.200.0.0/', '--subnet: must be an IPv4 CIDR like 10.200.3.0/24 (got "10.200.0.0/")'],
-    ['10.200.0.0/024', '--subnet: must be an IPv4 CIDR like 10.200.3.0/24 (got "10.200.0.0/024")'],
-    ['10.200.0.0/24; rm -rf /', '--subnet: must be an IPv4 CIDR like 10.200.3.0/24 (got "10.200.0.0/24; rm -rf /")'],
+    ['10.200.3.1/24', 'subnet: has host bits set; the network is 10.200.3.0/24 (got "10.200.3.1/24")'],
+    ['10.200.0.0/33', 'subnet: must be an IPv4 CIDR like 10.200.3.0/24 (got "10.200.0.0/33")'],
+    ['10.200.0.0', 'subnet: must be an IPv4 CIDR like 10.200.3.0/24 (got "10.200.0.0")'],
+    ['10.200.0.0/', 'subnet: must be an IPv4 CIDR like 10.200.3.0/24 (got "10.200.0.0/")'],
+    ['10.200.0.0/024', 'subnet: must be an IPv4 CIDR like 10.200.3.0/24 (got "10.200.0.0/024")'],
+    ['10.200.0.0/24; rm -rf /', 'subnet: must be an IPv4 CIDR like 10.200.3.0/24 (got "10.200.0.0/24; rm -rf /")'],
   ])('refuses %j', (text, message) => {
-    expect(outcome(() => parseCidr(text, '--subnet'))).toEqual({ code: 'invalid-input', message });
+    expect(outcome(() => parseCidr(text, 'subnet'))).toEqual({ code: 'invalid-input', message });
   });
 });
 
@@ -108,12 +108,12 @@ describe('allocateSubnet: auto', () => {
     const taken = Array.from({ length: 255 }, (_, i) => `10.200.${i}.0/24`);
     expect(allocateSubnet(pool, taken, lab)).toBe('10.200.255.0/24');
     expect(outcome(() => allocateSubnet(pool, [...taken, '10.200.255.0/24'], lab))).toEqual({
-      code: 'conflict', message: '--subnet: no free /24 left in pool 10.200.0.0/16 (256 VC subnets taken)',
+      code: 'conflict', message: 'subnet: no free /24 left in pool 10.200.0.0/16 (256 VC subnets taken)',
     });
   });
   it('refuses a VC larger than the pool', () => {
     expect(outcome(() => allocateSubnet('10.200.0.0/24', [], [], 'auto', 300))).toEqual({
-      code: 'conflict', message: '--subnet: a VC of 300 VMs needs a /23, larger than the pool 10.200.0.0/24',
+      code: 'conflict', message: 'subnet: a VC of 300 VMs needs a /23, larger than the pool 10.200.0.0/24',
     });
   });
   it('never returns a subnet overlapping anything, over many allocations', () => {
@@ -141,17 +141,17 @@ describe('allocateSubnet: requested', () => {
     expect(allocateSubnet(pool, taken, reserved, req, vms)).toBe(want);
   });
   it.each([
-    ['public range', '8.8.8.0/24', 1, 'invalid-input', '--subnet: must lie inside a private range (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16) (got "8.8.8.0/24")'],
-    ['straddles private and public', '172.0.0.0/10', 1, 'invalid-input', '--subnet: must lie inside a private range (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16) (got "172.0.0.0/10")'],
-    ['too large', '10.0.0.0/15', 1, 'invalid-input', '--subnet: must be a /16 to /28 (got "10.0.0.0/15")'],
-    ['too small', '10.200.9.0/29', 1, 'invalid-input', '--subnet: must be a /16 to /28 (got "10.200.9.0/29")'],
-    ['no room for the VMs', '10.200.9.16/28', 14, 'invalid-input', '--subnet: a /28 has room for 13 VMs besides the gateway; 14 needed (got "10.200.9.16/28")'],
-    ['host bits', '10.200.9.1/24', 1, 'invalid-input', '--subnet: has host bits set; the network is 10.200.9.0/24 (got "10.200.9.1/24")'],
-    ['overlaps the cluster network', '10.77.0.0/16', 1, 'invalid-input', '--subnet: must not overlap 10.77.0.0/24 (the cluster network) (got "10.77.0.0/16")'],
-    ['inside the cluster network', '10.77.0.16/28', 1, 'invalid-input', '--subnet: must not overlap 10.77.0.0/24 (the cluster network) (got "10.77.0.16/28")'],
-    ['overlaps a labelled VC', '10.200.0.128/25', 1, 'conflict', '--subnet: 10.200.0.128/25 overlaps 10.200.0.0/24 (VC alpha), the subnet of another VC'],
-    ['covers another VC', '10.200.0.0/16', 1, 'conflict', '--subnet: 10.200.0.0/16 overlaps 10.200.0.0/24 (VC alpha), the subnet of another VC'],
-    ['equals an unlabelled VC', '10.200.1.0/24', 1, 'conflict', '--subnet: 10.200.1.0/24 overlaps 10.200.1.0/24, the subnet of another VC'],
+    ['public range', '8.8.8.0/24', 1, 'invalid-input', 'subnet: must lie inside a private range (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16) (got "8.8.8.0/24")'],
+    ['straddles private and public', '172.0.0.0/10', 1, 'invalid-input', 'subnet: must lie inside a private range (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16) (got "172.0.0.0/10")'],
+    ['too large', '10.0.0.0/15', 1, 'invalid-input', 'subnet: must be a /16 to /28 (got "10.0.0.0/15")'],
+    ['too small', '10.200.9.0/29', 1, 'invalid-input', 'subnet: must be a /16 to /28 (got "10.200.9.0/29")'],
+    ['no room for the VMs', '10.200.9.16/28', 14, 'invalid-input', 'subnet: a /28 has room for 13 VMs besides the gateway; 14 needed (got "10.200.9.16/28")'],
+    ['host bits', '10.200.9.1/24', 1, 'invalid-input', 'subnet: has host bits set; the network is 10.200.9.0/24 (got "10.200.9.1/24")'],
+    ['overlaps the cluster network', '10.77.0.0/16', 1, 'invalid-input', 'subnet: must not overlap 10.77.0.0/24 (the cluster network) (got "10.77.0.0/16")'],
+    ['inside the cluster network', '10.77.0.16/28', 1, 'invalid-input', 'subnet: must not overlap 10.77.0.0/24 (the cluster network) (got "10.77.0.16/28")'],
+    ['overlaps a labelled VC', '10.200.0.128/25', 1, 'conflict', 'subnet: 10.200.0.128/25 overlaps 10.200.0.0/24 (VC alpha), the subnet of another VC'],
+    ['covers another VC', '10.200.0.0/16', 1, 'conflict', 'subnet: 10.200.0.0/16 overlaps 10.200.0.0/24 (VC alpha), the subnet of another VC'],
+    ['equals an unlabelled VC', '10.200.1.0/24', 1, 'conflict', 'subnet: 10.200.1.0/24 overlaps 10.200.1.0/24, the subnet of another VC'],
   ])('refuses %s', (_n, req, vms, code, message) => {
     expect(outcome(() => allocateSubnet(pool, taken, reserved, req, vms))).toEqual({ code, message });
   });

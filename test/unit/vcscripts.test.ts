@@ -54,7 +54,7 @@ describe('renderOverlayScript', () => {
     ['path with a quote', { vcDir: "/srv/x'y" }, /vcDir/],
     ['path with ..', { vcDir: '/srv/../etc' }, /vcDir/],
     ['VM name with metacharacters', { vms: [{ name: 'vm1;reboot', disk: '/srv/a.qcow2', swap: '/srv/b.qcow2' }] }, /vm:/],
-    ['disk of 0 GB', { diskGb: 0 }, /--disk-gb/],
+    ['disk of 0 GB', { diskGb: 0 }, /diskGb/],
   ])('refuses %s', (_w, patch, msg) => {
     const base = { vcDir: '/srv/v/vc/a', shared: '/srv/v/vc/a/shared', image: '/srv/v/images/i.qcow2', diskGb: 1, swapMb: 0, vms: [] };
     expect(() => renderOverlayScript({ ...base, ...patch } as Parameters<typeof renderOverlayScript>[0])).toThrow(msg);

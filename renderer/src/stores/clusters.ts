@@ -95,7 +95,7 @@ export const useClusters = create<ClustersStore>()((set, get) => ({
         await api().call('hostKey.accept', { address: f.address, port: Number(f.port), fingerprint: flow.probe.fingerprint });
       }
       const cluster = await api().call('clusters.add', {
-        name: f.name, address: f.address, port: Number(f.port), user: f.user, ...(f.keyFile ? { keyFile: f.keyFile } : {}),
+        name: f.name, address: f.address, port: Number(f.port), user: f.user, ...(f.keyFile ? { keyFile: f.keyFile } : {}), use: true,
       });
       set({ flow: { step: 'done', cluster } });
       await get().load();

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { labPaths, checkLabDir, LAB_DEFAULTS } from '../../../main/lab/layout.js';
 import { labStatus, type LabStatus } from '../../../main/lab/index.js';
-import { startLab } from '../../../main/services/lab.js';
+import { startLab } from '../../../main/service/labStart.js';
 import { labDir } from '../../../main/config/paths.js';
 
 /**

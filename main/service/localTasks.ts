@@ -28,7 +28,7 @@ export class LocalTasks {
 
   constructor(private readonly emit: (ev: TaskEvent) => void) {}
 
-  start(kind: string, target: string, steps: string[], run: (api: LocalStepApi) => Promise<void>): string {
+  start(kind: string, target: string, steps: string[], run: (api: LocalStepApi) => Promise<void | Record<string, unknown>>): string {
     const id = `local-${randomUUID()}`;
     const entry: Entry = {
       summary: {
@@ -69,7 +69,8 @@ export class LocalTasks {
     publish();
     void (async () => {
       try {
-        await run(api);
+        const result = await run(api);
+        if (result) s.result = JSON.parse(JSON.stringify(result)) as Record<string, unknown>;
         for (const x of s.steps) { x.state = x.state === 'pending' ? 'skipped' : 'done'; if (x.state === 'done') x.progress = 1; }
         s.state = 'succeeded';
         s.progress = 1;

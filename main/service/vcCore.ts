@@ -3,8 +3,8 @@ import { sh } from '../util/quote.js';
 import { checkInt, checkName } from '../util/names.js';
 import { runWorkflow, type RunOptions } from '../tasks/runner.js';
 import { listTasks } from '../tasks/store.js';
-import type { TaskSummary, WorkflowDef } from '../tasks/types.js';
-import type { MoveResult, VcInfo, VmInfo, VcState, VmState, VolumeNodeT } from '../api/contract.js';
+import type { TaskEvent, TaskSummary, WorkflowDef } from '../tasks/types.js';
+import type { MovePlan, MoveResult, VcInfo, VmInfo, VcState, VmState, VolumeNodeT } from '../api/contract.js';
 import { parseVcSpec, validateAgainstCluster } from '../domain/vcSpec.js';
 import { closeVcEnv, openVcEnv, refreshNodes, reservedNetworks, vcSubnetPool, type VcEnv } from '../cluster/env.js';
 import { supersedeTasks, listVcRows, vmsOf, findVc, getVc, ACTIVE_VM_STATES, allVms, volumesOf, type VcRow, type VmRow } from '../cluster/repo.js';
@@ -17,6 +17,7 @@ import { tapName } from '../domain/addressing.js';
 import { NODE_RUN } from '../config/paths.js';
 import { ImageMetaSchema } from '../images/types.js';
 import type { Mode, Policy } from '../placement/place.js';
+import { moveAction } from '../domain/move.js';
 
 /**
  * What every face (CLI, web bridge, Electron) calls to work with virtual clusters. Input is
@@ -26,7 +27,8 @@ import type { Mode, Policy } from '../placement/place.js';
 export type VcRunOptions = Pick<RunOptions, 'onEvent' | 'signal'>;
 
 export class VcService {
-  constructor(readonly env: VcEnv) {}
+  /** onTaskEvent: where every task event of this service goes besides the caller's own listener. */
+  constructor(readonly env: VcEnv, private readonly onTaskEvent?: (e: TaskEvent) => void) {}
 
   static open(cluster?: string): VcService {
     return new VcService(openVcEnv(cluster));
@@ -40,7 +42,10 @@ export class VcService {
     const vc = def.target.split('/')[0];
     // A live task of this VC holds its lock: then runWorkflow answers 'conflict' and nothing is superseded.
     if (def.lockKey && !(await this.env.db.isLocked(def.lockKey))) await supersedeTasks(this.env.db, vc, def.kind);
-    return runWorkflow(this.env.db, def, opts);
+    const mine = opts.onEvent;
+    const all = this.onTaskEvent;
+    const onEvent = mine && all ? (e: TaskEvent) => { all(e); mine(e); } : mine ?? all;
+    return runWorkflow(this.env.db, def, { ...opts, ...(onEvent ? { onEvent } : {}) });
   }
 
   /** Known images on shared storage: names and template sizes (one round trip). */
@@ -82,7 +87,7 @@ export class VcService {
 
   /** Without a policy or mode, the VC's last ones (block/strict for a new VC). */
   async startVc(name: string, policy?: Policy, mode?: Mode, opts: VcRunOptions = {}): Promise<TaskSummary> {
-    checkName('vc', name, 'VC name');
+    checkName('vc', name, 'name');
     const vc = await getVc(this.env.db, name);
     const p = policy ?? vc.policy;
     const m = mode ?? vc.mode;
@@ -91,28 +96,28 @@ export class VcService {
   }
 
   async stopVc(name: string, stopOpts: { timeoutS?: number } = {}, opts: VcRunOptions = {}): Promise<TaskSummary> {
-    checkName('vc', name, 'VC name');
-    const timeoutS = stopOpts.timeoutS === undefined ? 30 : checkInt(stopOpts.timeoutS, '--timeout', 0, 3600);
+    checkName('vc', name, 'name');
+    const timeoutS = stopOpts.timeoutS === undefined ? 30 : checkInt(stopOpts.timeoutS, 'timeoutS', 0, 3600);
     await getVc(this.env.db, name);
     return this.run(stopWorkflow(this.env, name, timeoutS), opts);
   }
 
   async saveVc(name: string, opts: VcRunOptions = {}): Promise<TaskSummary> {
-    checkName('vc', name, 'VC name');
+    checkName('vc', name, 'name');
     await getVc(this.env.db, name);
     return this.run(saveWorkflow(this.env, name), opts);
   }
 
   async restoreVc(name: string, policy?: Policy, mode?: Mode, opts: VcRunOptions = {}): Promise<TaskSummary> {
-    checkName('vc', name, 'VC name');
-    if (policy !== undefined && policy !== 'block' && policy !== 'cyclic') throw invalid('--policy', 'must be block or cyclic', policy);
-    if (mode !== undefined && mode !== 'strict' && mode !== 'free') throw invalid('--mode', 'must be strict or free', mode);
+    checkName('vc', name, 'name');
+    if (policy !== undefined && policy !== 'block' && policy !== 'cyclic') throw invalid('policy', 'must be block or cyclic', policy);
+    if (mode !== undefined && mode !== 'strict' && mode !== 'free') throw invalid('mode', 'must be strict or free', mode);
     await getVc(this.env.db, name);
     return this.run(restoreWorkflow(this.env, name, policy, mode), opts);
   }
 
   async destroyVc(name: string, opts: VcRunOptions = {}): Promise<TaskSummary> {
-    checkName('vc', name, 'VC name');
+    checkName('vc', name, 'name');
     await getVc(this.env.db, name);
     return this.run(destroyWorkflow(this.env, name), opts);
   }
@@ -122,13 +127,9 @@ export class VcService {
     const out: MoveResult[] = [];
     for (const r of reqs) {
       try {
-        checkName('vc', r.vc, 'VC name');
-        checkName('vm', r.vm, 'VM name');
-        checkName('node', r.to, '--to');
-        const vms = await vmsOf(this.env.db, (await getVc(this.env.db, r.vc)).name);
-        const row = vms.find((v) => v.name === r.vm);
-        if (!row) throw new VlxError('not-found', `VC ${r.vc} has no VM "${r.vm}"`);
-        const action = row.state === 'running' ? 'migrate' : 'relocate';
+        const plan = (await this.planMoves([r]))[0]!;
+        if (plan.action === 'refuse') throw new VlxError('conflict', plan.reason);
+        const action = plan.action;
         const task = await this.run(moveWorkflow(this.env, r), opts);
         out.push({
           vc: r.vc, vm: r.vm, ok: task.state === 'succeeded', action, taskId: task.id,
@@ -138,6 +139,25 @@ export class VcService {
         const err = asVlxError(e);
         out.push({ vc: r.vc, vm: r.vm, ok: false, error: { code: err.code, message: err.message, ...(err.hint ? { hint: err.hint } : {}) } });
       }
+    }
+    return out;
+  }
+
+  /** What each move would do (moveAction on the VM's row), in order; changes nothing. */
+  async planMoves(reqs: MoveRequest[]): Promise<MovePlan[]> {
+    const out: MovePlan[] = [];
+    const cache = new Map<string, VmRow[]>();
+    for (const r of reqs) {
+      checkName('vc', r.vc, 'vc');
+      checkName('vm', r.vm, 'vm');
+      checkName('node', r.to, 'to');
+      if (!this.env.session.nodes().some((n) => n.name === r.to)) throw invalid('to', `must be a node of cluster ${this.env.cluster.name}`, r.to);
+      let vms = cache.get(r.vc);
+      if (!vms) cache.set(r.vc, (vms = await vmsOf(this.env.db, (await getVc(this.env.db, r.vc)).name)));
+      const row = vms.find((v) => v.name === r.vm);
+      if (!row) throw new VlxError('not-found', `VC ${r.vc} has no VM "${r.vm}"`);
+      const d = moveAction({ vc: r.vc, vm: r.vm, state: row.state, node: row.node }, r.to);
+      out.push({ vc: r.vc, vm: r.vm, ...(row.node ? { from: row.node } : {}), action: d.action, reason: d.reason });
     }
     return out;
   }
@@ -152,7 +172,7 @@ export class VcService {
    * every node, one round trip per node. Every difference becomes a drift line.
    */
   async vcStatus(name: string): Promise<VcStatus> {
-    checkName('vc', name, 'VC name');
+    checkName('vc', name, 'name');
     const vc = await getVc(this.env.db, name);
     const vms = await vmsOf(this.env.db, name);
     const script = `${renderScanScript(NODE_RUN)}echo '--routes--'\n${sh(...ROUTE_LIST_ARGV)}\necho '--nfs--'\n${renderNfsProbe(name)}`;
@@ -249,8 +269,8 @@ export interface VcStatus extends VcInfo {
 }
 
 function checkPolicy(policy: unknown, mode: unknown): void {
-  if (policy !== 'block' && policy !== 'cyclic') throw invalid('--policy', 'must be block or cyclic', policy);
-  if (mode !== 'strict' && mode !== 'free') throw invalid('--mode', 'must be strict or free', mode);
+  if (policy !== 'block' && policy !== 'cyclic') throw invalid('policy', 'must be block or cyclic', policy);
+  if (mode !== 'strict' && mode !== 'free') throw invalid('mode', 'must be strict or free', mode);
 }
 
 const VC_STATE: Record<string, VcState> = {
