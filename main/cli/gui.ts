@@ -4,15 +4,10 @@ import { join } from 'node:path';
 import { action } from './output.js';
 import { appHome } from '../config/paths.js';
 import { checkInt } from '../util/names.js';
-<<<<<<< HEAD
 import { startWebBridge, type WebBridge } from '../web/server.js';
 import { launchDir, removeStalePages, writeLaunchPage, type LaunchPage } from '../web/launch.js';
 import { findBrowser, openAppWindow } from '../web/browser.js';
-import { createAppServices } from '../services/app.js';
-=======
-import { startWebBridge } from '../web/server.js';
 import { createServices as createAppServices } from '../service/index.js';
->>>>>>> 00f1c29 (One service layer for every face: main/service/ has one module per domain (clusters, lab, nodes, exec, db, node services, tasks, images, vcs, vms, volumes, terminals), loaded on first call; the CLI calls it through the contract in process; the contract's schemas take the domain's limits (VC, lab); errors name fields and the CLI names flags; one event bus; migrate-or-relocate decided once (domain/move, vm.planMove); new channels db.*, services.*, images.info/import, vm.planMove; a closed stdout ends a command quietly; a refused host key exits 6 from every command)
 
 /**
  * No secret reaches a command line or an environment here: Chromium is opened on the file://
