@@ -32,15 +32,16 @@ describe('vlx nodes and vlx exec on the lab', () => {
   it('nodes --json: every lab node reachable, each with its own hostname', async () => {
     const r = await vlx(['nodes', '--json']);
     expect(r.code, r.stderr).toBe(0);
-    const infos = JSON.parse(r.stdout) as { node: string; reachable: boolean; hostname: string; kernel: string; declared: { cores: number }; tools: Record<string, boolean>; kvm: { state: string } }[];
+    // The contract's NodeInfo: what the GUI's node details show too.
+    const infos = JSON.parse(r.stdout) as { name: string; state: string; hostname: string; kernel: string; declared: { cores: number }; tools: Record<string, boolean>; kvm: string }[];
     expect(infos.length).toBeGreaterThanOrEqual(4);
-    expect(infos.every((n) => n.reachable)).toBe(true);
+    expect(infos.every((n) => n.state === 'up')).toBe(true);
     expect(new Set(infos.map((n) => n.hostname)).size).toBe(infos.length);
     for (const n of infos) {
-      expect(n.hostname).toBe(n.node);
+      expect(n.hostname).toBe(n.name);
       expect(n.kernel).toMatch(/\S/);
       expect(n.declared.cores).toBeGreaterThan(0);
-      expect(['usable', 'unusable', 'absent', 'unverified']).toContain(n.kvm.state);
+      expect(['usable', 'unusable', 'absent', 'unverified']).toContain(n.kvm);
       expect(n.tools['qemu-img']).toBe(true);
     }
   });
@@ -112,9 +113,9 @@ describe('crash the node in use', () => {
 
       const nodes = await vlx(['nodes', '--json']);
       expect(nodes.code, nodes.stderr).toBe(0);
-      const infos = JSON.parse(nodes.stdout) as { node: string; reachable: boolean; error?: { code: string } }[];
-      expect(infos.find((n) => n.node === used)).toMatchObject({ reachable: false, error: { code: 'unreachable' } });
-      expect(infos.filter((n) => n.node !== used).every((n) => n.reachable)).toBe(true);
+      const infos = JSON.parse(nodes.stdout) as { name: string; state: string; errorCode?: string }[];
+      expect(infos.find((n) => n.name === used)).toMatchObject({ state: 'down', errorCode: 'unreachable' });
+      expect(infos.filter((n) => n.name !== used).every((n) => n.state === 'up')).toBe(true);
 
       const all = await vlx(['exec', '--all', '--', 'true']);
       expect(all.code).toBe(1);
@@ -125,7 +126,7 @@ describe('crash the node in use', () => {
     }
     const back = await vlx(['nodes', '--json']);
     expect(back.code).toBe(0);
-    expect((JSON.parse(back.stdout) as { node: string; reachable: boolean }[]).find((n) => n.node === used)?.reachable).toBe(true);
+    expect((JSON.parse(back.stdout) as { name: string; state: string }[]).find((n) => n.name === used)?.state).toBe('up');
   });
 });
 
@@ -163,8 +164,9 @@ describe('vlx cluster add/list/use/remove', () => {
     expect(ok.code, ok.stderr).toBe(0);
     const out = JSON.parse(ok.stdout);
     expect(out.fromManifest).toBe(true);
-    expect(out.cluster.nodes.length).toBeGreaterThanOrEqual(4);
-    expect(out.nodes.every((n: { ok: boolean }) => n.ok)).toBe(true);
+    expect(out.nodes.length).toBeGreaterThanOrEqual(4);
+    expect(out.checked.length).toBe(out.nodes.length);
+    expect(out.checked.every((n: { ok: boolean }) => n.ok)).toBe(true);
 
     const list = JSON.parse((await inFresh(['cluster', 'list', '--json'])).stdout);
     expect(list).toMatchObject([{ name: 'lab2', current: true }]);
