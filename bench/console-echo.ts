@@ -82,7 +82,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({ options: { node: { type: 'string', default: 'n1' }, samples: { type: 'string', default: '200' }, cluster: { type: 'string' } } });
   const node = checkName('node', values.node, '--node');
   const samples = checkInt(values.samples, '--samples', 10, 100_000);
-  const session = openCluster(getCluster(values.cluster), { persistLastNode: false });
+  const session = openCluster(getCluster(values.cluster));
   const hub = new TerminalHub(session);
   try {
     process.stdout.write(JSON.stringify(await measureConsoleEcho(hub, node, samples)) + '\n');

@@ -77,7 +77,7 @@ async function main(): Promise<void> {
     process.stderr.write(`benchmark: \`true\` on ${n} lab nodes\n`);
 
     // (a) in-process, warm: connections opened once, then only channels per round.
-    const session = openCluster({ ...lab, nodes }, { persistLastNode: false });
+    const session = openCluster({ ...lab, nodes });
     const warmup = await session.onNodes('all', 'true');
     const bad = warmup.filter((r) => r.code !== 0);
     if (bad.length) throw new Error(`warm-up failed on ${bad.map((r) => `${r.node}: ${r.error?.message ?? r.code}`).join(', ')}`);

@@ -5,8 +5,8 @@ import { LAB_LIMITS } from '../domain/labLimits.js';
 import type { TaskEvent as TaskEventType } from '../tasks/types.js';
 
 /**
- * The whole surface between the app's main side and any face of it (Electron renderer,
- * browser bridge, tests): one table of calls `domain.verb → {input, output}` and one table
+ * Over 400 lines on purpose: the whole surface between the app's main side and any face of it
+ * (Electron renderer, browser bridge, the CLI, tests) is one table, read in one place: calls `domain.verb → {input, output}` and one table
  * of events. Both sides are typed from these tables and every input is validated where it
  * arrives. Only plain data crosses; long operations answer `{taskId}` at once and report
  * progress as `task` events.

@@ -38,7 +38,9 @@ export function createDispatch(services: AppServices, opts: DispatchOptions = {}
 
   return async (channel, input) => {
     if (!isChannel(channel)) {
-      return { ok: false, error: { code: 'invalid-input', message: `channel: unknown channel ${JSON.stringify(String(channel))}` } };
+      // Only a string is echoed back: String() of a hostile object can throw (`{toString: 1}`).
+      const shown = typeof channel === 'string' ? JSON.stringify(channel.slice(0, 100)) : `of type ${typeof channel}`;
+      return { ok: false, error: { code: 'invalid-input', message: `channel: unknown channel ${shown}` } };
     }
     const spec = contract[channel];
     const parsed = spec.input.safeParse(input ?? {});

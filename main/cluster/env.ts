@@ -1,6 +1,6 @@
 import { VlxError } from '../errors.js';
 import { getCluster, type ClusterConfig } from '../config/clusters.js';
-import { openCluster } from '../ssh/session.js';
+import { openClusterSession } from './session.js';
 import type { ClusterSession } from '../ssh/session.types.js';
 import type { NodeConn } from '../ssh/types.js';
 import { openClusterDb, type Db, type Queryable } from '../db/client.js';
@@ -23,7 +23,7 @@ export function openVcEnv(clusterName?: string, parts: Partial<Pick<VcEnv, 'sess
   const cluster = getCluster(clusterName);
   return {
     cluster,
-    session: parts.session ?? openCluster(cluster),
+    session: parts.session ?? openClusterSession(cluster),
     db: parts.db ?? openClusterDb(cluster),
     paths: storagePaths(),
   };

@@ -16,9 +16,5 @@ export function labDir(): string {
   return process.env.VLX_LAB_DIR || '/var/lib/vlx-lab';
 }
 
-/** Shared storage is mounted at the same path on every node. */
-export const SHARED_ROOT = '/srv/virtualinux';
-/** Node-private directories (each lab node gets its own via a private mount namespace). */
-export const NODE_RUN = '/run/virtualinux';
-export const NODE_LIB = '/var/lib/virtualinux';
-export const NODE_ETC = '/etc/virtualinux';
+// Where things are on the nodes is a fact of the design, not of this workstation: pure, in domain/.
+export { SHARED_ROOT, NODE_RUN, NODE_LIB, NODE_ETC } from '../domain/nodePaths.js';

@@ -1,3 +1,8 @@
+/**
+ * Over 400 lines on purpose: the hub owns two kinds of upstream (SSH shells and serial
+ * sockets shared by several viewers) whose lifetimes, scrollback and reconnects depend on
+ * each other; split apart, each half would have to expose what the other must not touch.
+ */
 import { randomUUID } from 'node:crypto';
 import { StringDecoder } from 'node:string_decoder';
 import type { Duplex } from 'node:stream';

@@ -1,6 +1,6 @@
 import { posix } from 'node:path';
 import { invalid } from '../errors.js';
-import { NODE_RUN } from '../config/paths.js';
+import { NODE_RUN } from './nodePaths.js';
 import { checkInt, checkName } from '../util/names.js';
 import { intToIp, ipToInt, parseCidr, vmCapacity } from './subnet.js';
 

@@ -1,6 +1,6 @@
 import { posix } from 'node:path';
 import { invalid } from '../errors.js';
-import { SHARED_ROOT } from '../config/paths.js';
+import { SHARED_ROOT } from './nodePaths.js';
 import { checkInt, checkName } from '../util/names.js';
 
 /**

@@ -1,6 +1,6 @@
 import { invalid } from '../errors.js';
 import type { Manifest } from '../domain/manifest.js';
-import { SHARED_ROOT } from '../config/paths.js';
+import { SHARED_ROOT } from '../domain/nodePaths.js';
 import { checkAddress, checkName, isIPv4 } from '../util/names.js';
 import { blockSize, cidrContains, cidrLast, formatCidr, intToIp, ipToInt, parseCidr } from '../domain/subnet.js';
 

@@ -1,4 +1,4 @@
-import { NODE_LIB, NODE_RUN } from '../config/paths.js';
+import { NODE_LIB, NODE_RUN } from '../domain/nodePaths.js';
 import type { NodePlan, ServicesPlan } from './plan.js';
 
 /**

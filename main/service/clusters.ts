@@ -3,7 +3,7 @@ import { VlxError, invalid } from '../errors.js';
 import { currentClusterName, getCluster, listClusters, putCluster, removeCluster, useCluster, type ClusterConfig } from '../config/clusters.js';
 import { acceptHostKey, probeHostKey } from '../ssh/hostKeys.js';
 import { firstContact } from '../cluster/firstContact.js';
-import { openCluster } from '../ssh/session.js';
+import { openClusterSession } from '../cluster/session.js';
 import { clusterInfo } from './views.js';
 import type { Handlers } from './handlers.js';
 
@@ -30,7 +30,7 @@ export const handlers: Handlers<C> = {
       name: input.name, nodes: learned.nodes, user: input.user, port: input.port,
       ...(input.keyFile ? { keyFile: input.keyFile } : {}), lab: false,
     };
-    const session = openCluster(config, { persistLastNode: false });
+    const session = openClusterSession(config, { remember: false });
     const check = await session.onNodes('all', 'true', { timeoutMs: 20_000 }).finally(() => session.close());
     putCluster(config, input.use);
     ctx.changed('clusters');

@@ -1,6 +1,7 @@
 import { VlxError } from '../errors.js';
 import { getCluster, type ClusterConfig } from '../config/clusters.js';
-import { openCluster, type SshClusterSession } from '../ssh/session.js';
+import type { SshClusterSession } from '../ssh/session.js';
+import { openClusterSession } from '../cluster/session.js';
 import { EventHub } from '../api/events.js';
 import type { EventPayload } from '../api/contract.js';
 import type { TaskEvent, TaskSummary as RunnerTaskSummary } from '../tasks/types.js';
@@ -93,7 +94,7 @@ export class ServiceContext {
   }
 
   private openCluster(config: ClusterConfig): OpenCluster {
-    const session = openCluster(config);
+    const session = openClusterSession(config);
     let service: Promise<VcService> | undefined;
     let hub: Promise<TerminalHub> | undefined;
     let stopListening: Promise<(() => Promise<void>) | undefined> | undefined;

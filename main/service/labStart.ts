@@ -1,6 +1,6 @@
 import { labRevive, labUp, type LabNodeStatus, type LabStatus, type LabUpOptions, type Progress } from '../lab/index.js';
 import { getCluster } from '../config/clusters.js';
-import { openCluster } from '../ssh/session.js';
+import { openClusterSession } from '../cluster/session.js';
 import { deployDatabase } from '../db/deploy.js';
 import type { DbEndpoint } from '../config/clusters.js';
 
@@ -15,7 +15,7 @@ function labDbNode(nodeCount: number): string {
 async function deployLabDatabase(onProgress: Progress): Promise<DbEndpoint> {
   const cluster = getCluster(LAB_CLUSTER);
   const node = cluster.db?.node ?? labDbNode(cluster.nodes.length);
-  const session = openCluster(cluster);
+  const session = openClusterSession(cluster);
   try {
     return await deployDatabase(session, {
       node,

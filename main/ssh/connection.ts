@@ -1,3 +1,8 @@
+/**
+ * Over 400 lines on purpose: one node's connection is one state machine (connect, host-key
+ * check, keep-alive, reconnect, bounded channels, half-open detection); its parts share state
+ * that must not leak into the rest of the SSH core.
+ */
 import ssh2, { type Client, type ClientChannel, type ConnectConfig } from 'ssh2';
 import { connect as netConnect, type Socket } from 'node:net';
 import { readFileSync } from 'node:fs';

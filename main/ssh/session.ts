@@ -1,5 +1,5 @@
 import { VlxError, asVlxError, type ErrorCode } from '../errors.js';
-import { getCluster, rememberLastNode, type ClusterConfig } from '../config/clusters.js';
+import type { ClusterConfig } from '../config/clusters.js';
 import { checkName } from '../util/names.js';
 import type { ExecOptions, ExecResult, NodeConn, NodeRef } from './types.js';
 import type { ClusterSession, NodeExecResult } from './session.types.js';
@@ -10,8 +10,11 @@ export interface SessionOptions extends Partial<Omit<ConnectOptions, 'user' | 'p
   raceDeadlineMs?: number;
   /** Head start each node gets before the next one is tried too. */
   raceStaggerMs?: number;
-  /** Write the node that answered into the cluster store (off for sessions on unsaved configs). */
-  persistLastNode?: boolean;
+  /**
+   * Told the node that answered, each time it changes (the cluster layer remembers it in the
+   * cluster store; this layer never writes the app's configuration).
+   */
+  onNodeUsed?: (node: string) => void;
 }
 
 /** Which failure to show when every node failed: the one a person must act on comes first. */
@@ -89,7 +92,7 @@ export class SshClusterSession implements ClusterSession {
   private conn(ref: NodeRef): NodeConnection {
     let c = this.conns.get(ref.name);
     if (!c) {
-      const { raceDeadlineMs: _d, raceStaggerMs: _s, persistLastNode: _p, ...connOpts } = this.opts;
+      const { raceDeadlineMs: _d, raceStaggerMs: _s, onNodeUsed: _p, ...connOpts } = this.opts;
       c = new NodeConnection(ref, {
         connectTimeoutMs: 3000,
         ...connOpts,
@@ -157,12 +160,10 @@ export class SshClusterSession implements ClusterSession {
   private choose(name: string): void {
     if (this.current === name) return;
     this.current = name;
-    if (this.opts.persistLastNode !== false) {
-      try {
-        rememberLastNode(this.config.name, name);
-      } catch {
-        // Remembering is an optimisation; a read-only config must not fail the command.
-      }
+    try {
+      this.opts.onNodeUsed?.(name);
+    } catch {
+      // Remembering is an optimisation; a read-only config must not fail the command.
     }
   }
 
@@ -225,22 +226,4 @@ export class SshClusterSession implements ClusterSession {
 
 export function openCluster(config: ClusterConfig, opts: SessionOptions = {}): SshClusterSession {
   return new SshClusterSession(config, opts);
-}
-
-/** The session for the cluster chosen by --cluster, $VLX_CLUSTER or `vlx cluster use`. */
-export function openCurrentCluster(name?: string, opts: SessionOptions = {}): SshClusterSession {
-  return openCluster(getCluster(name), opts);
-}
-
-/**
- * Run fn with a session on the current cluster and close it however fn ends. The close is
- * awaited: every connection has ended when the command returns, so the process exits by itself.
- */
-export async function withCurrentCluster<T>(fn: (session: SshClusterSession) => Promise<T>): Promise<T> {
-  const session = openCurrentCluster();
-  try {
-    return await fn(session);
-  } finally {
-    await session.close();
-  }
 }

@@ -6,7 +6,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { AppServices } from '../api/methods.js';
 import { createDispatch } from '../api/dispatch.js';
-import { API_PATH, AUTH_PATH, MAX_FRAME_BYTES, sessionCookieName } from './protocol.types.js';
+import { API_PATH, AUTH_PATH, MAX_FRAME_BYTES, sessionCookieName } from '../api/wire.js';
 import { CODE_TTL_MS, Sessions, type CodeOutcome } from './auth.js';
 import { serveStatic } from './static.js';
 import { attachSocket } from './socket.js';

@@ -2,7 +2,7 @@ import type { RawData, WebSocket } from 'ws';
 import type { Dispatch } from '../api/dispatch.js';
 import type { Envelope } from '../api/contract.js';
 import type { EventSource } from '../api/methods.js';
-import type { ServerMessage } from './protocol.types.js';
+import type { ServerMessage } from '../api/wire.js';
 
 /**
  * One admitted WebSocket: calls in, results and events out. Nothing a peer sends may end the

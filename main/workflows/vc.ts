@@ -1,3 +1,8 @@
+/**
+ * The VC workflows: create, start, stop, save, restore, destroy and move, each a list of
+ * idempotent steps. Over 400 lines because they share the step helpers and the settle-from-the-
+ * nodes checks; each workflow is one function, found by its name.
+ */
 import { VlxError } from '../errors.js';
 import { sh } from '../util/quote.js';
 import { NODE_RUN } from '../config/paths.js';

@@ -140,7 +140,7 @@ beforeAll(() => {
   const dir = mkdtempSync(join(tmpdir(), 'vlx-console-'));
   driver = join(dir, 'pty_driver.py');
   writeFileSync(driver, PTY_DRIVER);
-  session = openCluster(getCluster('lab'), { persistLastNode: false });
+  session = openCluster(getCluster('lab'));
   hub = new TerminalHub(session);
 });
 afterAll(async () => {

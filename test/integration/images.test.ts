@@ -10,7 +10,7 @@ import { localRunner } from '../../main/images/local.js';
 import { renderMetaData, renderNetworkConfig, renderUserData, seedCommand, type SeedInput } from '../../main/images/nocloud.js';
 import { buildTiny, TINY_BOOT_MODULES, type BuiltImage } from '../../main/images/tiny.js';
 import { SHARED_ROOT } from '../../main/config/paths.js';
-import { openCurrentCluster } from '../../main/ssh/session.js';
+import { openCurrentCluster } from '../../main/cluster/session.js';
 import { sh } from '../../main/util/quote.js';
 import { KVM_CACHE, probeKvm, probeNodeKvm, type KvmVerdict } from '../../main/vm/kvmProbe.js';
 import { qemuArgs } from '../../main/vm/qemuArgs.js';

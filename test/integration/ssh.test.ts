@@ -10,7 +10,7 @@ const VLX = join(process.cwd(), 'bin/vlx');
 let s: SshClusterSession;
 
 beforeAll(() => {
-  s = openCluster(getCluster('lab'), { persistLastNode: false, channelOpenTimeoutMs: 2000 });
+  s = openCluster(getCluster('lab'), { channelOpenTimeoutMs: 2000 });
 });
 afterAll(async () => {
   await s?.close();

@@ -5,7 +5,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { VlxError } from '../../main/errors.js';
-import { SshClusterSession, noNodeAnswered, withCurrentCluster } from '../../main/ssh/session.js';
+import { SshClusterSession, noNodeAnswered } from '../../main/ssh/session.js';
+import { withCurrentCluster } from '../../main/cluster/session.js';
 
 describe('noNodeAnswered', () => {
   const down = (node: string, message: string, code = 'unreachable') => ({ node, address: `10.0.0.${node.slice(1)}`, reachable: false, error: { code, message } });

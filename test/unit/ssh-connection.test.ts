@@ -301,7 +301,7 @@ describe('drops, reconnects and the any-node session', () => {
       lastNode: 'dead',
     };
     void deadPort;
-    const s = openCluster(config, { persistLastNode: false, knownHostsFile, raceStaggerMs: 50 });
+    const s = openCluster(config, { knownHostsFile, raceStaggerMs: 50 });
     try {
       const c = await s.any();
       expect(c.name).toBe('live');

@@ -3,7 +3,7 @@ import type WebSocket from 'ws';
 import {
   frame, nextMessage, openSocket, parseReply, rawExchange, signIn, startTestBridge, stillAnswers, upgradeRequest, watchCrashes, type Sock, type TestBridge,
 } from './web-helpers.js';
-import type { ServerMessage } from '../../main/web/protocol.types.js';
+import type { ServerMessage } from '../../main/api/wire.js';
 
 /**
  * Malformed requests and frames against the real bridge, before and after sign-in, from a

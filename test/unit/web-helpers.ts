@@ -9,7 +9,7 @@ import { EventHub } from '../../main/api/events.js';
 import type { ServiceMethods } from '../../main/api/methods.js';
 import { VlxError } from '../../main/errors.js';
 import { startWebBridge, type WebBridge, type WebBridgeOptions } from '../../main/web/server.js';
-import type { ServerMessage } from '../../main/web/protocol.types.js';
+import type { ServerMessage } from '../../main/api/wire.js';
 
 /**
  * A real browser bridge on 127.0.0.1 over stub services that record every call, and the

@@ -1,7 +1,7 @@
 import type { Transport } from '../../../main/api/client.js';
 import type { Envelope } from '../../../main/api/contract.js';
-import type { ClientMessage, ServerMessage } from '../../../main/web/protocol.types.js';
-import { API_PATH, TERMINAL_WRITE_CHUNK } from '../../../main/web/protocol.types.js';
+import type { ClientMessage, ServerMessage } from '../../../main/api/wire.js';
+import { API_PATH, TERMINAL_WRITE_CHUNK } from '../../../main/api/wire.js';
 
 export type LinkState = 'connecting' | 'open' | 'lost';
 

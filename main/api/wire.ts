@@ -1,4 +1,4 @@
-import type { Envelope } from '../api/contract.js';
+import type { Envelope } from './contract.js';
 
 /**
  * The browser bridge's WebSocket messages. The socket itself was admitted by the session
