@@ -44,6 +44,19 @@ async function commandPaths(prefix: string[] = []): Promise<string[][]> {
   return out;
 }
 
+/** Runs jobs four at a time (each is a cold process of its own) and returns their results in order. */
+async function pool<T, R>(items: T[], fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  await Promise.all(Array.from({ length: 4 }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  }));
+  return out;
+}
+
 let paths: string[][] = [];
 beforeAll(async () => {
   execFileSync('node', ['scripts/build.mjs', 'cli'], { cwd: root, stdio: 'ignore' });
@@ -59,11 +72,11 @@ describe('every CLI command, given bad input, ends cleanly', () => {
   });
 
   it('an unknown option exits 2 with a usage error, no stack trace', async () => {
-    for (const p of paths) {
-      const r = await run([...p, '--no-such-option']);
-      expect(r.code, `${p.join(' ')}: ${r.stderr}`).toBe(2);
-      expect(r.stderr, p.join(' ')).not.toMatch(STACK);
-    }
+    const runs = await pool(paths, (p) => run([...p, '--no-such-option']));
+    runs.forEach((r, i) => {
+      expect(r.code, `${paths[i]!.join(' ')}: ${r.stderr}`).toBe(2);
+      expect(r.stderr, paths[i]!.join(' ')).not.toMatch(STACK);
+    });
   }, 300_000);
 
   it('hostile arguments end with a documented exit code and one error line, never a stack trace', async () => {
@@ -72,14 +85,11 @@ describe('every CLI command, given bad input, ends cleanly', () => {
     const safe = paths.filter((x) => !['gui', 'console'].includes(x[0]!) && !(x[0] === 'lab' && ['up', 'down', 'crash', 'revive'].includes(x[1]!)));
     const jobs = safe.flatMap((p) => hostile.map((h) => [...p, h, '--json']));
     const failures: string[] = [];
-    // Four at a time: each run is a cold process of its own.
-    for (let i = 0; i < jobs.length; i += 4) {
-      await Promise.all(jobs.slice(i, i + 4).map(async (args) => {
-        const r = await run(args);
-        const what = `${args.slice(0, -2).join(' ')} ${JSON.stringify(args.at(-2)!.slice(0, 20))}`;
-        if (!EXITS.has(r.code ?? -1) || STACK.test(r.stderr)) failures.push(`${what}: exit ${r.code}\n${r.stderr}`);
-      }));
-    }
+    await pool(jobs, async (args) => {
+      const r = await run(args);
+      const what = `${args.slice(0, -2).join(' ')} ${JSON.stringify(args.at(-2)!.slice(0, 20))}`;
+      if (!EXITS.has(r.code ?? -1) || STACK.test(r.stderr)) failures.push(`${what}: exit ${r.code}\n${r.stderr}`);
+    });
     expect(failures).toEqual([]);
   }, 600_000);
 
@@ -109,12 +119,12 @@ describe('every CLI command, given bad input, ends cleanly', () => {
       ['tasks', 'show', 'a b'],
       ['lab', 'up', '--nodes', '99'],
     ];
-    for (const c of cases) {
-      const r = await run(c);
-      expect(r.code, `${c.join(' ')}: ${r.stderr}`).toBe(2);
+    const runs = await pool(cases, (c) => run(c));
+    runs.forEach((r, i) => {
+      expect(r.code, `${cases[i]!.join(' ')}: ${r.stderr}`).toBe(2);
       expect(r.stderr).toMatch(/^vlx: error: \S+: /);
       expect(r.stderr).not.toContain('cluster');
-    }
+    });
   }, 120_000);
 
   it('an error names the flag the person typed, never the contract field', async () => {
@@ -124,11 +134,11 @@ describe('every CLI command, given bad input, ends cleanly', () => {
   });
 
   it('a closed stdout ends every command quietly', async () => {
-    for (const p of paths) {
-      const r = await run([...p, '--help'], { closeStdout: true });
-      expect(EXITS.has(r.code ?? -1), `${p.join(' ')}: exit ${r.code}`).toBe(true);
-      expect(r.stderr, p.join(' ')).toBe('');
-    }
+    const runs = await pool(paths, (p) => run([...p, '--help'], { closeStdout: true }));
+    runs.forEach((r, i) => {
+      expect(EXITS.has(r.code ?? -1), `${paths[i]!.join(' ')}: exit ${r.code}`).toBe(true);
+      expect(r.stderr, paths[i]!.join(' ')).toBe('');
+    });
     for (const args of [['cluster', 'list'], ['lab', 'status'], ['lab', 'status', '--json'], ['--help']]) {
       const r = await run(args, { closeStdout: true });
       expect(r.stderr, args.join(' ')).not.toMatch(STACK);
