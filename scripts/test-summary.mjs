@@ -1,17 +1,34 @@
-// Prints one closing line over every suite's JSON report: "N passed, N failed".
+// Prints one closing line over every suite's report: "N passed, N failed", then what failed.
+// Vitest suites are read from scripts/vitest-counts.mjs's files (a test stopped by a failed
+// beforeAll and a failed afterAll count as failures there); Playwright from its JSON report.
 import { existsSync, readFileSync } from 'node:fs';
 let passed = 0, failed = 0, skipped = 0;
-for (const f of ['test-reports/unit.json', 'test-reports/integration.json', 'test-reports/debian.json']) {
+const failures = [];
+for (const project of ['unit', 'integration', 'debian']) {
+  const f = `test-reports/${project}.counts.json`;
   if (!existsSync(f)) continue;
-  const r = JSON.parse(readFileSync(f, 'utf8'));
-  passed += r.numPassedTests ?? 0;
-  failed += r.numFailedTests ?? 0;
-  skipped += (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
+  const c = JSON.parse(readFileSync(f, 'utf8'));
+  passed += c.passed;
+  failed += c.failed;
+  skipped += c.skipped;
+  failures.push(...c.failures.map((x) => `${project}: ${x}`));
 }
 if (existsSync('test-reports/e2e.json')) {
   const r = JSON.parse(readFileSync('test-reports/e2e.json', 'utf8'));
-  passed += r.stats?.expected ?? 0;
-  failed += (r.stats?.unexpected ?? 0) + (r.stats?.flaky ?? 0);
-  skipped += r.stats?.skipped ?? 0;
+  // Playwright marks a test that a failed beforeAll stopped as "skipped" with "passed" expected
+  // (its "did not run"), and blames a failed afterAll on the last test; errors outside any test
+  // (global setup, worker teardown) are in `errors`.
+  const walk = (suite, path) => {
+    for (const spec of suite.specs ?? []) for (const t of spec.tests) {
+      const name = `${path} > ${spec.title}`;
+      if (t.status === 'expected') passed++;
+      else if (t.status === 'skipped' && t.expectedStatus === 'skipped') skipped++;
+      else { failed++; failures.push(`e2e: ${name}${t.status === 'skipped' ? ': never ran' : ''}`); }
+    }
+    for (const s of suite.suites ?? []) walk(s, `${path} > ${s.title}`);
+  };
+  for (const s of r.suites ?? []) walk(s, s.title);
+  for (const e of r.errors ?? []) { failed++; failures.push(`e2e: ${String(e.message ?? '').split('\n')[0]}`); }
 }
 console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
+for (const f of failures) console.log(`  failed: ${f}`);

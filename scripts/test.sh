@@ -24,10 +24,10 @@ suite() {  # name, command…
 }
 suite typecheck npx tsc -p tsconfig.json --noEmit
 [ -f electron/tsconfig.json ] && suite typecheck-electron npx tsc -p electron/tsconfig.json --noEmit
-suite unit npx vitest run --project unit --reporter=default --reporter=json --outputFile.json=test-reports/unit.json
-suite integration npx vitest run --project integration --reporter=default --reporter=json --outputFile.json=test-reports/integration.json
+suite unit npx vitest run --project unit --reporter=default --reporter=./scripts/vitest-counts.mjs --reporter=json --outputFile.json=test-reports/unit.json
+suite integration npx vitest run --project integration --reporter=default --reporter=./scripts/vitest-counts.mjs --reporter=json --outputFile.json=test-reports/integration.json
 # The one suite with the full Debian guest (builds it once: a few minutes of debootstrap).
-suite debian npx vitest run --project debian --reporter=default --reporter=json --outputFile.json=test-reports/debian.json
+suite debian npx vitest run --project debian --reporter=default --reporter=./scripts/vitest-counts.mjs --reporter=json --outputFile.json=test-reports/debian.json
 if [ -f playwright.config.ts ]; then
   suite e2e env PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 PLAYWRIGHT_JSON_OUTPUT_NAME=test-reports/e2e.json npx playwright test --reporter=list,json 
 fi
