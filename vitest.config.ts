@@ -20,6 +20,9 @@ export default defineConfig({
           name: 'unit',
           include: ['test/unit/**/*.test.ts', 'test/unit/**/*.test.tsx'],
           environment: 'node',
+          // Some unit tests start a real sshd or QEMU: bounded, but above Vitest's 5 s default on 2 busy cores.
+          testTimeout: 20_000,
+          hookTimeout: 30_000,
         },
       },
       {

@@ -40,15 +40,21 @@ export async function startSshd(dir: string): Promise<{ port: number; fingerprin
   const child: ChildProcess = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (d) => { stderr += String(d); });
-  // sshd says nothing when ready in -D mode; wait until it accepts a connection.
-  for (let i = 0; i < 100; i++) {
+  // sshd says nothing when ready in -D mode; wait until it sends its banner, for 10 s at most.
+  const deadline = Date.now() + 10_000;
+  for (;;) {
     const ok = await new Promise<boolean>((res) => {
       const s = connect(port, '127.0.0.1');
+      s.setTimeout(1_000, () => { s.destroy(); res(false); });
       s.once('data', () => { s.destroy(); res(true); });
       s.once('error', () => res(false));
     });
     if (ok) break;
-    if (child.exitCode !== null) throw new Error(`sshd exited: ${stderr}`);
+    if (child.exitCode !== null) throw new Error(`sshd exited (${child.exitCode}) before it accepted a connection: ${stderr}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGTERM');
+      throw new Error(`sshd on 127.0.0.1:${port} sent no banner within 10 s: ${stderr || 'it printed nothing'}`);
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
   return { port, fingerprint, clientKey, stop: () => { child.kill('SIGTERM'); } };

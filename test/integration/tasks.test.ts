@@ -19,8 +19,13 @@ let targetSeq = 0;
 const target = () => `t${++targetSeq}`;
 
 const step = (name: string, run: Step['run'] = async () => {}): Step => ({ name, run });
-const until = async (cond: () => boolean | Promise<boolean>): Promise<void> => {
-  while (!(await cond())) await new Promise((r) => setTimeout(r, 20));
+/** Wait for a condition, for `ms` at most; failing, say what never happened. */
+const until = async (what: string, cond: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> => {
+  const deadline = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`within ${ms / 1000} s, never: ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 };
 
 beforeAll(async () => {
@@ -160,12 +165,12 @@ describe('runWorkflow', () => {
     let stderr = '';
     proc.stderr.on('data', (d) => (stderr += d));
     const exited = new Promise<number | null>((res) => proc.on('exit', (code) => res(code)));
-    await until(() => (existsSync(marks) && readFileSync(marks, 'utf8').includes('two-start')) || proc.exitCode !== null);
+    await until('the child process reached step two (or exited)', () => (existsSync(marks) && readFileSync(marks, 'utf8').includes('two-start')) || proc.exitCode !== null);
     expect(stderr).toBe('');
     proc.kill('SIGKILL');
     await exited;
     // The server drops the killed process's session, and its lock with it.
-    await until(async () => !(await db.isLocked(`vc:${t}`)));
+    await until(`the server released the killed process's lock vc:${t}`, async () => !(await db.isLocked(`vc:${t}`)));
 
     const [dead] = await listTasks(db, { kind: 'test.crash', target: t });
     expect(dead.state).toBe('running');
@@ -249,7 +254,7 @@ describe('runWorkflow', () => {
     }, { signal: ac.signal });
     expect(s.state).toBe('cancelled');
     expect(s.steps.map((x) => x.state)).toEqual(['done', 'pending']);
-    await until(async () => (await getTask(db, s.id)).cancelRequested === true);
+    await until(`task ${s.id} was stored as cancel-requested`, async () => (await getTask(db, s.id)).cancelRequested === true);
   });
 
   it('a second run under the same lock fails fast with conflict, naming the running task', async () => {
@@ -278,7 +283,7 @@ describe('runWorkflow', () => {
     const got: { type: string; id: string; state?: string }[] = [];
     const stop = await watcher.listen('vlx_events', (p) => got.push(JSON.parse(p)));
     const s = await runWorkflow(db, { kind: 'test.notify', target: target(), steps: [step('a', async (ctx) => ctx.log('x'))] });
-    await until(() => got.some((e) => e.id === s.id && e.state === 'succeeded'));
+    await until(`a NOTIFY said task ${s.id} succeeded`, () => got.some((e) => e.id === s.id && e.state === 'succeeded'));
     await stop();
     await watcher.close();
     const mine = got.filter((e) => e.id === s.id);

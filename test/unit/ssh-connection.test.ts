@@ -266,8 +266,11 @@ describe('drops, reconnects and the any-node session', () => {
   it('reconnects on the next call after the connection was cut', async () => {
     const c = conn();
     expect((await c.exec('echo one')).stdout).toBe('one\n');
-    const running = c.exec('sleep 30');
-    await new Promise((r) => setTimeout(r, 200));
+    // Cut the connection once the remote command has surely started, not after a guessed delay.
+    let started!: () => void;
+    const startedSeen = new Promise<void>((r) => { started = r; });
+    const running = c.exec('echo started; exec sleep 30', { onStdout: (d) => { if (d.includes('started')) started(); } });
+    await startedSeen;
     for (const pid of sshd.sessionPids()) process.kill(pid, 'SIGKILL');
     const e = await failure(running);
     expect(e.code).toBe('unreachable');
