@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
-import { ensureVcLab, expectOk, guestRun, leftovers, onNode, stopVcLab, vcService } from '../integration/vc-support.js';
+import { cleanUpTestVcs, ensureVcLab, expectOk, guestRun, leftovers, onNode, testVc, vcService } from '../integration/vc-support.js';
 import { getCluster } from '../../main/config/clusters.js';
 import { buildDebian } from '../../main/images/debian.js';
 import { publishImage, readImageMeta } from '../../main/images/library.js';
@@ -18,7 +18,7 @@ import { tapName } from '../../main/domain/addressing.js';
  * migration; stop is a clean ACPI shutdown; destroy leaves nothing.
  */
 const run = promisify(execFile);
-const VC = 'debvc';
+const VC = testVc('debvc');
 let s: VcService;
 const work = mkdtempSync('/tmp/vlx-debvc-');
 vi.setConfig({ testTimeout: 1_800_000, hookTimeout: 1_800_000 });
@@ -31,16 +31,16 @@ beforeAll(async () => {
     const built = await buildDebian({ log: (l) => console.log(`debian-12: ${l}`) });
     await publishImage(conn, { meta: built.meta, files: built.files });
   }
-  if ((await s.listVcs()).some((v) => v.name === VC)) expectOk(await s.destroyVc(VC));
 });
 
 afterAll(async () => {
-  if (s) {
-    if ((await s.listVcs()).some((v) => v.name === VC)) await s.destroyVc(VC).catch(() => undefined);
-    await s.close();
-  }
-  await stopVcLab();
   rmSync(work, { recursive: true, force: true });
+  // The VC goes even if a test failed midway; a failed destroy or anything left fails the run.
+  try {
+    await cleanUpTestVcs(s);
+  } finally {
+    await s?.close();
+  }
 });
 
 /** ssh as root with the app's cluster key, the VM's host key learned on first contact and then checked. */

@@ -12,7 +12,7 @@ import { TerminalHub, type TerminalExit } from '../../main/consoles/terminals.js
 import { mappingHint } from '../../main/consoles/mappingHint.js';
 import { VlxError } from '../../main/errors.js';
 import type { VcService } from '../../main/service/vcCore.js';
-import { ensureVcLab, expectOk, onNode, stopVcLab, vcService } from './vc-support.js';
+import { cleanUpTestVcs, ensureVcLab, expectOk, onNode, testVc, vcService } from './vc-support.js';
 import { storagePaths } from '../../main/domain/storagePaths.js';
 import { vmRuntimePaths } from '../../main/domain/addressing.js';
 import { qemuArgs, TCG_ACCEL } from '../../main/vm/qemuArgs.js';
@@ -146,8 +146,8 @@ beforeAll(() => {
 afterAll(async () => {
   hub?.closeAll();
   await session?.close();
-  // The VM blocks below use the VC lab's throwaway database: it goes with this file.
-  await stopVcLab();
+  // The VMs below, the bare one included: anything left of them fails the run.
+  await cleanUpTestVcs();
 });
 
 describe('node shell through the TerminalHub', () => {
@@ -294,7 +294,7 @@ async function killBareVm(s: SshClusterSession, node: string, vc: string): Promi
 }
 
 describe('VM serial console (a guest started on n1 by QEMU directly)', () => {
-  const VC = 'conbare';
+  const VC = testVc('conbare');
 
   beforeAll(async () => {
     await ensureVcLab(); // the tiny image on shared storage
@@ -387,24 +387,21 @@ describe('VM serial console (a guest started on n1 by QEMU directly)', () => {
 });
 
 describe('VM serial console of a VC started by the VC service', () => {
-  const VC = 'convc';
+  const VC = testVc('convc');
   let svc: VcService;
   let vmHub: TerminalHub;
 
   beforeAll(async () => {
     await ensureVcLab();
     svc = vcService();
-    if ((await svc.listVcs()).some((v) => v.name === VC)) expectOk(await svc.destroyVc(VC));
     expectOk(await svc.createVc({ name: VC, nodes: 2, vcpus: 1, memMb: 128, diskGb: 1, swapMb: 0, image: 'tiny', subnet: 'auto' }));
     expectOk(await svc.startVc(VC, 'cyclic', 'free'));
     vmHub = new TerminalHub(svc.env.session, { vmNodeHint: mappingHint(svc.env.db) });
   });
   afterAll(async () => {
     vmHub?.closeAll();
-    if (svc) {
-      await svc.destroyVc(VC).catch(() => undefined);
-      await svc.close();
-    }
+    // Destroyed by the file's cleanup, which fails the run if that fails.
+    await svc?.close();
   });
 
   it('attaches on the node the DB maps the VM to, and ends with "VM stopped" at vc stop', async () => {

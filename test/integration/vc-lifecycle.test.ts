@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
-import { ensureVcLab, stopVcLab, expectOk, guestRun, leftovers, onNode, vcService, vlx } from './vc-support.js';
+import { cleanUpTestVcs, ensureVcLab, expectOk, guestRun, leftovers, onNode, testVc, vcService, vlx } from './vc-support.js';
 import type { VcService } from '../../main/service/vcCore.js';
 import { tapName } from '../../main/domain/addressing.js';
 
@@ -9,21 +9,26 @@ import { tapName } from '../../main/domain/addressing.js';
  * leaves nothing. Plus bad input, refused before anything is written.
  */
 let s: VcService;
+const LIFE = testVc('life');
+const BAD = testVc('bad-x');
 // TCG guests on a 2-core machine shared with other suites: booting is slow but bounded.
 vi.setConfig({ testTimeout: 600_000, hookTimeout: 600_000 });
 
 beforeAll(async () => {
   await ensureVcLab();
   s = vcService();
-  for (const n of ['life', 'bad-x']) if ((await s.listVcs()).some((v) => v.name === n)) expectOk(await s.destroyVc(n));
 });
+// Every test VC goes, whether or not a test failed midway; anything left fails the run.
 afterAll(async () => {
-  await s?.close();
-  await stopVcLab();
+  try {
+    await cleanUpTestVcs(s);
+  } finally {
+    await s?.close();
+  }
 });
 
 describe('bad input: clear errors, nothing created', () => {
-  const base = { name: 'bad-x', nodes: 2, vcpus: 1, memMb: 128, diskGb: 1, swapMb: 0, image: 'tiny', subnet: 'auto' };
+  const base = { name: BAD, nodes: 2, vcpus: 1, memMb: 128, diskGb: 1, swapMb: 0, image: 'tiny', subnet: 'auto' };
   test.each([
     ['shell metacharacters', { name: 'a;reboot' }, 'invalid-input', /name: must be 1-24 chars/],
     ['too long', { name: 'a'.repeat(25) }, 'invalid-input', /name: must be 1-24 chars/],
@@ -35,7 +40,7 @@ describe('bad input: clear errors, nothing created', () => {
     const err = await s.createVc({ ...base, ...patch }).then(() => undefined, (e: unknown) => e as { code: string; message: string });
     expect(err?.code).toBe(code);
     expect(err?.message).toMatch(message);
-    expect((await s.listVcs()).map((v) => v.name)).not.toContain('bad-x');
+    expect((await s.listVcs()).map((v) => v.name)).not.toContain(BAD);
   });
 
   test('the CLI says the same and exits 2', async () => {
@@ -47,58 +52,58 @@ describe('bad input: clear errors, nothing created', () => {
 
 describe('create → start cyclic → ping across nodes → stop → destroy', () => {
   test('a 4-VM VC lives and leaves nothing behind', async () => {
-    expectOk(await s.createVc({ name: 'life', nodes: 4, vcpus: 1, memMb: 128, diskGb: 1, swapMb: 16, image: 'tiny', subnet: 'auto' }));
-    const created = (await s.listVcs()).find((v) => v.name === 'life');
+    expectOk(await s.createVc({ name: LIFE, nodes: 4, vcpus: 1, memMb: 128, diskGb: 1, swapMb: 16, image: 'tiny', subnet: 'auto' }));
+    const created = (await s.listVcs()).find((v) => v.name === LIFE);
     expect(created?.state).toBe('stopped');
     expect(created?.vms.map((v) => v.name)).toEqual(['vm1', 'vm2', 'vm3', 'vm4']);
     const subnet = created!.subnet;
     const prefix = subnet.split('.').slice(0, 3).join('.') + '.';
     // A subnet overlapping another VC's is refused before anything is written.
-    const clash = await s.createVc({ name: 'bad-x', nodes: 1, vcpus: 1, memMb: 128, diskGb: 1, swapMb: 0, image: 'tiny', subnet })
+    const clash = await s.createVc({ name: BAD, nodes: 1, vcpus: 1, memMb: 128, diskGb: 1, swapMb: 0, image: 'tiny', subnet })
       .then(() => undefined, (e: unknown) => e as { code: string; message: string });
     expect(clash?.code).toBe('conflict');
-    expect(clash?.message).toMatch(new RegExp(`subnet: ${subnet.replace(/\./g, '\\.')} overlaps .*VC life`));
-    expect((await s.listVcs()).map((v) => v.name)).not.toContain('bad-x');
+    expect(clash?.message).toMatch(new RegExp(`subnet: ${subnet.replace(/\./g, '\\.')} overlaps .*VC ${LIFE}`));
+    expect((await s.listVcs()).map((v) => v.name)).not.toContain(BAD);
 
     // The disks are overlays of the image: the backing chain says so.
     const tree = await s.volumesTree();
     const img = tree.find((t) => t.path.endsWith('/images/tiny.qcow2'));
-    expect(img?.children.filter((c) => c.usedBy?.startsWith('life/')).length).toBe(4);
+    expect(img?.children.filter((c) => c.usedBy?.startsWith(`${LIFE}/`)).length).toBe(4);
 
-    expectOk(await s.startVc('life', 'cyclic', 'strict'));
-    const st = await s.vcStatus('life');
+    expectOk(await s.startVc(LIFE, 'cyclic', 'strict'));
+    const st = await s.vcStatus(LIFE);
     expect(st.state).toBe('running');
     expect(st.vms.map((v) => v.node)).toEqual(['n1', 'n2', 'n3', 'n4']);
     expect(st.drift).toEqual([]);
     // Each VM's QEMU runs on the node the DB says, and only there.
     for (const v of st.vms) {
-      const r = await onNode(v.node!, `cat /run/virtualinux/vm/life/${v.name}.pid | xargs -I{} sh -c 'test -d /proc/{} && echo alive'`);
+      const r = await onNode(v.node!, `cat /run/virtualinux/vm/${LIFE}/${v.name}.pid | xargs -I{} sh -c 'test -d /proc/{} && echo alive'`);
       expect(r.stdout.trim()).toBe('alive');
       expect(st.actual[v.name]).toEqual([v.node]);
     }
     // Across nodes: vm1 (n1) reaches vm3 (n3) and vm4 (n4); a node reaches a VM it does not host.
-    const ping = await guestRun(s, 'life', 'vm1', `ping -c 1 -W 3 ${st.vms[2].address} && ping -c 1 -W 3 ${st.vms[3].address}`);
+    const ping = await guestRun(s, LIFE, 'vm1', `ping -c 3 -W 2 ${st.vms[2].address} >/tmp/p && ping -c 3 -W 2 ${st.vms[3].address} >/tmp/p`);
     expect(ping.code).toBe(0);
     expect((await onNode('n2', `busybox ping -c 1 -W 3 ${st.vms[3].address}`)).code).toBe(0);
     // VC-wide shared storage: what vm4 writes on n4, vm1 reads on n1; it lands in the VC's directory.
-    expect((await guestRun(s, 'life', 'vm4', 'echo written-on-n4 > /shared/hello')).code).toBe(0);
-    expect((await guestRun(s, 'life', 'vm1', 'cat /shared/hello')).output).toContain('written-on-n4');
-    expect((await onNode('n2', 'cat /srv/virtualinux/vc/life/shared/hello')).stdout).toBe('written-on-n4\n');
+    expect((await guestRun(s, LIFE, 'vm4', 'echo written-on-n4 > /shared/hello')).code).toBe(0);
+    expect((await guestRun(s, LIFE, 'vm1', 'cat /shared/hello')).output).toContain('written-on-n4');
+    expect((await onNode('n2', `cat /srv/virtualinux/vc/${LIFE}/shared/hello`)).stdout).toBe('written-on-n4\n');
 
-    expectOk(await s.stopVc('life', { timeoutS: 20 }));
-    const stopped = await s.vcStatus('life');
+    expectOk(await s.stopVc(LIFE, { timeoutS: 20 }));
+    const stopped = await s.vcStatus(LIFE);
     expect(stopped.state).toBe('stopped');
     expect(stopped.vms.every((v) => v.node === undefined && v.state === 'stopped')).toBe(true);
     expect(Object.keys(stopped.actual)).toEqual([]);
 
-    expectOk(await s.destroyVc('life'));
-    expect((await s.listVcs()).map((v) => v.name)).not.toContain('life');
-    const left = await leftovers('life', prefix);
+    expectOk(await s.destroyVc(LIFE));
+    expect((await s.listVcs()).map((v) => v.name)).not.toContain(LIFE);
+    const left = await leftovers(LIFE, prefix);
     // Other VCs may have taps of their own; only this VC's taps count.
     const ours = new Set(st.vms.map((v) => tapName(v.address)));
     expect(left.filter((l) => !l.includes(': tap: ') || ours.has(l.split(': tap: ')[1]))).toEqual([]);
-    const rows = await s.env.db.query(`select (select count(*) from vms where vc = 'life')::int + (select count(*) from volumes where vc = 'life')::int
-      + (select count(*) from mapping where vc = 'life')::int as n`);
+    const rows = await s.env.db.query(`select (select count(*) from vms where vc = $1)::int + (select count(*) from volumes where vc = $1)::int
+      + (select count(*) from mapping where vc = $1)::int as n`, [LIFE]);
     expect(rows.rows[0].n).toBe(0);
   });
 });
@@ -111,7 +116,7 @@ describe('placement on the lab: block/cyclic × strict/free', () => {
     ['cyclic', 'free', ['n1', 'n2', 'n3', 'n4']],
   ] as const)('%s/%s', async (policy, mode, want) => {
     // The VMs only need to be placed, not booted: the start's placement step decides the mapping.
-    const name = `pl-${policy}-${mode}`;
+    const name = testVc(`pl-${policy}-${mode}`);
     if ((await s.listVcs()).some((v) => v.name === name)) expectOk(await s.destroyVc(name));
     expectOk(await s.createVc({ name, nodes: 4, vcpus: 1, memMb: 128, diskGb: 1, swapMb: 0, image: 'tiny', subnet: 'auto' }));
     try {
@@ -125,7 +130,7 @@ describe('placement on the lab: block/cyclic × strict/free', () => {
   });
 
   test('strict refuses with the shortfall named; nothing is started', async () => {
-    const name = 'pl-short';
+    const name = testVc('pl-short');
     if ((await s.listVcs()).some((v) => v.name === name)) expectOk(await s.destroyVc(name));
     expectOk(await s.createVc({ name, nodes: 5, vcpus: 4, memMb: 128, diskGb: 1, swapMb: 0, image: 'tiny', subnet: 'auto' }));
     try {

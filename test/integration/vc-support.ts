@@ -1,14 +1,9 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { ensureLab, labSsh } from './support/lab.js';
-import { getCluster, putCluster } from '../../main/config/clusters.js';
+import { clearTestVcs, cleanUpTestVcs } from './support/cleanup.js';
+import { getCluster } from '../../main/config/clusters.js';
 import { openCluster } from '../../main/ssh/session.js';
-import { openDb } from '../../main/db/client.js';
-import { migrate } from '../../main/db/migrate.js';
-import { startLocalPg, type LocalPg } from '../support/localPg.js';
-import { appHome } from '../../main/config/paths.js';
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { buildTiny } from '../../main/images/tiny.js';
 import { publishImage, readImageMeta } from '../../main/images/library.js';
 import { VcService } from '../../main/service/vcCore.js';
@@ -16,19 +11,19 @@ import type { TaskSummary } from '../../main/tasks/types.js';
 import { SerialConsole } from '../../main/vm/serial.js';
 import { vmRuntimePaths } from '../../main/domain/addressing.js';
 
-/**
- * What every VC test needs: the 4-node lab, the tiny image on shared storage, and a cluster
- * database of its own: a throwaway PostgreSQL on this machine (the app only reaches the DB
- * from the workstation), so other suites re-deploying or crashing the lab's DB node do not
- * pull it away mid-test. A private app home registers the lab with that DB, for this
- * process and for the CLI processes the tests start.
- */
-let pg: LocalPg | undefined;
-let home: string | undefined;
+export { testVc, TEST_VC_PREFIX, cleanUpTestVcs } from './support/cleanup.js';
 
+/**
+ * What every VC test needs: the 4-node lab, the tiny image on shared storage, and the lab's
+ * cluster database on its node, as users have it (the app home of the run, VLX_HOME, has the
+ * lab registered with it; the CLI processes the tests start use the same). Test VCs of
+ * earlier files or crashed runs are cleared first (support/cleanup.ts says why all tests
+ * share this one database).
+ */
 export async function ensureVcLab(): Promise<void> {
   await ensureLab();
   const cluster = getCluster('lab');
+  if (!cluster.db) throw new Error('the lab has no cluster database registered in this app home after `lab up`');
   const session = openCluster(cluster);
   try {
     const conn = await session.any();
@@ -39,46 +34,17 @@ export async function ensureVcLab(): Promise<void> {
   } finally {
     await session.close();
   }
-  if (!pg) {
-    await clearTestVcs(TEST_VCS);
-    pg = await startLocalPg();
-    const db = openDb(pg.endpoint);
-    try {
-      await migrate(db);
-    } finally {
-      await db.close();
-    }
-  }
-  if (!home) {
-    const defaultHome = appHome();
-    home = mkdtempSync('/tmp/vlx-vc-home-');
-    copyFileSync(join(defaultHome, 'known_hosts'), join(home, 'known_hosts'));
-    process.env.VLX_HOME = home;
-    putCluster({ ...cluster, db: pg.endpoint }, true);
+  const s = vcService();
+  try {
+    await clearTestVcs(s);
+  } finally {
+    await s.close();
   }
 }
 
-/** Every VC name the vc-* suites use. */
-export const TEST_VCS = ['life', 'bad-x', 'keep', 'killed', 'ins-a', 'ins-b', 'pl-block-strict', 'pl-cyclic-strict', 'pl-block-free', 'pl-cyclic-free', 'pl-short', 'debvc'];
-
-/**
- * A run against an earlier database (a crashed test run) may have left QEMUs and volumes
- * of these names; a fresh database knows nothing of them, so they go first.
- */
-async function clearTestVcs(names: string[]): Promise<void> {
-  const script = names.map((n) => [
-    `for f in /run/virtualinux/vm/${n}/*.pid; do [ -e "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null; done`,
-    `rm -rf /run/virtualinux/vm/${n}`,
-  ].join('; ')).join('; ');
-  await Promise.all(NODES.map((node) => onNode(node, `${script}; true`)));
-  await onNode('n1', `${names.map((n) => `rm -rf /srv/virtualinux/vc/${n}`).join('; ')}; true`);
-}
-
+/** For files not yet moved to cleanUpTestVcs: the same check. */
 export async function stopVcLab(): Promise<void> {
-  await pg?.stop();
-  pg = undefined;
-  if (home) rmSync(home, { recursive: true, force: true });
-  home = undefined;
+  await cleanUpTestVcs();
 }
 
 export function vcService(): VcService {
