@@ -117,7 +117,10 @@ async function strays(k: Known): Promise<Stray[]> {
   for (const r of host) if (!k.ips.has(r.dst.replace(/\/32$/, ''))) found.push({ where: 'workstation', what: `route ${r.dst}` });
   const shared = sections(await mustRun('n1', SHARED_PROBE));
   for (const vc of shared.vcdirs ?? []) {
-    if (!k.vcs.has(vc)) found.push({ where: 'shared storage', what: `${VC_DIR}/${vc}`, remove: vc.startsWith(TEST_VC_PREFIX) ? `rm -rf ${sh(`${VC_DIR}/${vc}`)}` : undefined });
+    if (k.vcs.has(vc)) continue;
+    // Files of a VC that is not a test's may be someone's data: named, never removed or failed on.
+    if (vc.startsWith(TEST_VC_PREFIX)) found.push({ where: 'shared storage', what: `${VC_DIR}/${vc}`, remove: `rm -rf ${sh(`${VC_DIR}/${vc}`)}` });
+    else console.warn(`cleanup: ${VC_DIR}/${vc} belongs to no VC of the cluster database (left alone)`);
   }
   for (const line of shared.qemu ?? []) {
     const vc = new RegExp(`${RUN_VM}/([^/ ]+)/`).exec(line)?.[1] ?? '';
