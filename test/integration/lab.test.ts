@@ -122,10 +122,19 @@ describe('lab', () => {
     const { writeFileSync, mkdtempSync } = await import('node:fs');
     const dir = mkdtempSync('/tmp/vlx-kh-');
     writeFileSync(`${dir}/kh`, swapped);
-    const r = await promisify(execFile)('ssh', ['-i', labFiles().key, '-o', `UserKnownHostsFile=${dir}/kh`, '-o', 'GlobalKnownHostsFile=/dev/null',
-      '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', 'root@10.77.0.1', 'true']).then(() => 0, (e: { code: number }) => e.code);
+    const ssh = (knownHosts: string) => promisify(execFile)('ssh', ['-i', labFiles().key, '-o', `UserKnownHostsFile=${knownHosts}`,
+      '-o', 'GlobalKnownHostsFile=/dev/null', '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=5', 'root@10.77.0.1', 'echo in'])
+      .then((r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }), (e: { code: number; stdout: string; stderr: string }) => e);
+    const refused = await ssh(`${dir}/kh`);
+    // The same command with the lab's own known-hosts file gets in: n1 was reachable all along.
+    const control = await ssh(knownHosts);
     rmSync(dir, { recursive: true, force: true });
-    expect(r).toBe(255);
+    expect(control.code, control.stderr).toBe(0);
+    expect(control.stdout).toBe('in\n');
+    // 255 is also what ssh returns when it cannot connect at all: the reason must be the key.
+    expect(refused.code).toBe(255);
+    expect(refused.stderr).toMatch(/REMOTE HOST IDENTIFICATION HAS CHANGED/);
+    expect(refused.stderr).toMatch(/Host key verification failed/);
   });
 
   it('the app knows the lab: cluster "lab" is current and the known hosts hold each node key', () => {
