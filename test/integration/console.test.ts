@@ -264,7 +264,7 @@ describe('vlx console NODE', () => {
   });
 
   it.each([
-    ['n1;id', 2, /node: must be 1-32 chars/],
+    ['n1;id', 2, /NODE: must be 1-32 chars/],
     ['web/vm1/x', 2, /target: must be NODE or VC\/VM/],
     ['n77', 3, /has no node "n77"/],
     ['nosuchvc/vm1', 4, /VM nosuchvc\/vm1 is not running: no node has its serial console/],
