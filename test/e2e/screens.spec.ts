@@ -91,7 +91,7 @@ test('every screen renders, and a cluster is added after its host key is confirm
   await page.locator('#w-name').fill('web;rm');
   await expect(page.locator('#w-name-err')).toContainText('must be 1-24 chars');
   await page.locator('#w-nodes').fill('0');
-  await expect(page.locator('#w-nodes-err')).toContainText('must be a whole number from 1 to 1024');
+  await expect(page.locator('#w-nodes-err')).toContainText('must be a whole number from 1 to 256');
   await page.locator('#w-subnet').fill('10.77.0.0/24');
   await shot(page, '06-vc-wizard-invalid');
   await page.locator('#w-name').fill('web');
