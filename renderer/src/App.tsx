@@ -7,6 +7,8 @@ import { VcsScreen } from './screens/VirtualClusters.js';
 import { VolumesScreen } from './screens/Volumes.js';
 import { ConsolesScreen } from './screens/Consoles.js';
 import { TasksScreen } from './screens/Tasks.js';
+import { ExecScreen } from './screens/Exec.js';
+import { ImagesScreen } from './screens/Images.js';
 import { Icon } from './components/Icon.js';
 import { Palette } from './components/Palette.js';
 import { AppMenu, ThemeSwitch } from './components/AppMenu.js';
@@ -18,7 +20,9 @@ const VIEWS: Record<Screen, () => React.JSX.Element> = {
   connect: ConnectScreen,
   topology: TopologyScreen,
   vcs: VcsScreen,
+  images: ImagesScreen,
   volumes: VolumesScreen,
+  exec: ExecScreen,
   consoles: ConsolesScreen,
   tasks: TasksScreen,
 };

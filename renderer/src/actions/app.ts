@@ -7,6 +7,7 @@ import { useTopology } from '../stores/topology.js';
 import { useVcs } from '../stores/vcs.js';
 import { useVolumes } from '../stores/volumes.js';
 import { useTasks } from '../stores/tasks.js';
+import { useImages } from '../stores/images.js';
 import type { Action } from './types.js';
 
 /** What "Refresh" reloads on each screen: what that screen shows. */
@@ -14,7 +15,9 @@ export const REFRESH: Partial<Record<Screen, () => Promise<unknown>>> = {
   connect: () => Promise.all([useClusters.getState().load(), useClusters.getState().loadLab()]),
   topology: () => useTopology.getState().load(),
   vcs: () => Promise.all([useVcs.getState().load(), useTopology.getState().load()]),
+  images: () => useImages.getState().load(),
   volumes: () => useVolumes.getState().load(),
+  exec: () => useTopology.getState().load(),
   consoles: () => useTopology.getState().load(),
   tasks: () => useTasks.getState().load(),
 };

@@ -5,6 +5,9 @@ const PATHS: Record<string, string> = {
   vcs: 'M3 6h7v5H3zM14 6h7v5h-7zM3 14h7v5H3zM14 14h7v5h-7z',
   volumes: 'M5 5c0-1 3-2 7-2s7 1 7 2v14c0 1-3 2-7 2s-7-1-7-2zM5 5c0 1 3 2 7 2s7-1 7-2M5 12c0 1 3 2 7 2s7-1 7-2',
   consoles: 'M3 5h18v14H3zM7 10l3 2-3 2M12 15h5',
+  images: 'M4 5h16v14H4zM4 15l5-5 4 4 3-3 4 4M15 9h.01',
+  exec: 'M4 6l5 5-5 5M11 17h9',
+  nodes: 'M4 4h16v6H4zM4 14h16v6H4zM8 7h.01M8 17h.01M12 7h5M12 17h5',
   tasks: 'M9 6h11M9 12h11M9 18h11M4 6l1 1 2-2M4 12l1 1 2-2M4 18l1 1 2-2',
 };
 

@@ -2,7 +2,8 @@ import { useEffect } from 'react';
 import { useClusters, formErrors } from '../stores/clusters.js';
 import { useTasks } from '../stores/tasks.js';
 import { useApp } from '../stores/app.js';
-import { Badge, Empty, ErrorState, Field, InlineError, Loading, Progress } from '../components/common.js';
+import { Badge, Empty, ErrorState, Field, InlineError, Loading } from '../components/common.js';
+import { TaskProgress } from '../components/TaskProgress.js';
 
 export function ConnectScreen() {
   const load = useClusters((s) => s.load);
@@ -126,7 +127,6 @@ function AddCluster() {
 function LocalLab() {
   const { lab, labError, labTask, labForm, setLabForm, labUp, labDown, crash, revive, loadLab } = useClusters();
   const task = useTasks((s) => (labTask ? s.byId[labTask] : undefined));
-  const log = useTasks((s) => (labTask ? s.logs[labTask] : undefined));
   const nErr = !/^\d+$/.test(labForm.nodes) || +labForm.nodes < 1 || +labForm.nodes > 32 ? 'from 1 to 32 nodes' : undefined;
   const cErr = !/^\d+$/.test(labForm.cores) || +labForm.cores < 1 ? 'at least 1 core' : undefined;
   const mErr = !/^\d+$/.test(labForm.memMb) || +labForm.memMb < 128 ? 'at least 128 MB' : undefined;
@@ -150,14 +150,7 @@ function LocalLab() {
         <button id="lab-start" className="btn primary" disabled={!!(nErr || cErr || mErr) || running} onClick={() => void labUp()} title={lab?.up ? 'Bring every node back up and check the database; nothing that runs is touched' : undefined}>{lab?.up ? 'Start lab (check and repair)' : 'Start lab'}</button>
         {lab?.up && <button className="btn danger" disabled={running} onClick={() => { if (confirm('Tear down the local lab? Every node, VM and volume of it is removed.')) void labDown(); }}>Tear down</button>}
       </div>
-      {task && (
-        <div className="lab-progress" data-testid="lab-progress">
-          <div className="row-between"><span>{task.currentStep ?? (task.state === 'succeeded' ? 'Done' : task.state)}</span><span className="muted">{Math.round(task.progress * 100)}%</span></div>
-          <Progress value={task.progress} state={task.state} label="lab progress" />
-          {task.error && <div className="inline-error"><strong>{task.error.step ? `${task.error.step}: ` : ''}{task.error.message}</strong></div>}
-          {log && log.length > 0 && <pre className="log-tail">{log.slice(-4).map((l) => l.line).join('\n')}</pre>}
-        </div>
-      )}
+      {labTask && <div data-testid="lab-progress"><TaskProgress taskId={labTask} label="lab" lines={4} /></div>}
       <InlineError error={labError && lab ? labError : undefined} />
       <h3>Lab nodes</h3>
       {labError && !lab ? <ErrorState error={labError} what="the lab status" onRetry={loadLab} />

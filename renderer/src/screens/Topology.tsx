@@ -5,6 +5,7 @@ import { useConsoles } from '../stores/consoles.js';
 import { useApp } from '../stores/app.js';
 import { vcColour, type Chip, type Lane } from '../stores/topology.logic.js';
 import { Badge, Dialog, Empty, ErrorState, Loading, Progress, UsageBar } from '../components/common.js';
+import { execOn } from '../actions/nodes.js';
 
 interface Menu { x: number; y: number; kind: 'vm'; key: string; node?: string } 
 interface NodeMenu { x: number; y: number; kind: 'node'; node: string }
@@ -198,6 +199,7 @@ function ContextMenu({ menu, close }: { menu: AnyMenu; close: () => void }) {
       <div className="menu" role="menu" style={style} ref={ref} onClick={(e) => e.stopPropagation()}>
         <div className="menu-head">Node {menu.node}</div>
         <button role="menuitem" onClick={() => { void openConsole({ kind: 'node', node: menu.node }); go('consoles'); close(); }}>Open shell</button>
+        <button role="menuitem" onClick={() => { execOn([menu.node]); close(); }}>Run a command here…</button>
         {selection.length > 0 && <button role="menuitem" onClick={() => { propose(menu.node, selection); close(); }}>Move {selection.length} selected here…</button>}
       </div>
     );

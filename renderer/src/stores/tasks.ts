@@ -10,6 +10,8 @@ interface TasksStore extends TasksState {
   apply(ev: TaskEvent): void;
   load(): Promise<void>;
   select(id: string | undefined): Promise<void>;
+  /** one task and its log, without selecting it (a progress bar shown elsewhere) */
+  fetch(id: string): Promise<void>;
   cancel(id: string): Promise<void>;
 }
 
@@ -37,6 +39,12 @@ export const useTasks = create<TasksStore>()((set, get) => ({
     } catch (e) {
       if (!get().byId[id]) set({ error: shown(e) });
     }
+  },
+  async fetch(id) {
+    try {
+      const { task, log } = await api().call('tasks.get', { id });
+      set((s) => withLog(reduceTaskEvent(s, { type: 'task', task }), id, log));
+    } catch { /* the events will bring it */ }
   },
   async cancel(id) {
     try {

@@ -1,0 +1,48 @@
+import { create } from 'zustand';
+import type { ImageInfo } from '../../../main/api/contract.js';
+import { api, shown, type ShownError } from '../api.js';
+
+export type ImageKind = 'tiny' | 'debian-12';
+export const IMAGE_KINDS: { kind: ImageKind; label: string; about: string }[] = [
+  { kind: 'tiny', label: 'Tiny', about: 'a minimal Linux that boots in seconds: for trying VCs out and for tests' },
+  { kind: 'debian-12', label: 'Debian 12', about: 'a full Debian guest; takes minutes to build' },
+];
+
+interface ImagesStore {
+  list: ImageInfo[] | undefined;
+  loading: boolean;
+  error?: ShownError;
+  selected?: string;
+  /** the tasks started from this screen, newest first: build or import, and for what */
+  tasks: { taskId: string; what: string }[];
+  actionError?: ShownError;
+  load(): Promise<void>;
+  select(name: string | undefined): void;
+  build(kind: ImageKind, name?: string): Promise<string | undefined>;
+}
+
+export const useImages = create<ImagesStore>()((set, get) => ({
+  list: undefined,
+  loading: false,
+  tasks: [],
+  async load() {
+    set({ loading: true });
+    try {
+      set({ list: await api().call('images.list', {}), loading: false, error: undefined });
+    } catch (e) {
+      set({ loading: false, error: shown(e) });
+    }
+  },
+  select: (selected) => set({ selected }),
+  async build(kind, name) {
+    set({ actionError: undefined });
+    try {
+      const { taskId } = await api().call('images.build', { kind, ...(name ? { name } : {}) });
+      set({ tasks: [{ taskId, what: name && name !== kind ? `Build ${name} (${kind})` : `Build ${kind}` }, ...get().tasks] });
+      return taskId;
+    } catch (e) {
+      set({ actionError: shown(e) });
+      return undefined;
+    }
+  },
+}));
