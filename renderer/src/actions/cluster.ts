@@ -2,17 +2,28 @@ import { useApp } from '../stores/app.js';
 import { useClusters } from '../stores/clusters.js';
 import { confirmed, confirmStep, fresh, type Action } from './types.js';
 
-/** Focus a field once the screen that holds it has been drawn. */
-export function focusSoon(selector: string): void {
-  const tryFocus = (n: number) => {
+/**
+ * Focus a field once the screen that holds it has drawn it: a screen may first show
+ * "Loading…" while it asks the cluster. Gives up after a few seconds, or as soon as the
+ * person presses a key or clicks (they have moved on).
+ */
+export function focusSoon(selector: string, withinMs = 5000): void {
+  const until = Date.now() + withinMs;
+  let moved = false;
+  const onInput = () => { moved = true; };
+  const stop = () => { window.removeEventListener('keydown', onInput, true); window.removeEventListener('pointerdown', onInput, true); };
+  // Capture phase: the key or click that ran this action has already passed it.
+  window.addEventListener('keydown', onInput, true);
+  window.addEventListener('pointerdown', onInput, true);
+  const tryFocus = () => {
+    if (moved) { stop(); return; }
     const el = document.querySelector<HTMLElement>(selector);
-    if (el) { el.focus(); return; }
-    if (n > 0) requestAnimationFrame(() => tryFocus(n - 1));
+    if (el && !(el as HTMLInputElement).disabled) { el.focus(); stop(); return; }
+    if (Date.now() < until) setTimeout(tryFocus, 50); else stop();
   };
-  requestAnimationFrame(() => tryFocus(10));
+  requestAnimationFrame(tryFocus);
 }
 
-// States change while the palette is closed (a crash elsewhere): every list is asked for afresh.
 const c = () => useClusters.getState();
 const lab = () => fresh(() => c().loadLab(), () => c().lab, () => c().labError);
 const clusters = () => fresh(() => c().load(), () => c().clusters, () => c().error);
