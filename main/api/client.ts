@@ -1,4 +1,5 @@
 import type { ApiErrorShape, Channel, Envelope, EventName, EventPayload, Input, Output } from './contract.js';
+import { TERMINAL_WRITE_CHUNK } from './wire.js';
 
 /**
  * How a face reaches the main side: Electron's preload, the browser bridge's WebSocket,
@@ -55,4 +56,23 @@ export function createClient(transport: Transport): Client {
       return () => { set.delete(l); };
     },
   };
+}
+
+/**
+ * Every transport (the bridge's socket, Electron IPC) sends a big paste this way. A paste larger than one call may carry, as several terminal.write inputs in order; never
+ * splitting a surrogate pair. Undefined when the input needs no splitting (or is not a write).
+ */
+export function splitTerminalWrite(input: unknown, chunk = TERMINAL_WRITE_CHUNK): { sessionId: unknown; data: string }[] | undefined {
+  if (typeof input !== 'object' || input === null) return undefined;
+  const { sessionId, data } = input as { sessionId?: unknown; data?: unknown };
+  if (typeof data !== 'string' || data.length <= chunk) return undefined;
+  const out: { sessionId: unknown; data: string }[] = [];
+  for (let i = 0; i < data.length;) {
+    let end = Math.min(i + chunk, data.length);
+    const last = data.charCodeAt(end - 1);
+    if (end < data.length && last >= 0xd800 && last <= 0xdbff) end -= 1;
+    out.push({ sessionId, data: data.slice(i, end) });
+    i = end;
+  }
+  return out;
 }

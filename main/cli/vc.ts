@@ -4,7 +4,7 @@ import { VlxError, invalid } from '../errors.js';
 import { action, num, printJson, translateFields } from './output.js';
 import type { Input, VcDetail, VcInfo, VolumeNodeT } from '../api/contract.js';
 import { call, runTask } from './client.js';
-import { VC_LIMITS } from '../domain/vcSpec.js';
+import { VC_FORM_DEFAULTS, VC_LIMITS } from '../domain/vcSpec.js';
 import { checkRequestedSubnet } from '../domain/subnet.js';
 import { checkInt, checkName } from '../util/names.js';
 
@@ -32,15 +32,17 @@ const CREATE_FIELDS: CreateField[] = ['name', 'nodes', 'vcpus', 'memMb', 'diskGb
 /** Fields without a default in VcService: when one is missing on a terminal, the rest is asked too. */
 const REQUIRED: CreateField[] = ['name', 'nodes', 'vcpus', 'memMb', 'diskGb', 'image'];
 
+const D = VC_FORM_DEFAULTS;
+/** The questions, with the domain's form defaults (the GUI wizard starts from the same). */
 const QUESTIONS: { key: CreateField; ask: string; def?: string }[] = [
   { key: 'name', ask: 'VC name' },
-  { key: 'nodes', ask: `number of VMs (${VC_LIMITS.nodes.min}-${VC_LIMITS.nodes.max})` },
-  { key: 'vcpus', ask: 'vCPUs per VM', def: '1' },
-  { key: 'memMb', ask: 'memory per VM in MB', def: '128' },
-  { key: 'diskGb', ask: 'disk per VM in GB', def: '1' },
-  { key: 'swapMb', ask: 'swap per VM in MB', def: '0' },
-  { key: 'image', ask: 'OS image', def: 'tiny' },
-  { key: 'subnet', ask: 'subnet (auto or a CIDR)', def: 'auto' },
+  { key: 'nodes', ask: `number of VMs (${VC_LIMITS.nodes.min}-${VC_LIMITS.nodes.max})`, def: String(D.nodes) },
+  { key: 'vcpus', ask: 'vCPUs per VM', def: String(D.vcpus) },
+  { key: 'memMb', ask: 'memory per VM in MB', def: String(D.memMb) },
+  { key: 'diskGb', ask: 'disk per VM in GB', def: String(D.diskGb) },
+  { key: 'swapMb', ask: 'swap per VM in MB', def: String(D.swapMb) },
+  { key: 'image', ask: 'OS image', def: D.image },
+  { key: 'subnet', ask: 'subnet (auto or a CIDR)', def: D.subnet },
 ];
 
 /** What is known before asking: answers to check right away instead of after the last question. */

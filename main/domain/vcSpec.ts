@@ -82,38 +82,67 @@ export interface ClusterFacts {
 
 const GIB = 1024 ** 3;
 
+/** What a form shows before anything is typed: the same for the GUI wizard and the CLI's questions. */
+export const VC_FORM_DEFAULTS = { nodes: 4, vcpus: 1, memMb: 128, diskGb: 1, swapMb: 0, image: 'tiny', subnet: 'auto' } as const;
+
+export type VcField = keyof VcSpec;
+
 /**
- * Check a parsed spec against the cluster as it is, and resolve `--subnet auto` to a CIDR.
- * Nothing is created here; a caller that gets a spec back may create the VC.
+ * Every way a parsed spec does not fit the cluster as it is, one error per field (the first
+ * rule a field breaks), with the resolved subnet when `auto` finds one. Each check runs only on
+ * the facts it has: a form whose images or nodes are not loaded yet is not refused for them.
+ * The service refuses with the first error (validateAgainstCluster); the wizard shows them all
+ * as the person types.
  */
-export function validateAgainstCluster(spec: VcSpec, facts: ClusterFacts): VcSpec {
+export function clusterErrors(spec: VcSpec, facts: ClusterFacts): { errors: Partial<Record<VcField, VlxError>>; subnet?: string } {
+  const errors: Partial<Record<VcField, VlxError>> = {};
   if (facts.vcs.some((v) => v.name === spec.name)) {
-    throw new VlxError('conflict', `name: a VC named "${spec.name}" already exists`, 'choose another name or destroy it first');
+    errors.name = new VlxError('conflict', `name: a VC named "${spec.name}" already exists`, 'choose another name or destroy it first');
   }
 
   const images = facts.images.map((i) => (typeof i === 'string' ? { name: i } : i));
   const image = images.find((i) => i.name === spec.image);
-  if (!image) {
-    const known = images.map((i) => i.name).sort();
-    throw invalid('image',
-      known.length > 0 ? `must be a known image (${known.join(', ')})` : 'no images exist yet: build one with `vlx image build tiny`',
-      spec.image);
+  if (!image && images.length > 0) {
+    errors.image = invalid('image', `must be a known image (${images.map((i) => i.name).sort().join(', ')})`, spec.image);
   }
 
-  if (facts.nodes.length === 0) throw new VlxError('not-found', 'the cluster has no nodes to run a VC on');
-  const largest = facts.nodes.reduce((a, b) => (b.memMb > a.memMb ? b : a));
-  if (spec.memMb > largest.memMb) {
-    throw invalid('memMb', `must fit in one node: the largest node memory is ${largest.memMb} MB (${largest.name})`, spec.memMb);
+  if (facts.nodes.length > 0) {
+    const largest = facts.nodes.reduce((a, b) => (b.memMb > a.memMb ? b : a));
+    if (spec.memMb > largest.memMb) {
+      errors.memMb = invalid('memMb', `must fit in one node: the largest node memory is ${largest.memMb} MB (${largest.name})`, spec.memMb);
+    }
   }
 
-  if (image.virtualBytes !== undefined && spec.diskGb * GIB < image.virtualBytes) {
+  if (image?.virtualBytes !== undefined && spec.diskGb * GIB < image.virtualBytes) {
     const need = Math.ceil(image.virtualBytes / GIB);
-    throw invalid('diskGb', `must be at least the size of image ${image.name} (${need} GB)`, spec.diskGb);
+    errors.diskGb = invalid('diskGb', `must be at least the size of image ${image.name} (${need} GB)`, spec.diskGb);
   }
 
   const taken: Claim[] = facts.vcs
     .filter((v): v is { name: string; subnet: string } => typeof v.subnet === 'string' && v.subnet !== '')
     .map((v) => ({ cidr: v.subnet, label: `VC ${v.name}` }));
-  const subnet = allocateSubnet(facts.pool ?? DEFAULT_VC_POOL, taken, facts.reserved ?? [], spec.subnet, spec.nodes);
-  return { ...spec, subnet };
+  try {
+    return { errors, subnet: allocateSubnet(facts.pool ?? DEFAULT_VC_POOL, taken, facts.reserved ?? [], spec.subnet, spec.nodes) };
+  } catch (e) {
+    if (!(e instanceof VlxError)) throw e;
+    errors.subnet = e;
+    return { errors };
+  }
+}
+
+/** The order a person reads the fields in: the first error shown is the first field's. */
+const FIELD_ORDER: VcField[] = ['name', 'nodes', 'vcpus', 'memMb', 'diskGb', 'swapMb', 'image', 'subnet'];
+
+/**
+ * Check a parsed spec against the cluster as it is, and resolve `subnet: auto` to a CIDR.
+ * Nothing is created here; a caller that gets a spec back may create the VC.
+ */
+export function validateAgainstCluster(spec: VcSpec, facts: ClusterFacts): VcSpec {
+  const images = facts.images.map((i) => (typeof i === 'string' ? i : i.name));
+  if (images.length === 0) throw invalid('image', 'no images exist yet: build one with `vlx image build tiny`', spec.image);
+  if (facts.nodes.length === 0) throw new VlxError('not-found', 'the cluster has no nodes to run a VC on');
+  const { errors, subnet } = clusterErrors(spec, facts);
+  const first = FIELD_ORDER.find((f) => errors[f]);
+  if (first) throw errors[first]!;
+  return { ...spec, subnet: subnet! };
 }

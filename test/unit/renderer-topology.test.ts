@@ -58,58 +58,57 @@ describe('selection', () => {
   });
 });
 
-describe('planMove', () => {
+describe('planMove: the domain\'s move rules, as the drag shows them', () => {
   const vcs = [
     vcOf('web', [vm('web', 'a', 'n1', 'running'), vm('web', 'b', 'n1', 'saved'), vm('web', 'c', 'n1', 'stopped'), vm('web', 'd', 'n2', 'starting'), vm('web', 'e', 'n2', 'paused')]),
     vcOf('big', [vm('big', 'a', 'n1', 'running'), vm('big', 'b', 'n1', 'running')], { vcpus: 2, memMb: 1024 }),
+    vcOf('wide', [vm('wide', 'a', 'n1', 'running')], { vcpus: 2, memMb: 128 }),
     vcOf('loose', [vm('loose', 'a', 'n1', 'running'), vm('loose', 'b', 'n1', 'running'), vm('loose', 'c', 'n1', 'running')], { vcpus: 1, memMb: 256, mode: 'free' }),
   ];
   const layout = layoutTopology(nodes, vcs);
   const plan = (keys: string[], to: string) => planMove(layout, keys, to).items.map((i) => [i.key, i.action, i.says]);
+  const onlyRunningOrSaved = 'only a running or saved VM can move (a stopped VM is placed when its VC starts)';
 
-  it('says live migration for running and paused VMs, relocation for saved and stopped ones', () => {
+  it('live migration for a running VM, relocation for a saved one; a stopped or paused VM is refused, as the workflow refuses it', () => {
     expect(plan(['web/a', 'web/b'], 'n2')).toEqual([
-      ['web/a', 'migrate', 'live migration from n1 to n2: it keeps running, same address, no reboot'],
-      ['web/b', 'relocate', 'relocation from n1 to n2: it is saved, and will be restored on n2'],
+      ['web/a', 'migrate', 'web/a is live-migrated from n1 to n2: it keeps running, with the same address'],
+      ['web/b', 'relocate', 'web/b is restored from its saved state on n2'],
     ]);
     expect(plan(['web/c', 'web/e'], 'n3')).toEqual([
-      ['web/c', 'relocate', 'relocation from n1 to n3: it is stopped, and will start on n3'],
-      ['web/e', 'migrate', 'live migration from n2 to n3: it keeps running, same address, no reboot'],
+      ['web/c', 'refuse', `refused: web/c is stopped: ${onlyRunningOrSaved}`],
+      ['web/e', 'refuse', `refused: web/e is paused: ${onlyRunningOrSaved}`],
     ]);
-    // n1 already runs 8 vCPUs on 4 cores (a free-mode VC over-commits it): strict VMs may not join.
-    expect(plan(['web/e'], 'n1')).toEqual([['web/e', 'refuse', 'refused: strict placement: n1 has 0 of 4 cores free, web/e needs 1']]);
   });
 
-  it('counts the VMs of one drop against the target one after another (strict cores)', () => {
+  it('counts the VMs of one drop against the target one after another (strict cores, memory)', () => {
     // n3: 2 cores, 1 GiB, empty. Each VM of the drop takes its share before the next is checked.
-    expect(plan(['web/a', 'web/b', 'web/c'], 'n3')).toEqual([
-      ['web/a', 'migrate', 'live migration from n1 to n3: it keeps running, same address, no reboot'],
-      ['web/b', 'relocate', 'relocation from n1 to n3: it is saved, and will be restored on n3'],
-      ['web/c', 'refuse', 'refused: strict placement: n3 has 0 of 2 cores free, web/c needs 1'],
+    expect(plan(['web/a', 'wide/a'], 'n3')).toEqual([
+      ['web/a', 'migrate', 'web/a is live-migrated from n1 to n3: it keeps running, with the same address'],
+      ['wide/a', 'refuse', 'refused: cannot move wide/a to n3: strict mode and n3 has 1 free core; wide/a needs 2'],
     ]);
     expect(plan(['big/a', 'big/b'], 'n3')).toEqual([
-      ['big/a', 'migrate', 'live migration from n1 to n3: it keeps running, same address, no reboot'],
-      ['big/b', 'refuse', 'refused: strict placement: n3 has 0 of 2 cores free, big/b needs 2'],
+      ['big/a', 'migrate', 'big/a is live-migrated from n1 to n3: it keeps running, with the same address'],
+      ['big/b', 'refuse', 'refused: cannot move big/b to n3: n3 has 0 MB of free memory; big/b needs 1024 MB'],
     ]);
   });
 
   it('ignores cores in free mode but always checks memory', () => {
     const n3small = layoutTopology([node('n1'), node('n3', 1, 600)], vcs);
     expect(planMove(n3small, ['loose/a', 'loose/b', 'loose/c'], 'n3').items.map((i) => [i.key, i.action, i.says])).toEqual([
-      ['loose/a', 'migrate', 'live migration from n1 to n3: it keeps running, same address, no reboot'],
-      ['loose/b', 'migrate', 'live migration from n1 to n3: it keeps running, same address, no reboot'],
-      ['loose/c', 'refuse', 'refused: n3 has 88 MB of memory free, loose/c needs 256 MB'],
+      ['loose/a', 'migrate', 'loose/a is live-migrated from n1 to n3: it keeps running, with the same address'],
+      ['loose/b', 'migrate', 'loose/b is live-migrated from n1 to n3: it keeps running, with the same address'],
+      ['loose/c', 'refuse', 'refused: cannot move loose/c to n3: n3 has 88 MB of free memory; loose/c needs 256 MB'],
     ]);
   });
 
   it('refuses VMs in transition, unknown VMs, down nodes; nothing to do on the same node', () => {
     expect(plan(['web/d', 'gone/x'], 'n1')).toEqual([
-      ['web/d', 'refuse', 'refused: it is starting; wait until it has settled'],
+      ['web/d', 'refuse', `refused: web/d is starting: ${onlyRunningOrSaved}`],
       ['gone/x', 'refuse', 'refused: this VM is no longer listed'],
     ]);
-    expect(plan(['web/a'], 'n4')).toEqual([['web/a', 'refuse', 'refused: node n4 is down']]);
+    expect(plan(['web/a'], 'n4')).toEqual([['web/a', 'refuse', 'refused: cannot move web/a to n4: n4 is down']]);
     expect(plan(['web/a'], 'n9')).toEqual([['web/a', 'refuse', 'refused: node n9 is not part of the cluster']]);
-    expect(plan(['web/a'], 'n1')).toEqual([['web/a', 'none', 'already on n1: nothing to do']]);
+    expect(plan(['web/a'], 'n1')).toEqual([['web/a', 'none', 'web/a is already on n1: nothing to do']]);
     expect(planMove(layout, ['web/a', 'web/b', 'web/d'], 'n2').moving).toBe(2);
   });
 });

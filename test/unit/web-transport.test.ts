@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { webTransport, splitTerminalWrite } from '../../renderer/src/transport/web.js';
+import { webTransport } from '../../renderer/src/transport/web.js';
+import { splitTerminalWrite } from '../../main/api/client.js';
 import { TERMINAL_WRITE_CHUNK } from '../../main/api/wire.js';
 import { signIn, startTestBridge, type TestBridge } from './web-helpers.js';
 

@@ -1,4 +1,4 @@
-import type { Mode, NodeInfo, VcInfo, VmInfo, VmState } from '../../../main/api/contract.js';
+import { moveAction, moveRefusal, type Mode, type NodeInfo, type VcInfo, type VmInfo, type VmState } from '../../../main/api/contract.js';
 
 export type VmKey = string;
 export const vmKey = (vc: string, vm: string): VmKey => `${vc}/${vm}`;
@@ -105,13 +105,12 @@ export interface MovePlan {
   moving: number;
 }
 
-const fmtMb = (mb: number) => (mb >= 1024 && mb % 1024 === 0 ? `${mb / 1024} GiB` : `${mb} MB`);
-
 /**
- * What dropping these VMs on `to` would do, one line per VM, in the order given. Running VMs
- * are live-migrated (they keep running, no reboot); saved or stopped ones are relocated (they
- * will start or be restored there). Cores are checked for VCs placed with `strict` and memory
- * always, counting the VMs of this same drop that land on the node before each one.
+ * What dropping these VMs on `to` would do, one line per VM, in the order given, by the
+ * domain's own rules (the same the service and the workflow apply): `moveAction` decides
+ * migrate, relocate or refuse from the VM's state; `moveRefusal` checks the target's room
+ * (memory always, cores for `strict` VCs), counting the VMs of this same drop that land on the
+ * node before each one. The confirmation then asks the service (`vm.planMove`) before acting.
  */
 export function planMove(layout: Layout, keys: readonly VmKey[], to: string): MovePlan {
   const lane = layout.lanes.find((l) => l.node.name === to);
@@ -125,34 +124,16 @@ export function planMove(layout: Layout, keys: readonly VmKey[], to: string): Mo
     const refuse = (why: string) => items.push({ ...base, action: 'refuse', says: `refused: ${why}` });
     if (!chip) { refuse('this VM is no longer listed'); continue; }
     if (!lane) { refuse(`node ${to} is not part of the cluster`); continue; }
-    if (lane.node.state !== 'up') { refuse(`node ${to} is ${lane.node.state}`); continue; }
-    if (chip.node === to) { items.push({ ...base, action: 'none', says: `already on ${to}: nothing to do` }); continue; }
-
-    let action: MoveAction;
-    if (chip.state === 'running' || chip.state === 'paused') action = 'migrate';
-    else if (chip.state === 'saved' || chip.state === 'stopped') action = 'relocate';
-    else { refuse(`it is ${chip.state}; wait until it has settled`); continue; }
-
-    const freeCores = lane.node.cores - coresUsed;
-    const freeMem = lane.node.memMb - memUsed;
-    if (chip.mode === 'strict' && chip.vcpus > freeCores) {
-      refuse(`strict placement: ${to} has ${Math.max(0, freeCores)} of ${lane.node.cores} cores free, ${vc}/${vm} needs ${chip.vcpus}`);
-      continue;
-    }
-    if (chip.memMb > freeMem) {
-      refuse(`${to} has ${fmtMb(Math.max(0, freeMem))} of memory free, ${vc}/${vm} needs ${fmtMb(chip.memMb)}`);
-      continue;
-    }
+    const decided = moveAction({ vc, vm, state: chip.state, node: chip.node ?? null }, to);
+    if (decided.action === 'none') { items.push({ ...base, action: 'none', says: `${decided.reason}: nothing to do` }); continue; }
+    if (decided.action === 'refuse') { refuse(decided.reason); continue; }
+    const room = moveRefusal({ name: `${vc}/${vm}`, vcpus: chip.vcpus, memMb: chip.memMb, node: chip.node ?? '' }, to, [{
+      name: to, cores: lane.node.cores, memMb: lane.node.memMb, usedCores: coresUsed, usedMemMb: memUsed, alive: lane.node.state === 'up',
+    }], chip.mode ?? 'strict');
+    if (room) { refuse(room); continue; }
     coresUsed += chip.vcpus;
     memUsed += chip.memMb;
-    const from = chip.node ? ` from ${chip.node}` : '';
-    items.push({
-      ...base,
-      action,
-      says: action === 'migrate'
-        ? `live migration${from} to ${to}: it keeps running, same address, no reboot`
-        : `relocation${from} to ${to}: it is ${chip.state}, and will ${chip.state === 'saved' ? 'be restored' : 'start'} on ${to}`,
-    });
+    items.push({ ...base, action: decided.action, says: decided.reason });
   }
   return { to, items, moving: items.filter((i) => i.action === 'migrate' || i.action === 'relocate').length };
 }

@@ -1,10 +1,14 @@
-import { VcSpec, type NodeInfo, type VcSpec as VcSpecT } from '../../../main/api/contract.js';
+import { VcSpec, VC_FORM_DEFAULTS, clusterErrors, type NodeInfo, type VcSpec as VcSpecT } from '../../../main/api/contract.js';
 
 export type WizardField = 'name' | 'nodes' | 'vcpus' | 'memMb' | 'diskGb' | 'swapMb' | 'image' | 'subnet';
 export type WizardFields = Record<WizardField, string>;
 export const WIZARD_FIELDS: WizardField[] = ['name', 'nodes', 'vcpus', 'memMb', 'diskGb', 'swapMb', 'image', 'subnet'];
 
-export const WIZARD_DEFAULTS: WizardFields = { name: '', nodes: '4', vcpus: '1', memMb: '256', diskGb: '2', swapMb: '0', image: 'tiny', subnet: 'auto' };
+/** The domain's form defaults (the CLI asks with the same ones), as the text fields show them. */
+export const WIZARD_DEFAULTS: WizardFields = {
+  name: '', nodes: String(VC_FORM_DEFAULTS.nodes), vcpus: String(VC_FORM_DEFAULTS.vcpus), memMb: String(VC_FORM_DEFAULTS.memMb),
+  diskGb: String(VC_FORM_DEFAULTS.diskGb), swapMb: String(VC_FORM_DEFAULTS.swapMb), image: VC_FORM_DEFAULTS.image, subnet: VC_FORM_DEFAULTS.subnet,
+};
 
 export interface WizardContext {
   /** images that exist */
@@ -28,21 +32,9 @@ function toNumber(s: string): number | string {
   return /^-?\d+$/.test(t) ? Number(t) : t === '' ? NaN : t;
 }
 
-function ipToInt(ip: string): number {
-  return ip.split('.').reduce((a, o) => a * 256 + Number(o), 0);
-}
-export function cidrRange(cidr: string): [number, number] | undefined {
-  const m = /^(\d+\.\d+\.\d+\.\d+)\/(\d+)$/.exec(cidr);
-  if (!m) return undefined;
-  const len = Number(m[2]);
-  const size = 2 ** (32 - len);
-  const start = Math.floor(ipToInt(m[1]!) / size) * size;
-  return [start, start + size - 1];
-}
-export function overlaps(a: string, b: string): boolean {
-  const x = cidrRange(a);
-  const y = cidrRange(b);
-  return !!x && !!y && x[0] <= y[1] && y[0] <= x[1];
+/** A rule's message next to its field: without the field's name in front or the value echoed after. */
+function shown(field: WizardField, message: string): string {
+  return message.replace(new RegExp(`^${field}: `), '').replace(/ \(got [^)]*\)$/, '');
 }
 
 /**
@@ -63,22 +55,15 @@ export function validateWizard(fields: WizardFields, ctx: WizardContext): Wizard
       if (!errors[f]) errors[f] = f && INT_FIELDS.includes(f) && typeof raw[f] !== 'number' ? `${issue.message.replace(/^must be/, 'must be')}` : issue.message;
     }
   }
-  const name = String(raw.name);
-  if (!errors.name && ctx.vcs.some((v) => v.name === name)) errors.name = `a virtual cluster named "${name}" already exists`;
-  if (!errors.image && ctx.images.length > 0 && !ctx.images.includes(fields.image)) errors.image = `no image named "${fields.image}" (build or import it first)`;
-  const mem = raw.memMb;
-  const up = ctx.nodes.filter((n) => n.state === 'up');
-  if (!errors.memMb && typeof mem === 'number' && up.length > 0) {
-    const most = Math.max(...up.map((n) => n.memMb));
-    if (mem > most) errors.memMb = `larger than any node (the largest has ${most} MB)`;
-  }
-  const subnet = String(raw.subnet);
-  if (!errors.subnet && subnet !== 'auto') {
-    if (ctx.clusterNetwork && overlaps(subnet, ctx.clusterNetwork)) errors.subnet = `overlaps the cluster network ${ctx.clusterNetwork}`;
-    else {
-      const other = ctx.vcs.find((v) => v.subnet && overlaps(subnet, v.subnet));
-      if (other) errors.subnet = `overlaps ${other.subnet} of virtual cluster "${other.name}"`;
-    }
+  if (parsed.success) {
+    // What only the cluster knows, by the same rules the service applies (domain/vcSpec clusterErrors).
+    const { errors: fit } = clusterErrors(parsed.data, {
+      nodes: ctx.nodes.filter((n) => n.state === 'up').map((n) => ({ name: n.name, memMb: n.memMb })),
+      images: ctx.images,
+      vcs: ctx.vcs,
+      ...(ctx.clusterNetwork ? { reserved: [{ cidr: ctx.clusterNetwork, label: 'the cluster network' }] } : {}),
+    });
+    for (const [f, e] of Object.entries(fit) as [WizardField, Error][]) errors[f] ??= shown(f, e.message);
   }
   if (Object.keys(errors).length > 0 || !parsed.success) return { errors };
   return { errors, spec: parsed.data };

@@ -1,7 +1,8 @@
 import type { Transport } from '../../../main/api/client.js';
 import type { Envelope } from '../../../main/api/contract.js';
 import type { ClientMessage, ServerMessage } from '../../../main/api/wire.js';
-import { API_PATH, TERMINAL_WRITE_CHUNK } from '../../../main/api/wire.js';
+import { API_PATH } from '../../../main/api/wire.js';
+import { splitTerminalWrite } from '../../../main/api/client.js';
 
 export type LinkState = 'connecting' | 'open' | 'lost';
 
@@ -75,23 +76,4 @@ export function webTransport(onState: (s: LinkState) => void): Transport {
       return () => { listeners.delete(listener); };
     },
   };
-}
-
-/**
- * A paste larger than one call may carry, as several terminal.write inputs in order; never
- * splitting a surrogate pair. Undefined when the input needs no splitting (or is not a write).
- */
-export function splitTerminalWrite(input: unknown, chunk = TERMINAL_WRITE_CHUNK): { sessionId: unknown; data: string }[] | undefined {
-  if (typeof input !== 'object' || input === null) return undefined;
-  const { sessionId, data } = input as { sessionId?: unknown; data?: unknown };
-  if (typeof data !== 'string' || data.length <= chunk) return undefined;
-  const out: { sessionId: unknown; data: string }[] = [];
-  for (let i = 0; i < data.length;) {
-    let end = Math.min(i + chunk, data.length);
-    const last = data.charCodeAt(end - 1);
-    if (end < data.length && last >= 0xd800 && last <= 0xdbff) end -= 1;
-    out.push({ sessionId, data: data.slice(i, end) });
-    i = end;
-  }
-  return out;
 }
