@@ -105,6 +105,19 @@ export const LabStatus = z.object({
   nodes: z.array(LabNode),
 });
 export type LabStatus = z.infer<typeof LabStatus>;
+export const LabMachine = z.object({
+  name: z.string(),
+  mac: z.string(),
+  tap: z.string(),
+  running: z.boolean(),
+  pid: z.number().int().optional(),
+  accel: z.enum(['kvm', 'tcg']),
+  /** the machine's serial console, on this workstation */
+  serialLog: z.string(),
+  startedAt: z.string().optional(),
+});
+export type LabMachine = z.infer<typeof LabMachine>;
+const Mac = z.string().regex(/^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$/, { error: 'must be a MAC address like 52:54:00:12:34:56' });
 
 const Capacity = z.object({ cores: z.number().int(), memMb: z.number().int() });
 export const NodeService = z.object({
@@ -449,6 +462,12 @@ export const contract = {
   /** Reopen a console that ended (connection lost, VM restarted); same session id, its output resumes. */
   'terminal.reconnect': { input: z.object({ sessionId: Id }), output: Empty },
   'terminal.close': { input: z.object({ sessionId: Id }), output: Empty },
+
+  // Disk-less machines of the lab: QEMU with no disk booting from the network (lab/machines).
+  /** mac: default derived from the name, so a machine powered on again is the same machine to DHCP */
+  'lab.powerOn': { input: z.object({ name: NodeName, mac: Mac.optional() }), output: LabMachine },
+  'lab.powerOff': { input: z.object({ name: NodeName }), output: LabMachine },
+  'lab.machines': { input: Empty, output: z.array(LabMachine) },
 } as const;
 
 // ---------------------------------------------------------------- the event table

@@ -10,7 +10,7 @@ export const CHANNEL_NAMES = [
   'exec.run',
   'hostKey.accept', 'hostKey.probe',
   'images.build', 'images.import', 'images.info', 'images.list',
-  'lab.crash', 'lab.down', 'lab.revive', 'lab.status', 'lab.up',
+  'lab.crash', 'lab.down', 'lab.machines', 'lab.powerOff', 'lab.powerOn', 'lab.revive', 'lab.status', 'lab.up',
   'nodes.list',
   'services.deploy', 'services.status', 'services.stop',
   'tasks.cancel', 'tasks.get', 'tasks.list',

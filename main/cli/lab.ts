@@ -1,10 +1,14 @@
 import type { Command } from 'commander';
-import type { LabNode, LabStatus } from '../api/contract.js';
+import type { LabMachine, LabNode, LabStatus } from '../api/contract.js';
 import { LAB_DEFAULTS } from '../domain/labLimits.js';
 import { action, num, printJson } from './output.js';
 import { call, runTask } from './client.js';
 
-const FLAGS = { nodes: '--nodes', cores: '--cores', memMb: '--mem-mb', node: 'NODE' };
+const FLAGS = { nodes: '--nodes', cores: '--cores', memMb: '--mem-mb', node: 'NODE', name: 'NAME', mac: '--mac' };
+
+function machineRow(m: LabMachine): string {
+  return `  ${m.name.padEnd(10)} ${m.mac}  ${m.running ? `on (pid ${m.pid}, ${m.accel})` : 'off'}  console ${m.serialLog}`;
+}
 
 function statusTable(s: LabStatus): string {
   const head = `lab ${s.state}: ${s.nodes.length} nodes on ${s.network} (host ${s.hostAddress}), state in ${s.labDir}`;
@@ -78,4 +82,34 @@ export function registerLab(program: Command): void {
       if (o.json) printJson(n);
       else process.stdout.write(nodeRow(n) + '\n');
     }, FLAGS));
+
+  lab.command('power-on')
+    .description('power on a disk-less machine: QEMU with no disk, an e1000 with iPXE on the lab bridge, booting from the network')
+    .argument('<name>', 'machine name, e.g. m1')
+    .option('--mac <mac>', 'its MAC (default: derived from the name, the same at every power-on)')
+    .option('--json', 'print the machine as JSON')
+    .action(action(async (name: string, o: { mac?: string; json?: boolean }) => {
+      const m = await call('lab.powerOn', { name, ...(o.mac !== undefined ? { mac: o.mac } : {}) });
+      if (o.json) printJson(m);
+      else process.stdout.write(machineRow(m) + '\n');
+    }, FLAGS));
+
+  lab.command('power-off')
+    .description('pull the plug of a disk-less machine (it keeps nothing: its root is on shared storage)')
+    .argument('<name>', 'machine name')
+    .option('--json', 'print the machine as JSON')
+    .action(action(async (name: string, o: { json?: boolean }) => {
+      const m = await call('lab.powerOff', { name });
+      if (o.json) printJson(m);
+      else process.stdout.write(machineRow(m) + '\n');
+    }, FLAGS));
+
+  lab.command('machines')
+    .description('the disk-less machines of the lab, on or off')
+    .option('--json', 'print JSON')
+    .action(action(async (o: { json?: boolean }) => {
+      const ms = await call('lab.machines', {});
+      if (o.json) printJson(ms);
+      else process.stdout.write(ms.length === 0 ? 'no machines\n' : ms.map(machineRow).join('\n') + '\n');
+    }));
 }

@@ -1,5 +1,6 @@
 import { checkLabOptions } from '../lab/layout.js';
 import { labCrash, labDown, labStatus } from '../lab/index.js';
+import { labMachines, labPowerOff, labPowerOn } from '../lab/machines.js';
 import { reviveLabNode, startLab } from './labStart.js';
 import { labNodeView, labView } from './views.js';
 import type { Handlers } from './handlers.js';
@@ -8,7 +9,7 @@ import type { Handlers } from './handlers.js';
 const LAB_UP_STEPS = ['network', 'nodes', 'database'];
 const LAB_UP_STEP_OF: [RegExp, string][] = [[/^(bridge|namespaces)\b/, 'network'], [/^starting sshd|nodes answer/, 'nodes'], [/^database on /, 'database']];
 
-type C = 'lab.up' | 'lab.status' | 'lab.down' | 'lab.crash' | 'lab.revive';
+type C = 'lab.up' | 'lab.status' | 'lab.down' | 'lab.crash' | 'lab.revive' | 'lab.powerOn' | 'lab.powerOff' | 'lab.machines';
 
 export const handlers: Handlers<C> = {
   'lab.up': async (ctx, input) => {
@@ -46,4 +47,15 @@ export const handlers: Handlers<C> = {
     ctx.changed('lab', 'nodes');
     return labNodeView(n);
   },
+  'lab.powerOn': async (ctx, { name, mac }) => {
+    const m = await labPowerOn(name, mac);
+    ctx.changed('lab');
+    return m;
+  },
+  'lab.powerOff': async (ctx, { name }) => {
+    const m = await labPowerOff(name);
+    ctx.changed('lab');
+    return m;
+  },
+  'lab.machines': async () => labMachines(),
 };
