@@ -330,6 +330,8 @@ export const ServicesStatus = z.object({
   vip: z.string().optional(),
   /** nodes that hold the gateway VIP: one, or a split brain */
   holders: z.array(z.string()),
+  /** nodes that hold the storage address and serve disk-less roots: one, none during a take-over */
+  storageHolders: z.array(z.string()).optional(),
   nodes: z.array(z.object({
     node: z.string(),
     address: z.string(),
@@ -341,6 +343,7 @@ export const ServicesStatus = z.object({
     holdsVip: z.boolean().optional(),
     vip: z.string().optional(),
     nat: z.boolean().optional(),
+    storage: z.object({ vip: z.string(), holds: z.boolean(), pid: z.number().int().optional() }).optional(),
   })),
 });
 export type ServicesStatus = z.infer<typeof ServicesStatus>;

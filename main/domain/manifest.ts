@@ -57,6 +57,15 @@ export const Manifest = z.object({
       /** Upstream time servers; without them the nodes keep time among themselves. */
       upstream: z.array(z.string()).optional(),
     }).optional(),
+    /** The root server of disk-less nodes: NBD on a floating storage address (the boot line's storage_ip). */
+    storage: z.object({
+      /** Default: the .250 of the cluster network. */
+      vip: z.string().optional(),
+      /** Default 10809 (NBD's port). */
+      port: z.number().int().optional(),
+      /** VRRP virtual router id; default: the gateway's + 1. */
+      routerId: z.number().int().optional(),
+    }).optional(),
   }).optional(),
 });
 export type Manifest = z.infer<typeof Manifest>;

@@ -5,7 +5,7 @@ import { VlxError } from '../errors.js';
 import { checkName } from '../util/names.js';
 import { sh } from '../util/quote.js';
 import { READY_MARKER } from '../vm/serial.js';
-import { resolveCached, resolveCloudKernel } from './debs.js';
+import { resolveCached, resolveKernel } from './debs.js';
 import { localRunner } from './local.js';
 import { cacheRoot, type BuildOptions, type BuiltImage } from './tiny.js';
 import { ImageMetaSchema, imagePaths, type ImageMeta } from './types.js';
@@ -28,6 +28,23 @@ export const DEBIAN_PACKAGES = [
   'python3-cffi-backend',
 ];
 export const DEBIAN_CMDLINE = 'root=/dev/vda rw console=ttyS0 net.ifnames=0 quiet';
+
+/** What differs between Debian images built here: the VC guest (debian-12) and the disk-less node original. */
+export interface DebianProfile {
+  defaultName: string;
+  packages: string[];
+  /** The kernel metapackage among `packages` (its versioned kernel goes into the cache key). */
+  kernelPackage: string;
+  cmdline: string;
+  rootDevice: string;
+  seed?: 'nocloud';
+  files: Record<string, string>;
+  /** Files that must be executable. */
+  executables: string[];
+  units: string[];
+  /** The initrd is rebuilt after the files are written (initramfs hooks and scripts among them). */
+  rebuildInitrd: boolean;
+}
 
 /** Kept out of the unit file: systemd would expand the $ signs itself. */
 const READY_SCRIPT = `#!/bin/sh
@@ -83,6 +100,19 @@ const FILES: Record<string, string> = {
   ].join('\n'),
 };
 
+export const DEBIAN_12: DebianProfile = {
+  defaultName: 'debian-12',
+  packages: DEBIAN_PACKAGES,
+  kernelPackage: 'linux-image-cloud-amd64',
+  cmdline: DEBIAN_CMDLINE,
+  rootDevice: '/dev/vda',
+  seed: 'nocloud',
+  files: FILES,
+  executables: ['usr/local/sbin/vlx-ready'],
+  units: ['vlx-hostkeys.service', 'vlx-ready.service'],
+  rebuildInitrd: false,
+};
+
 function readMeta(file: string): ImageMeta | undefined {
   try {
     return ImageMetaSchema.parse(JSON.parse(readFileSync(file, 'utf8')));
@@ -103,8 +133,8 @@ function debianMirror(): string {
   return 'http://deb.debian.org/debian';
 }
 
-export async function buildDebian(opts: BuildOptions = {}): Promise<BuiltImage> {
-  const name = checkName('image', opts.name ?? 'debian-12', 'name');
+export async function buildDebian(opts: BuildOptions = {}, profile: DebianProfile = DEBIAN_12): Promise<BuiltImage> {
+  const name = checkName('image', opts.name ?? profile.defaultName, 'name');
   const run = opts.run ?? localRunner();
   const log = opts.log ?? (() => undefined);
   const cache = opts.cacheDir ?? cacheRoot();
@@ -112,8 +142,13 @@ export async function buildDebian(opts: BuildOptions = {}): Promise<BuiltImage> 
   const files = imagePaths(name, outDir);
   const mirror = debianMirror();
 
-  const kernel = await resolveCached(run, cache, 'debian-kernel', () => resolveCloudKernel(run));
-  const inputs = createHash('sha256').update(JSON.stringify({ DEBIAN_FORMAT, SUITE, DEBIAN_PACKAGES, DEBIAN_CMDLINE, FILES, kernel: `${kernel.name}=${kernel.version}` })).digest('hex');
+  const kernelKey = profile.kernelPackage === DEBIAN_12.kernelPackage ? 'debian-kernel' : `debian-kernel:${profile.kernelPackage}`;
+  const kernel = await resolveCached(run, cache, kernelKey, () => resolveKernel(run, profile.kernelPackage));
+  // The VC guest's hash keeps its historical shape, so existing caches stay valid.
+  const hashed = profile === DEBIAN_12
+    ? { DEBIAN_FORMAT, SUITE, DEBIAN_PACKAGES, DEBIAN_CMDLINE, FILES, kernel: `${kernel.name}=${kernel.version}` }
+    : { DEBIAN_FORMAT, SUITE, profile, kernel: `${kernel.name}=${kernel.version}` };
+  const inputs = createHash('sha256').update(JSON.stringify(hashed)).digest('hex');
   const cached = readMeta(files.json);
   if (cached && cached.inputs === inputs && [files.kernel, files.initrd, files.qcow2].every((f) => existsSync(f))) {
     log('cached build is up to date');
@@ -130,18 +165,19 @@ export async function buildDebian(opts: BuildOptions = {}): Promise<BuiltImage> 
   log(`debootstrap ${SUITE} from ${mirror} (a minute or two)`);
   // --cache-dir keeps the .debs, so a rebuild after a config change does not download again.
   await run.run(
-    sh('debootstrap', '--variant=minbase', `--include=${DEBIAN_PACKAGES.join(',')}`, `--cache-dir=${debootstrapCache}`, SUITE, root, mirror),
+    sh('debootstrap', '--variant=minbase', `--include=${profile.packages.join(',')}`, `--cache-dir=${debootstrapCache}`, SUITE, root, mirror),
     { timeoutMs: 1_800_000, onStdout: (c) => { const l = c.trim().split('\n').pop(); if (l) log(l.slice(0, 100)); } },
   );
 
   log('configuring');
-  for (const [rel, body] of Object.entries(FILES)) {
+  for (const [rel, body] of Object.entries(profile.files)) {
     mkdirSync(join(root, rel, '..'), { recursive: true });
     writeFileSync(join(root, rel), body);
   }
   await run.run([
-    sh('chmod', '0755', join(root, 'usr/local/sbin/vlx-ready')),
-    sh('chroot', root, 'systemctl', 'enable', 'vlx-hostkeys.service', 'vlx-ready.service'),
+    sh('chmod', '0755', ...profile.executables.map((f) => join(root, f))),
+    sh('chroot', root, 'systemctl', 'enable', ...profile.units),
+    ...(profile.rebuildInitrd ? [sh('chroot', root, 'update-initramfs', '-u', '-k', 'all')] : []),
     // Each VM gets its own identity: no host keys, no machine-id in the template.
     `rm -f ${sh(root)}/etc/ssh/ssh_host_*`,
     `: > ${sh(join(root, 'etc/machine-id'))}`,
@@ -173,9 +209,9 @@ export async function buildDebian(opts: BuildOptions = {}): Promise<BuiltImage> 
     name,
     kind: 'kernel',
     guest: 'debian',
-    cmdline: DEBIAN_CMDLINE,
-    seed: 'nocloud',
-    rootDevice: '/dev/vda',
+    cmdline: profile.cmdline,
+    ...(profile.seed ? { seed: profile.seed } : {}),
+    rootDevice: profile.rootDevice,
     createdAt: new Date().toISOString(),
     sizes: {
       kernel: statSync(tmp(files.kernel)).size,

@@ -52,10 +52,16 @@ export async function candidate(run: CommandRunner, name: string): Promise<DebPa
 }
 
 /** `linux-image-cloud-amd64` is a metapackage: the kernel is the versioned package it depends on. */
-export async function resolveCloudKernel(run: CommandRunner): Promise<DebPackage & { kernelRelease: string }> {
-  const meta = await candidate(run, 'linux-image-cloud-amd64');
-  const dep = meta.depends.split(',').map((d) => d.trim().split(/\s/)[0]).find((d) => /^linux-image-\d.*-cloud-amd64$/.test(d));
-  if (!dep) throw new VlxError('internal', `linux-image-cloud-amd64 ${meta.version} names no versioned kernel package (Depends: ${meta.depends})`);
+export function resolveCloudKernel(run: CommandRunner): Promise<DebPackage & { kernelRelease: string }> {
+  return resolveKernel(run, 'linux-image-cloud-amd64');
+}
+
+/** A kernel metapackage (`linux-image-cloud-amd64`, `linux-image-amd64`) to its versioned kernel package. */
+export async function resolveKernel(run: CommandRunner, metaName: string): Promise<DebPackage & { kernelRelease: string }> {
+  const meta = await candidate(run, metaName);
+  const flavour = metaName.replace(/^linux-image-/, '');
+  const dep = meta.depends.split(',').map((d) => d.trim().split(/\s/)[0]).find((d) => d.startsWith('linux-image-') && /^linux-image-\d/.test(d) && d.endsWith(`-${flavour}`));
+  if (!dep) throw new VlxError('internal', `${metaName} ${meta.version} names no versioned kernel package (Depends: ${meta.depends})`);
   const pkg = await candidate(run, dep);
   return { ...pkg, kernelRelease: dep.replace(/^linux-image-/, '') };
 }

@@ -154,6 +154,8 @@ export interface ServicesStatus {
   vip?: string;
   /** Live nodes holding the VIP now: one in a healthy cluster, none while an election runs. */
   holders: string[];
+  /** Live nodes holding the storage address (the root server of disk-less nodes): one, or none during a take-over. */
+  storageHolders: string[];
   nodes: NodeServicesStatus[];
 }
 
@@ -168,7 +170,12 @@ export async function servicesStatus(session: ClusterSession, only?: string[]): 
     return { node: r.node, address: r.address, reachable: true, ...parseStatus(r.stdout) };
   });
   const vip = nodes.find((n) => n.vip)?.vip;
-  return { ...(vip ? { vip } : {}), holders: nodes.filter((n) => n.holdsVip).map((n) => n.node), nodes };
+  return {
+    ...(vip ? { vip } : {}),
+    holders: nodes.filter((n) => n.holdsVip).map((n) => n.node),
+    storageHolders: nodes.filter((n) => n.storage?.holds).map((n) => n.node),
+    nodes,
+  };
 }
 
 export interface NodeStopResult {

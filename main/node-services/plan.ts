@@ -3,6 +3,7 @@ import type { Manifest } from '../domain/manifest.js';
 import { SHARED_ROOT } from '../domain/nodePaths.js';
 import { checkAddress, checkName, isIPv4 } from '../util/names.js';
 import { blockSize, cidrContains, cidrLast, formatCidr, intToIp, ipToInt, parseCidr } from '../domain/subnet.js';
+import { DEFAULT_STORAGE_PORT, checkStoragePort, defaultStorageVip, type StoragePlan } from './storage.js';
 
 /**
  * What the master-less services of one cluster look like, decided from the manifest and
@@ -35,6 +36,8 @@ export interface NodePlan {
   outIface: string;
   /** VRRP priority: the preferred gateway node has the highest. */
   priority: number;
+  /** VRRP priority for the storage address: the reverse order, so the root server is rarely the gateway too. */
+  storagePriority: number;
   /** Every other node of the manifest, live or not: a revived node rejoins without a redeploy of the others. */
   peers: string[];
   /** chronyd is installed on this node: NTP is replicated here too. */
@@ -61,6 +64,8 @@ export interface ServicesPlan {
   upstreamDns: string[];
   ntpUpstream: string[];
   tftpRoot: string;
+  /** The root server of disk-less nodes (storage.ts). */
+  storage: StoragePlan;
   /** The live nodes that get the services, in manifest order. */
   nodes: NodePlan[];
   /** Manifest nodes that reported nothing (unreachable): left alone. */
@@ -196,6 +201,23 @@ export function planServices(m: Manifest, facts: NodeFacts[]): ServicesPlan {
   });
   const ntpUpstream = (svc.ntp?.upstream ?? []).map((u, i) => checkAddress(u, `services.ntp.upstream[${i}]`));
 
+  const st = svc.storage ?? {};
+  const storageVip = st.vip ?? intToIp(defaultStorageVip(net.base, net.prefix, blockSize(net.prefix)));
+  hostAddress(storageVip, net, 'services.storage.vip');
+  if (addrs.includes(storageVip)) throw invalid('services.storage.vip', 'must not be the address of a node', storageVip);
+  if (storageVip === vip) throw invalid('services.storage.vip', 'must not be the gateway VIP', storageVip);
+  if (dhcpHosts.some((h) => h.ip === storageVip)) throw invalid('services.storage.vip', 'must not be an address of the DHCP map', storageVip);
+  const storageRouterId = st.routerId ?? (routerId % 255) + 1;
+  if (!Number.isInteger(storageRouterId) || storageRouterId < 1 || storageRouterId > 255) throw invalid('services.storage.routerId', 'must be a whole number from 1 to 255', storageRouterId);
+  if (storageRouterId === routerId) throw invalid('services.storage.routerId', 'must differ from gateway.routerId', storageRouterId);
+  const sharedRoot = checkSharedRoot(m.sharedRoot || SHARED_ROOT);
+  const storage: StoragePlan = {
+    vip: storageVip,
+    port: st.port === undefined ? DEFAULT_STORAGE_PORT : checkStoragePort(st.port),
+    routerId: storageRouterId,
+    clusterDir: `${sharedRoot}/cluster`,
+  };
+
   const vcPool = formatCidr(parseCidr(m.vcSubnetPool, 'vcSubnetPool'));
   const nodes: NodePlan[] = [];
   const skipped: string[] = [];
@@ -214,6 +236,7 @@ export function planServices(m: Manifest, facts: NodeFacts[]): ServicesPlan {
       iface: checkIface(iface, `interface of node ${n.name}`),
       outIface: checkIface(outIface, `outside interface of node ${n.name}`),
       priority: priorityOf(ranking.indexOf(n.name)),
+      storagePriority: priorityOf(ranking.length - 1 - ranking.indexOf(n.name)),
       peers: addrs.filter((_, j) => j !== i),
       ntp: f.tools.chronyd,
     });
@@ -235,7 +258,8 @@ export function planServices(m: Manifest, facts: NodeFacts[]): ServicesPlan {
     ...(domain !== undefined ? { domain } : {}),
     upstreamDns,
     ntpUpstream,
-    tftpRoot: `${checkSharedRoot(m.sharedRoot || SHARED_ROOT)}/tftp`,
+    tftpRoot: `${sharedRoot}/tftp`,
+    storage,
     nodes,
     skipped,
   };

@@ -1,5 +1,6 @@
 import { NODE_LIB, NODE_RUN } from '../domain/nodePaths.js';
 import type { NodePlan, ServicesPlan } from './plan.js';
+import { renderStorageScript, renderStorageVrrp } from './storage.js';
 
 /**
  * Config files of the master-less services, one set per node, from a checked plan. Pure:
@@ -15,6 +16,8 @@ export const servicePaths = {
   dnsmasqConf: `${SERVICES_DIR}/dnsmasq.conf`,
   keepalivedConf: `${SERVICES_DIR}/keepalived.conf`,
   notifyScript: `${SERVICES_DIR}/gateway-notify.sh`,
+  /** The root server of disk-less nodes: keepalived's notify script of the storage address. */
+  storageScript: `${SERVICES_DIR}/storage-serve.sh`,
   natNft: `${SERVICES_DIR}/gateway-nat.nft`,
   chronyConf: `${SERVICES_DIR}/chrony.conf`,
   /** What status and stop need to know without the manifest (VIP, interface). */
@@ -110,6 +113,9 @@ export function renderKeepalivedConf(plan: ServicesPlan, node: NodePlan): string
     `  notify ${servicePaths.notifyScript}`,
     '}',
     '',
+    renderStorageVrrp(plan.storage, {
+      iface: node.iface, priority: node.storagePriority, address: node.address, peers: node.peers, prefix: plan.prefix, script: servicePaths.storageScript,
+    }),
   ].join('\n');
 }
 
@@ -207,6 +213,7 @@ export function renderNodeFiles(plan: ServicesPlan, node: NodePlan): ConfigFile[
     { path: servicePaths.natNft, mode: 0o644, content: renderNatNft(plan, node) },
     // keepalived's script security refuses a notify script others may write.
     { path: servicePaths.notifyScript, mode: 0o755, content: renderNotifyScript(node) },
+    { path: servicePaths.storageScript, mode: 0o755, content: renderStorageScript(plan.storage, header(node.name)) },
     { path: servicePaths.keepalivedConf, mode: 0o644, content: renderKeepalivedConf(plan, node) },
     ...(node.ntp ? [{ path: servicePaths.chronyConf, mode: 0o644, content: renderChronyConf(plan, node) }] : []),
     { path: servicePaths.stateJson, mode: 0o644, content: renderStateJson(plan, node) },

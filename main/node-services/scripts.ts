@@ -2,6 +2,7 @@ import { NODE_RUN } from '../config/paths.js';
 import { sh, quote } from '../util/quote.js';
 import type { NodeFacts } from './plan.js';
 import { NAT_TABLE, servicePaths, type ConfigFile } from './render.js';
+import { storagePaths } from './storage.js';
 
 /**
  * The shell run on a node for probe, deploy, status and stop, and the parsers of what they
@@ -154,6 +155,8 @@ export function deployScript(i: DeployScriptInput): string {
           'fi',
         ]
       : []),
+    // The root server follows the storage address: started here if this node holds it already.
+    `rec storage "$(${quote(p.storageScript)} converge 2>&1 | tail -n 1)"`,
   ].join('\n');
 }
 
@@ -213,6 +216,9 @@ export function statusScript(): string {
     'if [ -n "$vip" ] && ip -o -4 addr show | grep -qF " $vip/"; then rec vip held "$vip"; else rec vip free "$vip"; fi',
     `rec vrrp "$(cat ${quote(p.gatewayState)} 2>/dev/null)" -`,
     `if nft list table ip ${NAT_TABLE} >/dev/null 2>&1; then rec nat on; else rec nat off; fi`,
+    `svip=$(sed -n 's/^VIP=\\([0-9.]*\\).*/\\1/p' ${quote(p.storageScript)} 2>/dev/null)`,
+    `spid=$(svcpid ${quote(storagePaths.pid)} ${quote(storagePaths.pid)} || true)`,
+    'if [ -n "$svip" ] && ip -o -4 addr show | grep -qF " $svip/"; then rec storage held "$svip" "$spid"; else rec storage free "$svip" "$spid"; fi',
   ].join('\n');
 }
 
@@ -233,6 +239,8 @@ export interface NodeServicesReport {
   /** The VRRP state last reported by keepalived; absent when keepalived is not running. */
   vrrp?: VrrpState;
   nat: boolean;
+  /** The root server of disk-less nodes: whether this node holds the storage address, and its server's pid. */
+  storage?: { vip: string; holds: boolean; pid?: number };
 }
 
 export function parseStatus(stdout: string): NodeServicesReport {
@@ -250,6 +258,10 @@ export function parseStatus(stdout: string): NodeServicesReport {
     if (kind === 'vip') r.holdsVip = a === 'held';
     if (kind === 'vrrp') vrrp = a;
     if (kind === 'nat') r.nat = a === 'on';
+    if (kind === 'storage' && b) {
+      const pid = asPid(c);
+      r.storage = { vip: b, holds: a === 'held', ...(pid ? { pid } : {}) };
+    }
   }
   const keepalivedUp = r.services.some((s) => s.service === 'keepalived' && s.state === 'running');
   if (keepalivedUp && (vrrp === 'MASTER' || vrrp === 'BACKUP' || vrrp === 'FAULT' || vrrp === 'STOP')) r.vrrp = vrrp;
@@ -274,6 +286,7 @@ export function stopScript(): string {
     'if [ -n "$vip" ] && [ -n "$prefix" ] && [ -n "$iface" ]; then ip addr del "$vip/$prefix" dev "$iface" 2>/dev/null; fi',
     `${sh('nft', 'delete', 'table', 'ip', NAT_TABLE)} 2>/dev/null`,
     `${sh('rm', '-f', p.gatewayState)}`,
+    `if [ -x ${quote(p.storageScript)} ]; then ${quote(p.storageScript)} - - STOP >/dev/null 2>&1; fi`,
     'true',
   ].join('\n');
 }

@@ -128,13 +128,32 @@ describe('keepalived.conf', () => {
       '  notify /etc/virtualinux/services/gateway-notify.sh',
       '}',
       '',
+      // The storage address prefers the other end of the ranking: n3 of n1..n4 is second.
+      'vrrp_instance vlx_storage {',
+      '  state BACKUP',
+      '  interface eth0',
+      '  virtual_router_id 52',
+      '  priority 249',
+      '  advert_int 0.1',
+      '  unicast_src_ip 10.77.0.3',
+      '  unicast_peer {',
+      '    10.77.0.1',
+      '    10.77.0.2',
+      '    10.77.0.4',
+      '  }',
+      '  virtual_ipaddress {',
+      '    10.77.0.250/24 dev eth0',
+      '  }',
+      '  notify /etc/virtualinux/services/storage-serve.sh',
+      '}',
+      '',
     ].join('\n'));
   });
 
   test('keepalived itself accepts it', () => {
     const p = planServices(manifest({ gateway: { order: ['n4'], routerId: 9 } }), facts());
     const file = join(work, 'keepalived.conf');
-    writeFileSync(file, renderKeepalivedConf(p, n(p, 'n4')).replace(servicePaths.notifyScript, '/bin/true'));
+    writeFileSync(file, renderKeepalivedConf(p, n(p, 'n4')).replace(servicePaths.notifyScript, '/bin/true').replace(servicePaths.storageScript, '/bin/true'));
     const r = spawnSync('keepalived', ['-t', '-f', file], { encoding: 'utf8' });
     expect(r.stderr).not.toMatch(/error|unknown|invalid/i);
     expect(r.status).toBe(0);
@@ -204,7 +223,7 @@ describe('renderNodeFiles', () => {
   test('without chronyd: no chrony.conf; the notify script is executable, the rest is not', () => {
     const files = renderNodeFiles(lab, n(lab, 'n1'));
     expect(files.map((f) => [f.path.split('/').pop(), f.mode.toString(8)])).toEqual([
-      ['dnsmasq.conf', '644'], ['gateway-nat.nft', '644'], ['gateway-notify.sh', '755'], ['keepalived.conf', '644'], ['services.json', '644'],
+      ['dnsmasq.conf', '644'], ['gateway-nat.nft', '644'], ['gateway-notify.sh', '755'], ['storage-serve.sh', '755'], ['keepalived.conf', '644'], ['services.json', '644'],
     ]);
     expect(JSON.parse(files.at(-1)!.content)).toEqual({ cluster: 'lab', vip: '10.77.0.253', prefix: 24, iface: 'eth0', ntp: false });
   });
