@@ -52,6 +52,19 @@ export default defineConfig({
       {
         plugins: [sqlText],
         test: {
+          // The one test of a disk-less node: PXE, TFTP and a root over NBD from the lab, then a
+          // take-over of its root server (builds the node image once, then boots it twice).
+          name: 'diskless',
+          include: ['test/diskless/**/*.test.ts'],
+          fileParallelism: false,
+          globalSetup: ['test/integration/global-setup.ts'],
+          testTimeout: 900_000,
+          hookTimeout: 1_800_000,
+        },
+      },
+      {
+        plugins: [sqlText],
+        test: {
           // Full Debian guests: minutes each under TCG. Not part of `npm test` (see README).
           name: 'slow',
           include: ['test/slow/**/*.test.ts'],
