@@ -69,7 +69,8 @@ export function machineFiles(labRoot: string, name: string): MachineFiles {
 export function machineArgs(o: { name: string; mac: string; tap: string; accel: AccelArgs; files: MachineFiles; memMb?: number }): string[] {
   return [
     '-name', `vlx-machine-${o.name}`,
-    '-machine', `pc,accel=${o.accel.accel}`, '-cpu', o.accel.cpu,
+    // graphics=off: SeaBIOS and iPXE write to the serial console, where the boot is read and timed.
+    '-machine', `pc,accel=${o.accel.accel},graphics=off`, '-cpu', o.accel.cpu,
     '-m', String(o.memMb ?? MACHINE_MEM_MB), '-smp', '1',
     '-nodefaults', '-no-user-config', '-display', 'none', '-vga', 'none',
     '-netdev', `tap,id=net0,ifname=${o.tap},script=no,downscript=no`,

@@ -73,7 +73,8 @@ async function bootAndTime(): Promise<BootTimes> {
   const seen: Partial<Record<keyof BootTimes, number>> = {};
   const marks: [keyof BootTimes, RegExp][] = [
     ['dhcp', /net0: \d+\.\d+\.\d+\.\d+\//],
-    ['tftp', new RegExp(`${NODE_IMAGE}\\.initrd\\.\\.\\. ok`)],
+    // iPXE prints progress (percentages, backspaces) between the name and the final "ok".
+    ['tftp', new RegExp(`${NODE_IMAGE}\\.initrd\\.\\.\\.[^\\n]*ok`)],
     ['kernel', new RegExp(`${ROOT_MARK} interface`)],
     ['root', new RegExp(`${ROOT_MARK} root ${node.exportName}`)],
   ];
