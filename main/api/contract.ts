@@ -432,7 +432,7 @@ export const contract = {
 
   'images.list': { input: Empty, output: z.array(ImageInfo) },
   'images.info': { input: z.object({ name: ImageName }), output: ImageDetail },
-  'images.build': { input: z.object({ kind: z.enum(['tiny', 'debian-12']), name: ImageName.optional(), localOnly: z.boolean().optional() }), output: TaskStarted },
+  'images.build': { input: z.object({ kind: z.enum(['tiny', 'debian-12', 'debian-12-node']), name: ImageName.optional(), localOnly: z.boolean().optional() }), output: TaskStarted },
   /** a standalone qcow2 on this workstation (a cloud image that reads a NoCloud seed) becomes a template */
   'images.import': { input: z.object({ file: FilePath, name: ImageName }), output: TaskStarted },
 

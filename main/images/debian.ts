@@ -42,6 +42,8 @@ export interface DebianProfile {
   /** Files that must be executable. */
   executables: string[];
   units: string[];
+  /** Units masked in the image (they would only slow its boot). */
+  masked?: string[];
   /** The initrd is rebuilt after the files are written (initramfs hooks and scripts among them). */
   rebuildInitrd: boolean;
 }
@@ -177,6 +179,7 @@ export async function buildDebian(opts: BuildOptions = {}, profile: DebianProfil
   await run.run([
     sh('chmod', '0755', ...profile.executables.map((f) => join(root, f))),
     sh('chroot', root, 'systemctl', 'enable', ...profile.units),
+    ...(profile.masked?.length ? [sh('chroot', root, 'systemctl', 'mask', ...profile.masked)] : []),
     ...(profile.rebuildInitrd ? [sh('chroot', root, 'update-initramfs', '-u', '-k', 'all')] : []),
     // Each VM gets its own identity: no host keys, no machine-id in the template.
     `rm -f ${sh(root)}/etc/ssh/ssh_host_*`,

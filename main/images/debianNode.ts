@@ -92,7 +92,8 @@ name=$(sed -n "s/^HOSTNAME='\\{0,1\\}\\([a-z0-9-]*\\)'\\{0,1\\}$/\\1/p" /run/net
 [ -n "$name" ] || name=$(tr ' ' '\\n' < /proc/cmdline | sed -n 's/^ivid=//p' | head -n 1)
 if [ -n "$name" ] && [ "$(cat /etc/hostname 2>/dev/null)" = localhost ]; then echo "$name" > /etc/hostname; fi
 hostname "$(cat /etc/hostname)"
-[ -e /etc/ssh/ssh_host_ed25519_key ] || ssh-keygen -A
+# ed25519 only: RSA keys take a minute to make under emulation, and the install writes the node's own.
+[ -e /etc/ssh/ssh_host_ed25519_key ] || ssh-keygen -q -t ed25519 -N '' -f /etc/ssh/ssh_host_ed25519_key
 `;
 
 const READY = `#!/bin/sh
@@ -112,6 +113,27 @@ const FILES: Record<string, string> = {
   'etc/network/interfaces': 'auto lo\niface lo inet loopback\n',
   'etc/systemd/system/serial-getty@ttyS0.service.d/autologin.conf': [
     '[Service]', 'ExecStart=', 'ExecStart=-/sbin/agetty --autologin root --keep-baud 115200,57600,38400,9600 %I $TERM', '',
+  ].join('\n'),
+  // A node holds no floppy; the probe costs seconds of an emulated boot.
+  'etc/modprobe.d/vlx-node.conf': 'blacklist floppy\nblacklist pcspkr\n',
+  'etc/ssh/sshd_config.d/vlx-node.conf': 'HostKey /etc/ssh/ssh_host_ed25519_key\nPasswordAuthentication no\n',
+  // The replicated services start at boot where \`vlx services deploy\` left their configs
+  // (foreground daemons, the same pid files the deploy checks); the storage address's
+  // keepalived starts the root server on whichever node wins it.
+  'etc/systemd/system/vlx-dnsmasq.service': [
+    '[Unit]', 'Description=VirtuaLinux DHCP, TFTP and DNS (replicated on every node)', 'After=network-online.target',
+    'ConditionPathExists=/etc/virtualinux/services/dnsmasq.conf',
+    '[Service]', 'ExecStartPre=/bin/mkdir -p /run/virtualinux', 'ExecStart=/usr/sbin/dnsmasq -k -C /etc/virtualinux/services/dnsmasq.conf',
+    'Restart=on-failure',
+    '[Install]', 'WantedBy=multi-user.target', '',
+  ].join('\n'),
+  'etc/systemd/system/vlx-keepalived.service': [
+    '[Unit]', 'Description=VirtuaLinux gateway and storage addresses (VRRP)', 'After=network-online.target',
+    'ConditionPathExists=/etc/virtualinux/services/keepalived.conf',
+    '[Service]', 'ExecStartPre=/bin/mkdir -p /run/virtualinux',
+    'ExecStart=/usr/sbin/keepalived -l -D -n -f /etc/virtualinux/services/keepalived.conf -p /run/virtualinux/keepalived.pid -r /run/virtualinux/keepalived-vrrp.pid',
+    'KillMode=process', 'Restart=on-failure',
+    '[Install]', 'WantedBy=multi-user.target', '',
   ].join('\n'),
   'etc/systemd/system/vlx-identity.service': [
     '[Unit]', 'Description=Node name from DHCP and host keys of its own', 'DefaultDependencies=no',
@@ -134,7 +156,9 @@ export const NODE_PROFILE: DebianProfile = {
   rootDevice: '/dev/nbd0',
   files: FILES,
   executables: ['etc/initramfs-tools/hooks/vlx-nbd', 'etc/initramfs-tools/scripts/local-top/vlx-nbd', 'usr/local/sbin/vlx-identity', 'usr/local/sbin/vlx-ready'],
-  units: ['vlx-identity.service', 'vlx-ready.service'],
+  units: ['vlx-identity.service', 'vlx-ready.service', 'vlx-dnsmasq.service', 'vlx-keepalived.service'],
+  // Jobs a disk-less node does not need at boot (an ext4 scrub of a network root, above all).
+  masked: ['e2scrub_reap.service', 'e2scrub_all.timer', 'apt-daily.timer', 'apt-daily-upgrade.timer'],
   rebuildInitrd: true,
 };
 

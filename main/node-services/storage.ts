@@ -96,9 +96,20 @@ export function renderStorageScript(s: StoragePlan, header: string): string {
   ].join('\n');
 }
 
-/** The storage address's VRRP instance; its notify script starts and stops the server. */
+/**
+ * The storage address's VRRP instance; its notify script starts and stops the server. Only a
+ * node that sees the overlays may hold it (a disk-less node without the shared storage
+ * mounted must never win the address it boots from): the check puts the instance in FAULT.
+ */
 export function renderStorageVrrp(s: StoragePlan, o: { iface: string; priority: number; address: string; peers: string[]; prefix: number; script: string }): string {
   return [
+    'vrrp_script vlx_storage_ready {',
+    `  script "/usr/bin/test -d ${s.clusterDir}"`,
+    '  interval 2',
+    '  fall 1',
+    '  rise 1',
+    '}',
+    '',
     'vrrp_instance vlx_storage {',
     '  state BACKUP',
     `  interface ${o.iface}`,
@@ -111,6 +122,9 @@ export function renderStorageVrrp(s: StoragePlan, o: { iface: string; priority: 
     '  }',
     '  virtual_ipaddress {',
     `    ${s.vip}/${o.prefix} dev ${o.iface}`,
+    '  }',
+    '  track_script {',
+    '    vlx_storage_ready',
     '  }',
     `  notify ${o.script}`,
     '}',
