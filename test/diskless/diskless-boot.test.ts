@@ -102,7 +102,8 @@ function describeTimes(label: string, t: BootTimes): string {
 }
 
 async function execOn(command: string): Promise<Run> {
-  return vlx(['exec', '--nodes', node.name, '--timeout', '120', '--', command], 180_000);
+  // exec quotes each word it is given: the script goes to sh as one word.
+  return vlx(['exec', '--nodes', node.name, '--timeout', '120', '--', 'sh', '-c', command], 180_000);
 }
 
 beforeAll(async () => {
