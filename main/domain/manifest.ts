@@ -59,7 +59,7 @@ export const Manifest = z.object({
     }).optional(),
     /** The root server of disk-less nodes: NBD on a floating storage address (the boot line's storage_ip). */
     storage: z.object({
-      /** Default: the .250 of the cluster network. */
+      /** Default: the .252 of the cluster network. */
       vip: z.string().optional(),
       /** Default 10809 (NBD's port). */
       port: z.number().int().optional(),

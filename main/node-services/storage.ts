@@ -35,9 +35,9 @@ export const storagePaths = {
   lock: `${NODE_RUN}/storage.lock`,
 } as const;
 
-/** The .250 of a /24 (the report's SAN address was .252 next to its gateway): the install's default too. */
+/** The .252 of a /24, the report's SAN address next to its gateway (.253): the install config's default too. */
 export function defaultStorageVip(base: number, prefix: number, blockSize: number): number {
-  return base + (prefix <= 24 ? 250 : blockSize - 3);
+  return base + (prefix <= 24 ? 252 : blockSize - 3);
 }
 
 export function checkStoragePort(port: unknown): number {

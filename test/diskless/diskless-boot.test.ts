@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { NODE_IMAGE, ROOT_MARK, buildDebianNode } from '../../main/images/debianNode.js';
+import { nodeBootLine, nodeExportName, parseBootLine } from '../../main/domain/bootLine.js';
 import { machineMac } from '../../main/lab/machines.js';
 import { labStatus } from '../../main/lab/index.js';
 import type { BuiltImage } from '../../main/images/tiny.js';
@@ -21,6 +22,8 @@ import { CONTAINER, addToCluster, prepareStorage, trustHostKey, writeBootEntries
  */
 vi.setConfig({ testTimeout: 900_000, hookTimeout: 1_200_000 });
 const VLX = join(process.cwd(), 'bin/vlx');
+/** The storage address `vlx services deploy` gives the lab (services.storage.vip's default). */
+const STORAGE_IP = '10.77.0.252';
 
 interface Run { code: number; stdout: string; stderr: string }
 function vlx(args: string[], timeoutMs = 120_000): Promise<Run> {
@@ -111,7 +114,7 @@ beforeAll(async () => {
   if (status.state === 'down') throw new Error('the lab is down (the global setup brings it up)');
   for (const n of status.nodes) if (!n.sshd) await revive(n.name);
   const index = status.nodes.length + 1;
-  node = { name: `n${index}`, index, address: `10.77.0.${index}`, mac: machineMac(`n${index}`), exportName: `${CONTAINER}-node${index}` };
+  node = { name: `n${index}`, index, address: `10.77.0.${index}`, mac: machineMac(`n${index}`), exportName: nodeExportName(CONTAINER, index) };
   await vlx(['lab', 'power-off', node.name]);
 
   const t = Date.now();
@@ -123,7 +126,11 @@ beforeAll(async () => {
   const hostKey = await writeIdentity(node, via, readFileSync(`${labFiles().key}.pub`, 'utf8'));
   trustHostKey(node, hostKey);
   restoreCluster = addToCluster([node]);
-  const bootLine = `console=ttyS0 net.ifnames=0 rw quiet storage_ip=10.77.0.250 storage_port=10809 sif=eth0 sifm=e1000 ivid=${node.exportName} root=/dev/nbd0 ---`;
+  // The install's printer; no sifip: the initrd asks the replicated DHCP for the mapped address too.
+  const bootLine = nodeBootLine({
+    container: CONTAINER, node: index, storageIp: STORAGE_IP, iface: 'eth0', modules: ['e1000'], kernelArgs: ['console=ttyS0', 'net.ifnames=0', 'rw', 'quiet'],
+  });
+  expect(parseBootLine(bootLine).params.ivid).toBe(node.exportName);
   writeBootEntries(built, [{ node, bootLine }]);
   const d = await vlx(['services', 'deploy'], 300_000);
   expect(d.code, d.stderr + d.stdout).toBe(0);

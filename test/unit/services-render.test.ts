@@ -149,7 +149,7 @@ describe('keepalived.conf', () => {
       '    10.77.0.4',
       '  }',
       '  virtual_ipaddress {',
-      '    10.77.0.250/24 dev eth0',
+      '    10.77.0.252/24 dev eth0',
       '  }',
       '  track_script {',
       '    vlx_storage_ready',

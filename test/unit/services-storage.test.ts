@@ -29,8 +29,8 @@ function message(fn: () => unknown): string {
 }
 
 describe('storage plan', () => {
-  test('defaults: the .250, NBD port 10809, the router id after the gateway\'s, overlays under the shared root', () => {
-    expect(planServices(manifest(), facts).storage).toEqual({ vip: '10.77.0.250', port: 10809, routerId: 52, clusterDir: '/srv/virtualinux/cluster' });
+  test('defaults: the .252, NBD port 10809, the router id after the gateway\'s, overlays under the shared root', () => {
+    expect(planServices(manifest(), facts).storage).toEqual({ vip: '10.77.0.252', port: 10809, routerId: 52, clusterDir: '/srv/virtualinux/cluster' });
   });
 
   test('the storage address prefers the other end of the gateway ranking', () => {
@@ -57,7 +57,7 @@ describe('storage plan', () => {
 });
 
 describe('storage script', () => {
-  const script = renderStorageScript({ vip: '10.77.0.250', port: 10809, routerId: 52, clusterDir: '/srv/virtualinux/cluster' }, '# header');
+  const script = renderStorageScript({ vip: '10.77.0.252', port: 10809, routerId: 52, clusterDir: '/srv/virtualinux/cluster' }, '# header');
 
   test('sh and dash parse it', () => {
     for (const shell of ['sh', 'dash']) expect(spawnSync(shell, ['-n'], { input: script }).status).toBe(0);
