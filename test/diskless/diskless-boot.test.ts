@@ -132,6 +132,8 @@ beforeAll(async () => {
   });
   expect(parseBootLine(bootLine).params.ivid).toBe(node.exportName);
   writeBootEntries(built, [{ node, bootLine }]);
+  // From a clean start: whatever an earlier run left (daemons of an older config) goes first.
+  await vlx(['services', 'stop'], 120_000);
   const d = await vlx(['services', 'deploy'], 300_000);
   expect(d.code, d.stderr + d.stdout).toBe(0);
   // The storage address is elected in a few adverts.
@@ -144,6 +146,7 @@ afterAll(async () => {
   restoreCluster?.();
   for (const n of [...crashed]) await revive(n);
   // The services follow the manifest again (no disk-less entry).
+  await vlx(['services', 'stop'], 120_000);
   await vlx(['services', 'deploy'], 300_000);
 });
 
