@@ -1,11 +1,12 @@
-// `true` on N lab nodes four ways, medians of several runs, ratios against parallel-ssh:
+// `true` on N lab nodes five ways, medians of several runs, ratios against parallel-ssh:
 //   (a) in-process, warm pooled ssh2 connections (session.onNodes)
 //   (b) `vlx exec` from a cold CLI process
+//   (b') `vlx exec` from a cold CLI process that attaches to a running `vlx agent`
 //   (c) parallel-ssh (Debian pssh) with the lab key and known_hosts
 //   (d) ansible all -m command -a true
 // Default 16 nodes: the lab is re-made with 16 and put back to 4 afterwards. `--nodes 4`
 // uses the running lab as it is (a dry run that does not disturb other users of it).
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -99,6 +100,25 @@ async function main(): Promise<void> {
       return r.ms;
     });
 
+    // (b') the same cold CLI process, attached to a running agent (its connections are warm).
+    // It uses the current cluster (no --cluster: a run that picks a cluster serves itself).
+    await must(VLX, ['cluster', 'use', 'lab']);
+    const agentProc = spawn(VLX, ['agent', '--quiet'], { stdio: 'ignore' });
+    let attached: number[];
+    try {
+      for (let i = 0; i < 50 && (await run(VLX, ['agent', 'status'])).code !== 0; i++) await new Promise((r) => setTimeout(r, 100));
+      const warm = await run(VLX, ['exec', ...target, '--', 'true']);
+      if (warm.code !== 0) throw new Error(`vlx exec through the agent failed: ${warm.stderr}`);
+      attached = await measure('vlx exec (cold, agent running)', runs, async () => {
+        const r = await run(VLX, ['exec', ...target, '--', 'true']);
+        if (r.code !== 0) throw new Error(`vlx exec through the agent failed: ${r.stderr}`);
+        return r.ms;
+      });
+    } finally {
+      agentProc.kill('SIGTERM');
+      await new Promise((r) => agentProc.once('exit', r));
+    }
+
     // (c) parallel-ssh with the same key and host keys checked.
     const hosts = join(work, 'hosts');
     writeFileSync(hosts, nodes.map((x) => x.address).join('\n') + '\n');
@@ -126,6 +146,7 @@ async function main(): Promise<void> {
     const rows: [string, number[], string][] = [
       ['in-process, warm pooled ssh2', inproc, '>= 30x'],
       ['vlx exec --all (cold process)', cli, '>= 2.5x'],
+      ['vlx exec --all (cold, agent)', attached, '>= 10x'],
       ['parallel-ssh', pssh, ''],
       ['ansible -m command', ansible, ''],
     ];

@@ -1,42 +1,67 @@
 import { VlxError, type ErrorCode } from '../errors.js';
-import { createDispatch } from '../api/dispatch.js';
-import { memoryTransport } from '../api/memory.js';
 import { createClient, type Client } from '../api/client.js';
 import type { Channel, Input, Output, TaskEvent, TaskSummary } from '../api/contract.js';
-import { createServices } from '../service/index.js';
+import { connectAgent } from '../agent/transport.js';
+import { agentSocketPath } from '../agent/protocol.js';
 import { EXIT } from './output.js';
 import { createTaskProgress } from './progress.js';
 
 /**
- * The CLI is a face like the GUI: it reaches the service layer through the contract, in
- * process. Inputs are validated by the contract before any service runs (so bad input exits 2
- * with no network), outputs are the same plain data the GUI gets, and `--json` prints them.
+ * The CLI is a face like the GUI: it reaches the service layer through the contract. When an
+ * agent (`vlx agent`, or the app) serves this user's app home, the calls go to it over its
+ * socket and reuse its warm connections; otherwise the CLI serves itself, in process, loading
+ * the service layer only then. Either way the contract validates every input before any
+ * service runs (bad input exits 2 with no network), outputs are the same plain data the GUI
+ * gets, and `--json` prints them.
  */
 
 // The CLI's calls last as long as the work: a person stops them with Ctrl-C, exec with --timeout.
 const NO_CALL_DEADLINE_MS = 2 ** 31 - 1;
 
-let shared: { client: Client; close(): Promise<void> } | undefined;
+let shared: Promise<{ client: Client; via: 'agent' | 'process'; close(): Promise<void> }> | undefined;
 
-/** One in-process client per CLI run; closed by `closeCli()` when the command ends. */
-export function cli(): Client {
-  if (!shared) {
-    const services = createServices({ face: 'cli' });
-    const dispatch = createDispatch(services, { timeoutMs: NO_CALL_DEADLINE_MS, slowTimeoutMs: NO_CALL_DEADLINE_MS });
-    shared = { client: createClient(memoryTransport(dispatch, services.events)), close: () => services.close() };
+/**
+ * An agent serves the calls of the cluster it has chosen and of its own host-key policy: a run
+ * that picks another cluster (--cluster, VLX_CLUSTER) or accepts new host keys serves itself.
+ */
+function agentUsable(): boolean {
+  return !process.env.VLX_CLUSTER && process.env.VLX_ACCEPT_NEW_HOST_KEY !== '1' && process.env.VLX_NO_AGENT !== '1';
+}
+
+async function open(): Promise<{ client: Client; via: 'agent' | 'process'; close(): Promise<void> }> {
+  if (agentUsable()) {
+    const t = await connectAgent(agentSocketPath());
+    if (t) return { client: createClient(t), via: 'agent', close: async () => t.close() };
   }
-  return shared.client;
+  const [{ createServices }, { createDispatch }, { memoryTransport }] = await Promise.all([
+    import('../service/index.js'), import('../api/dispatch.js'), import('../api/memory.js'),
+  ]);
+  const services = createServices({ face: 'cli' });
+  const dispatch = createDispatch(services, { timeoutMs: NO_CALL_DEADLINE_MS, slowTimeoutMs: NO_CALL_DEADLINE_MS });
+  return { client: createClient(memoryTransport(dispatch, services.events)), via: 'process', close: () => services.close() };
+}
+
+/** One client per CLI run (the agent's, or in process); closed by `closeCli()` when the command ends. */
+export async function cli(): Promise<Client> {
+  shared ??= open();
+  return (await shared).client;
+}
+
+/** Whether this run's calls went to an agent (for `vlx agent status` and tests). */
+export async function servedBy(): Promise<'agent' | 'process'> {
+  shared ??= open();
+  return (await shared).via;
 }
 
 export async function closeCli(): Promise<void> {
   const s = shared;
   shared = undefined;
-  await s?.close();
+  await (await s)?.close();
 }
 
 /** The value of a call, or the call's error as a VlxError (its code gives the exit status). */
 export async function call<C extends Channel>(channel: C, input: Input<C>): Promise<Output<C>> {
-  const env = await cli().invoke(channel, input);
+  const env = await (await cli()).invoke(channel, input);
   if (!env.ok) throw new VlxError(env.error.code as ErrorCode, env.error.message, env.error.hint);
   return env.value;
 }
@@ -57,7 +82,8 @@ export async function runTask<C extends Channel>(channel: C, input: Input<C>, op
     progress?.onEvent(e);
     if (e.type === 'task' && e.task.state !== 'running') finish(e.task);
   };
-  const off = cli().on('task', (e) => {
+  const client = await cli();
+  const off = client.on('task', (e) => {
     const key = e.type === 'task' ? e.task.id : e.taskId;
     if (id === undefined) seen.set(key, [...(seen.get(key) ?? []), e]);
     else if (key === id) handle(e);
@@ -66,7 +92,7 @@ export async function runTask<C extends Channel>(channel: C, input: Input<C>, op
     if (cancelling) process.exit(EXIT.cancelled);
     cancelling = true;
     process.stderr.write('\ncancelling after the current step (Ctrl-C again to leave now; a re-run resumes)\n');
-    if (id) void cli().invoke('tasks.cancel', { id });
+    if (id) void client.invoke('tasks.cancel', { id });
   };
   let cancelling = false;
   process.on('SIGINT', onSigint);
@@ -75,7 +101,7 @@ export async function runTask<C extends Channel>(channel: C, input: Input<C>, op
     id = started.taskId;
     for (const e of seen.get(id) ?? []) handle(e);
     seen.clear();
-    if (cancelling) void cli().invoke('tasks.cancel', { id });
+    if (cancelling) void client.invoke('tasks.cancel', { id });
     const task = await ended;
     if (!opts.json) reportTaskEnd(task);
     return { task, exitCode: taskExit(task) };

@@ -38,7 +38,7 @@ async function runConsole(targetText: string, o: { quietMs: string }): Promise<n
  * node shell gets Ctrl-D and a serial console is left.
  */
 async function attach(target: ConsoleTarget, quietMs: number): Promise<number> {
-  const client = cli();
+  const client = await cli();
   const stdin = process.stdin;
   const tty = Boolean(stdin.isTTY);
   let id: string | undefined;

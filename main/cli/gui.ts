@@ -8,6 +8,8 @@ import { startWebBridge, type WebBridge } from '../web/server.js';
 import { launchDir, removeStalePages, writeLaunchPage, type LaunchPage } from '../web/launch.js';
 import { findBrowser, openAppWindow } from '../web/browser.js';
 import { createServices as createAppServices } from '../service/index.js';
+import { startAgent } from '../agent/server.js';
+import { agentSocketPath } from '../agent/protocol.js';
 
 /**
  * No secret reaches a command line or an environment here: Chromium is opened on the file://
@@ -24,6 +26,8 @@ export function registerGui(program: Command): void {
       const port = o.port === undefined ? 0 : checkInt(o.port, '--port', 1, 65535);
       const services = createAppServices({ face: 'web' });
       const bridge = await startWebBridge({ services, port });
+      // While the app runs, vlx commands of this user attach to it and reuse its connections.
+      const agent = await startAgent(services, agentSocketPath()).catch(() => undefined);
       const dir = launchDir(appHome());
       removeStalePages(dir);
       const pages = new Set<LaunchPage>();
@@ -57,6 +61,7 @@ export function registerGui(program: Command): void {
       process.stdin.off('data', onLine);
       process.stdin.destroy();
       browser?.kill();
+      await agent?.close();
       await bridge.close();
       await Promise.all([...pages].map((p) => p.gone));
       await services.close();

@@ -21,6 +21,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   console: async () => (await import('./console.js')).registerConsole,
   services: async () => (await import('./services.js')).registerServices,
   gui: async () => (await import('./gui.js')).registerGui,
+  agent: async () => (await import('./agent.js')).registerAgent,
 };
 
 export async function buildProgram(args: string[]): Promise<Command> {

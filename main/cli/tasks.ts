@@ -47,7 +47,7 @@ async function follow(id: string): Promise<TaskSummary> {
   const progress = createTaskProgress();
   let printed = 0;
   let wake: () => void = () => {};
-  const off = cli().on('task', (e) => {
+  const off = (await cli()).on('task', (e) => {
     if ((e.type === 'task' ? e.task.id : e.taskId) === id) wake();
   });
   try {

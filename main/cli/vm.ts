@@ -34,7 +34,7 @@ export function registerVm(program: Command): void {
       const ended = new Map<string, TaskSummary>();
       const waiting = new Map<string, (t: TaskSummary) => void>();
       const progress = json ? undefined : createTaskProgress(process.stderr);
-      const off = cli().on('task', (e) => {
+      const off = (await cli()).on('task', (e) => {
         progress?.onEvent(e);
         if (e.type !== 'task' || e.task.state === 'running') return;
         ended.set(e.task.id, e.task);

@@ -152,7 +152,7 @@ const LAYER_OF: [RegExp, (typeof LAYERS)[number]][] = [
   [/^main\/(vm|network|images|node-services|consoles|lab|nodes|boot|health)\//, 'drivers'],
   [/^main\/workflows\//, 'workflows'],
   [/^main\/service\//, 'service'],
-  [/^main\/(cli|web)\//, 'faces'],
+  [/^main\/(cli|web|agent)\//, 'faces'],
 ];
 
 function rankOf(file: string): number {
