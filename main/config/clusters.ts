@@ -163,7 +163,7 @@ export function listClusters(): ClusterConfig[] {
 
 export function getCluster(name?: string): ClusterConfig {
   const s = loadStore();
-  const key = name ?? process.env.VLX_CLUSTER ?? s.current;
+  const key = name ?? (process.env.VLX_CLUSTER || undefined) ?? s.current;
   if (!key) throw new VlxError('not-found', 'no cluster selected', 'add one with `vlx cluster add` or start a lab with `vlx lab up`');
   const c = findCluster(s, key);
   if (!c) throw new VlxError('not-found', `cluster "${key}" is not known`, 'see `vlx cluster list`');
@@ -201,5 +201,5 @@ export function useCluster(name: string): void {
 }
 
 export function currentClusterName(): string | undefined {
-  return process.env.VLX_CLUSTER ?? loadStore().current;
+  return process.env.VLX_CLUSTER || loadStore().current;
 }
