@@ -9,6 +9,7 @@ import { ConsolesScreen } from './screens/Consoles.js';
 import { TasksScreen } from './screens/Tasks.js';
 import { ExecScreen } from './screens/Exec.js';
 import { ImagesScreen } from './screens/Images.js';
+import { NodesScreen } from './screens/Nodes.js';
 import { Icon } from './components/Icon.js';
 import { Palette } from './components/Palette.js';
 import { AppMenu, ThemeSwitch } from './components/AppMenu.js';
@@ -19,6 +20,7 @@ import { useEffect } from 'react';
 const VIEWS: Record<Screen, () => React.JSX.Element> = {
   connect: ConnectScreen,
   topology: TopologyScreen,
+  nodes: NodesScreen,
   vcs: VcsScreen,
   images: ImagesScreen,
   volumes: VolumesScreen,

@@ -16,6 +16,14 @@ export function api(): Client {
   return client;
 }
 
+/**
+ * A hint written for the terminal ("run `vlx db deploy --node NODE`") means nothing in a
+ * window: the screens leave it out rather than show a command line or a flag.
+ */
+export function cliOnly(hint: string): boolean {
+  return /`vlx\b|(^|[\s(])--[a-z][a-z-]*/.test(hint);
+}
+
 /** A caught error as the screens show it. */
 export interface ShownError {
   code: string;
@@ -29,7 +37,7 @@ export function shown(e: unknown): ShownError {
     return {
       code: typeof o.code === 'string' ? o.code : 'internal',
       message: String(o.message),
-      ...(typeof o.hint === 'string' ? { hint: o.hint } : {}),
+      ...(typeof o.hint === 'string' && !cliOnly(o.hint) ? { hint: o.hint } : {}),
     };
   }
   return { code: 'internal', message: String(e) };

@@ -13,6 +13,7 @@ import { useVcs } from './stores/vcs.js';
 import { useClusters } from './stores/clusters.js';
 import { useVolumes } from './stores/volumes.js';
 import { useImages } from './stores/images.js';
+import { useNodes } from './stores/nodes.js';
 import { App } from './App.js';
 
 const transport = window.vlx
@@ -30,6 +31,7 @@ api().on('state.changed', ({ what }) => {
   if (what === 'clusters') { void useClusters.getState().load(); void useApp.getState().loadInfo(); }
   if (what === 'lab') void useClusters.getState().loadLab();
   if (what === 'nodes' || what === 'vcs') { void useTopology.getState().load(); void useVcs.getState().load(); }
+  if (what === 'nodes' && useApp.getState().screen === 'nodes') void useNodes.getState().loadServices();
   if (what === 'images') { void useVcs.getState().load(); void useImages.getState().load(); }
   if (what === 'volumes') void useVolumes.getState().load();
 });
@@ -39,6 +41,8 @@ api().on('task', (ev) => {
   if (t.kind === 'vm.move') useTopology.getState().taskEnded(t.id, t.state === 'succeeded', t.error?.message, t.target);
   if (t.kind.startsWith('vc.') || t.kind === 'vm.move') { void useVcs.getState().load(); void useTopology.getState().load(); }
   if (t.kind.startsWith('image')) void useImages.getState().load();
+  if (t.kind === 'db.deploy') void useNodes.getState().loadDb();
+  if (t.kind === 'services.deploy') void useNodes.getState().loadServices();
   if (t.kind.startsWith('lab.')) { void useClusters.getState().loadLab(); void useClusters.getState().load(); void useApp.getState().loadInfo(); }
 });
 

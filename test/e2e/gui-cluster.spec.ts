@@ -128,3 +128,38 @@ test('an image build shows its progress and log, and the image is listed with it
   await setTheme('light');
   expect(errors).toEqual([]);
 });
+
+test('node details, the database and the node services, as the nodes themselves report them', async () => {
+  test.setTimeout(180_000);
+  const n = labNodes[1]!;
+  // The palette asks which node, then shows its details.
+  await palette('node details');
+  await page.getByRole('dialog', { name: 'Command palette' }).getByRole('combobox').fill(n.name);
+  await expect(page.locator('.palette-row.active')).toContainText(n.name);
+  await page.keyboard.press('Enter');
+  const detail = page.getByRole('complementary', { name: `node ${n.name}` });
+  await expect(detail).toBeVisible({ timeout: 60_000 });
+  const kernel = (await labSsh(n.address, 'uname -r')).stdout.trim();
+  const cores = (await labSsh(n.address, 'nproc')).stdout.trim();
+  await expect(page.locator(`.node-table tr[data-node="${n.name}"]`)).toContainText(kernel);
+  await expect(detail).toContainText(`Kernel${kernel}`);
+  await expect(detail).toContainText(new RegExp(`Detected${cores} cores`));
+  await expect(detail.locator('.tool-list li').first()).toBeVisible();
+
+  // The database answers (the lab deploys it) and says where it is; no migration is pending.
+  const db = page.getByTestId('db-status');
+  await expect(db).toBeVisible({ timeout: 60_000 });
+  await expect(db).toContainText('reachable');
+  await expect(page.getByTestId('db-migrations')).toContainText('none pending');
+  await expect(page.locator('#db-migrate')).toBeDisabled();
+
+  // Node services: a row per lab node, or the error saying why not; never an empty card.
+  await expect(page.locator('[data-testid="services-table"], .services-card .state-error').first()).toBeVisible({ timeout: 60_000 });
+  await page.screenshot({ path: join(shots, 'lab-nodes-light.png') });
+  await setTheme('dark');
+  await page.screenshot({ path: join(shots, 'lab-nodes-dark.png') });
+  await page.locator('.services-card').scrollIntoViewIfNeeded();
+  await page.screenshot({ path: join(shots, 'lab-nodes-dark-services.png'), fullPage: true });
+  await setTheme('light');
+  expect(errors).toEqual([]);
+});

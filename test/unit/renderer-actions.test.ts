@@ -12,6 +12,8 @@ import { useApp, SCREENS } from '../../renderer/src/stores/app.js';
 import { useTopology } from '../../renderer/src/stores/topology.js';
 import { useVcs } from '../../renderer/src/stores/vcs.js';
 import { duplicateChords, normalizeChord } from '../../renderer/src/stores/shortcuts.logic.js';
+import { GUI_PATHS } from '../../renderer/src/actions/coverage.js';
+import { cliOnly, shown } from '../../renderer/src/api.js';
 
 /**
  * The registry driven as the palette drives it, against the real dispatcher and contract
@@ -54,6 +56,27 @@ describe('the action registry', () => {
   it('opens the palette with Ctrl+Shift+P and F1, and reaches every screen', () => {
     expect(ACTIONS.find((a) => a.id === 'palette.show')?.shortcut).toEqual(['Ctrl+Shift+P', 'F1']);
     for (const s of SCREENS) expect(ACTIONS.some((a) => a.id === `go.${s.id}`), s.id).toBe(true);
+  });
+});
+
+describe('every contract channel has a GUI path', () => {
+  it('is listed, and the action it names exists', () => {
+    expect(CHANNELS.filter((c) => !GUI_PATHS[c])).toEqual([]);
+    expect(Object.keys(GUI_PATHS).filter((c) => !(CHANNELS as string[]).includes(c))).toEqual([]);
+    const ids = new Set(ACTIONS.map((a) => a.id));
+    expect(Object.values(GUI_PATHS).filter((p) => p.action && !ids.has(p.action))).toEqual([]);
+  });
+});
+
+describe('errors as the screens show them', () => {
+  it('never show a hint written for the command line', () => {
+    expect(cliOnly('deploy one with `vlx db deploy --node NODE`')).toBe(true);
+    expect(cliOnly('pass --mem-mb 512')).toBe(true);
+    expect(cliOnly('check the node is up -- then retry')).toBe(false);
+    expect(cliOnly('deploy the database on one node first')).toBe(false);
+    expect(shown({ code: 'not-found', message: 'cluster lab has no database yet', hint: 'deploy one with `vlx db deploy --node NODE`' }))
+      .toEqual({ code: 'not-found', message: 'cluster lab has no database yet' });
+    expect(shown({ code: 'unreachable', message: 'n2 does not answer', hint: 'is it up?' }).hint).toBe('is it up?');
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { capacityVerdict, fmtMb, migrationsText, parsePort, ranges, serviceGrid, servicesHealthy, serviceTone } from '../../renderer/src/stores/nodes.logic.js';
+import { capacityVerdict, fmtMb, migrationsText, parsePort, serviceGrid, servicesVerdict, stateTone } from '../../renderer/src/stores/nodes.logic.js';
 
 describe('capacity', () => {
   it('is fine when the node has at least what it declares', () => {
@@ -28,34 +28,42 @@ describe('capacity', () => {
 });
 
 describe('node services', () => {
-  const status = [
-    { node: 'n1', services: [{ name: 'dnsmasq', state: 'running' }, { name: 'keepalived', state: 'master' }] },
-    { node: 'n2', services: [{ name: 'keepalived', state: 'backup' }, { name: 'dnsmasq', state: 'failed', detail: 'exit 2' }, { name: 'chrony', state: 'running' }] },
+  const n = (node: string, services: [string, string][], extra: Partial<{ reachable: boolean; deployed: boolean }> = {}) =>
+    ({ node, reachable: true, deployed: true, services: services.map(([service, state]) => ({ service, state })), ...extra });
+  const nodes = [
+    n('n1', [['dnsmasq', 'running'], ['keepalived', 'running']]),
+    n('n2', [['keepalived', 'running'], ['dnsmasq', 'stopped'], ['chrony', 'running']]),
   ];
 
   it('lays them out as a grid of every service seen, empty where a node lacks one', () => {
-    const g = serviceGrid(status);
+    const g = serviceGrid(nodes);
     expect(g.names).toEqual(['dnsmasq', 'keepalived', 'chrony']);
-    expect(g.rows[0]!.cells.map((c) => c?.state)).toEqual(['running', 'master', undefined]);
-    expect(g.rows[1]!.cells.map((c) => c?.state)).toEqual(['failed', 'backup', 'running']);
+    expect(g.rows[0]!.cells.map((c) => c?.state)).toEqual(['running', 'running', undefined]);
+    expect(g.rows[1]!.cells.map((c) => c?.state)).toEqual(['stopped', 'running', 'running']);
   });
 
-  it('colours states and calls the cluster healthy only when every service runs or stands by', () => {
-    expect(['running', 'master', 'backup', 'failed', 'stopped', 'unknown', 'weird'].map(serviceTone)).toEqual(['ok', 'ok', 'info', 'bad', 'bad', 'warn', 'muted']);
-    expect(servicesHealthy(status)).toBe(false);
-    expect(servicesHealthy([status[0]!])).toBe(true);
-    expect(servicesHealthy([])).toBe(false);
-    expect(servicesHealthy([{ node: 'n1', services: [] }])).toBe(false);
+  it('colours service and KVM states', () => {
+    expect(['running', 'master', 'usable', 'backup', 'stopped', 'absent', 'unusable', 'unknown', 'unverified', undefined].map(stateTone))
+      .toEqual(['ok', 'ok', 'ok', 'info', 'bad', 'bad', 'bad', 'warn', 'warn', 'muted']);
+  });
+
+  it('says what is wrong with the services, or that nothing is', () => {
+    expect(servicesVerdict({ holders: ['n1'], nodes: [nodes[0]!] })).toEqual({ level: 'ok', text: 'every node runs its services; the gateway address is on n1' });
+    expect(servicesVerdict({ holders: ['n1'], nodes })).toEqual({ level: 'warn', text: 'not all running on n2' });
+    expect(servicesVerdict({ holders: ['n1', 'n2'], nodes: [nodes[0]!] }).level).toBe('bad');
+    expect(servicesVerdict({ holders: ['n1', 'n2'], nodes: [nodes[0]!] }).text).toContain('split brain: the gateway address is held by n1 and n2');
+    const fresh = [n('n1', [], { deployed: false }), n('n2', [], { reachable: false, deployed: false })];
+    expect(servicesVerdict({ holders: [], nodes: fresh })).toEqual({ level: 'warn', text: 'not deployed on n1; n2 did not answer' });
+    expect(servicesVerdict({ holders: [], nodes: [fresh[0]!] }).level).toBe('bad');
+    expect(servicesVerdict({ holders: [], nodes: [nodes[0]!] }).text).toBe('no node holds the gateway address');
   });
 });
 
 describe('database', () => {
-  it('sums migrations up as ranges', () => {
-    expect(migrationsText([3, 1, 2, 4], [])).toBe('1–4 applied, none pending');
-    expect(migrationsText([1, 2, 3], [5, 4])).toBe('1–3 applied, 4–5 pending');
-    expect(migrationsText([], [1])).toBe('none applied, 1 pending');
-    expect(ranges([1, 2, 3, 5, 7, 8])).toBe('1–3, 5, 7–8');
-    expect(ranges([])).toBe('');
+  it('sums migrations up', () => {
+    expect(migrationsText({ applied: ['002_share_ids', '001_initial'], pending: [] })).toBe('2 applied (latest 002_share_ids) · none pending');
+    expect(migrationsText({ applied: [], pending: ['002_b', '001_a'] })).toBe('none applied · 2 pending: 001_a, 002_b');
+    expect(migrationsText({ applied: ['001_a'], pending: [], unknown: ['009_z'] })).toBe('1 applied (latest 001_a) · none pending · 1 from a newer version of the app: 009_z');
   });
 
   it('reads a port field', () => {

@@ -8,12 +8,14 @@ import { useVcs } from '../stores/vcs.js';
 import { useVolumes } from '../stores/volumes.js';
 import { useTasks } from '../stores/tasks.js';
 import { useImages } from '../stores/images.js';
+import { useNodes } from '../stores/nodes.js';
 import type { Action } from './types.js';
 
 /** What "Refresh" reloads on each screen: what that screen shows. */
 export const REFRESH: Partial<Record<Screen, () => Promise<unknown>>> = {
   connect: () => Promise.all([useClusters.getState().load(), useClusters.getState().loadLab()]),
   topology: () => useTopology.getState().load(),
+  nodes: () => Promise.all([useTopology.getState().load(), useNodes.getState().loadDb(), useNodes.getState().loadServices()]),
   vcs: () => Promise.all([useVcs.getState().load(), useTopology.getState().load()]),
   images: () => useImages.getState().load(),
   volumes: () => useVolumes.getState().load(),

@@ -18,7 +18,7 @@ export function focusSoon(selector: string, withinMs = 5000): void {
   const tryFocus = () => {
     if (moved) { stop(); return; }
     const el = document.querySelector<HTMLElement>(selector);
-    if (el && !(el as HTMLInputElement).disabled) { el.focus(); stop(); return; }
+    if (el && !(el as HTMLInputElement).disabled) { el.scrollIntoView?.({ block: 'nearest' }); el.focus(); stop(); return; }
     if (Date.now() < until) setTimeout(tryFocus, 50); else stop();
   };
   requestAnimationFrame(tryFocus);

@@ -2,10 +2,11 @@ import { create } from 'zustand';
 import type { Output } from '../../../main/api/contract.js';
 import { api, shown, type ShownError } from '../api.js';
 
-export type Screen = 'connect' | 'topology' | 'vcs' | 'images' | 'volumes' | 'exec' | 'consoles' | 'tasks';
+export type Screen = 'connect' | 'topology' | 'nodes' | 'vcs' | 'images' | 'volumes' | 'exec' | 'consoles' | 'tasks';
 export const SCREENS: { id: Screen; label: string; hint: string }[] = [
   { id: 'connect', label: 'Connect', hint: 'Clusters and the local lab' },
   { id: 'topology', label: 'Topology', hint: 'Nodes and where VMs run' },
+  { id: 'nodes', label: 'Nodes', hint: 'Node details, the cluster database, node services' },
   { id: 'vcs', label: 'Virtual clusters', hint: 'Create, start, save, destroy' },
   { id: 'images', label: 'Images', hint: 'OS images: build, import, details' },
   { id: 'volumes', label: 'Volumes', hint: 'Templates and their overlays' },

@@ -1,5 +1,5 @@
 import { create } from 'zustand';
-import type { ImageInfo } from '../../../main/api/contract.js';
+import type { ImageDetail, ImageInfo } from '../../../main/api/contract.js';
 import { api, shown, type ShownError } from '../api.js';
 
 export type ImageKind = 'tiny' | 'debian-12';
@@ -16,9 +16,12 @@ interface ImagesStore {
   /** the tasks started from this screen, newest first: build or import, and for what */
   tasks: { taskId: string; what: string }[];
   actionError?: ShownError;
+  detail?: ImageDetail;
+  detailError?: ShownError;
   load(): Promise<void>;
-  select(name: string | undefined): void;
+  select(name: string | undefined): Promise<void>;
   build(kind: ImageKind, name?: string): Promise<string | undefined>;
+  importFile(file: string, name: string): Promise<string | undefined>;
 }
 
 export const useImages = create<ImagesStore>()((set, get) => ({
@@ -33,7 +36,27 @@ export const useImages = create<ImagesStore>()((set, get) => ({
       set({ loading: false, error: shown(e) });
     }
   },
-  select: (selected) => set({ selected }),
+  async select(selected) {
+    set({ selected, detailError: undefined, ...(get().detail?.name !== selected ? { detail: undefined } : {}) });
+    if (!selected) return;
+    try {
+      const detail = await api().call('images.info', { name: selected });
+      if (get().selected === selected) set({ detail });
+    } catch (e) {
+      if (get().selected === selected) set({ detailError: shown(e) });
+    }
+  },
+  async importFile(file, name) {
+    set({ actionError: undefined });
+    try {
+      const { taskId } = await api().call('images.import', { file, name });
+      set({ tasks: [{ taskId, what: `Import ${name}` }, ...get().tasks] });
+      return taskId;
+    } catch (e) {
+      set({ actionError: shown(e) });
+      return undefined;
+    }
+  },
   async build(kind, name) {
     set({ actionError: undefined });
     try {

@@ -1,6 +1,6 @@
 /**
  * What the Nodes screen concludes from node details, the DB status and the node services'
- * states: pure, so each judgement is tested without a cluster.
+ * states: pure, so each judgement is tested without a cluster. Shapes are the contract's.
  */
 
 export interface Capacity { cores: number; memMb: number }
@@ -28,48 +28,48 @@ export function fmtMb(mb: number): string {
   return mb >= 1024 && mb % 1024 === 0 ? `${mb / 1024} GiB` : mb >= 10240 ? `${(mb / 1024).toFixed(1)} GiB` : `${mb} MB`;
 }
 
-export interface ServiceState { name: string; state: string; detail?: string }
-export interface NodeServices { node: string; services: ServiceState[] }
+export interface ServiceCell { service: string; state: string; pid?: number }
+export interface NodeServices { node: string; reachable: boolean; deployed: boolean; services: ServiceCell[] }
 
 /** Node services as a grid: one row per node, one column per service name seen anywhere. */
-export function serviceGrid(status: readonly NodeServices[]): { names: string[]; rows: { node: string; cells: (ServiceState | undefined)[] }[] } {
+export function serviceGrid(nodes: readonly NodeServices[]): { names: string[]; rows: { node: string; cells: (ServiceCell | undefined)[] }[] } {
   const names: string[] = [];
-  for (const n of status) for (const s of n.services) if (!names.includes(s.name)) names.push(s.name);
-  return { names, rows: status.map((n) => ({ node: n.node, cells: names.map((name) => n.services.find((s) => s.name === name)) })) };
+  for (const n of nodes) for (const s of n.services) if (!names.includes(s.service)) names.push(s.service);
+  return { names, rows: nodes.map((n) => ({ node: n.node, cells: names.map((name) => n.services.find((s) => s.service === name)) })) };
 }
 
-/** How a service state is coloured. */
-export function serviceTone(state: string): 'ok' | 'info' | 'bad' | 'warn' | 'muted' {
-  if (state === 'running' || state === 'active' || state === 'master') return 'ok';
-  if (state === 'backup' || state === 'standby' || state === 'replica') return 'info';
-  if (state === 'failed' || state === 'stopped' || state === 'inactive' || state === 'missing' || state === 'dead') return 'bad';
-  if (state === 'unknown' || state === 'starting' || state === 'activating') return 'warn';
-  return 'muted';
-}
-
-/** Every service of every node running (or standing by): what "deployed" means here. */
-export function servicesHealthy(status: readonly NodeServices[]): boolean {
-  return status.length > 0 && status.every((n) => n.services.length > 0 && n.services.every((s) => ['ok', 'info'].includes(serviceTone(s.state))));
-}
-
-/** Migrations as one phrase: "1–7 applied, 8 and 9 pending". */
-export function migrationsText(applied: readonly number[], pending: readonly number[]): string {
-  const a = [...applied].sort((x, y) => x - y);
-  const p = [...pending].sort((x, y) => x - y);
-  const span = a.length === 0 ? 'none applied' : `${ranges(a)} applied`;
-  return p.length === 0 ? `${span}, none pending` : `${span}, ${ranges(p)} pending`;
-}
-
-/** 1,2,3,5 → "1–3, 5" */
-export function ranges(ns: readonly number[]): string {
-  const out: string[] = [];
-  for (let i = 0; i < ns.length; i++) {
-    let j = i;
-    while (j + 1 < ns.length && ns[j + 1] === ns[j]! + 1) j++;
-    out.push(j > i ? `${ns[i]}–${ns[j]}` : String(ns[i]));
-    i = j;
+/** How a state is coloured: node services, and KVM. */
+export function stateTone(state: string | undefined): 'ok' | 'info' | 'bad' | 'warn' | 'muted' {
+  switch (state) {
+    case 'running': case 'master': case 'usable': return 'ok';
+    case 'backup': return 'info';
+    case 'stopped': case 'absent': case 'unusable': return 'bad';
+    case 'unknown': case 'unverified': return 'warn';
+    default: return 'muted';
   }
-  return out.join(', ');
+}
+
+/** Every reachable node deployed with every service running, and exactly one VIP holder. */
+export function servicesVerdict(s: { holders: readonly string[]; nodes: readonly NodeServices[] }): { level: 'ok' | 'warn' | 'bad'; text: string } {
+  const down = s.nodes.filter((n) => !n.reachable).map((n) => n.node);
+  const undeployed = s.nodes.filter((n) => n.reachable && !n.deployed).map((n) => n.node);
+  const stopped = s.nodes.filter((n) => n.reachable && n.deployed && n.services.some((x) => x.state !== 'running')).map((n) => n.node);
+  const parts: string[] = [];
+  if (undeployed.length) parts.push(`not deployed on ${undeployed.join(', ')}`);
+  if (stopped.length) parts.push(`not all running on ${stopped.join(', ')}`);
+  if (s.holders.length > 1) parts.push(`split brain: the gateway address is held by ${s.holders.join(' and ')}`);
+  else if (s.holders.length === 0 && s.nodes.some((n) => n.deployed)) parts.push('no node holds the gateway address');
+  if (down.length) parts.push(`${down.join(', ')} did not answer`);
+  if (parts.length === 0) return { level: 'ok', text: `every node runs its services; the gateway address is on ${s.holders[0] ?? '—'}` };
+  return { level: s.holders.length > 1 || undeployed.length === s.nodes.length ? 'bad' : 'warn', text: parts.join('; ') };
+}
+
+/** Migrations as one phrase: "2 applied (latest 002_share_ids), 1 pending: 003_x". */
+export function migrationsText(m: { applied: readonly string[]; pending: readonly string[]; unknown?: readonly string[] }): string {
+  const parts = [m.applied.length === 0 ? 'none applied' : `${m.applied.length} applied (latest ${[...m.applied].sort().at(-1)})`];
+  parts.push(m.pending.length === 0 ? 'none pending' : `${m.pending.length} pending: ${[...m.pending].sort().join(', ')}`);
+  if (m.unknown?.length) parts.push(`${m.unknown.length} from a newer version of the app: ${m.unknown.join(', ')}`);
+  return parts.join(' · ');
 }
 
 /** A port field's text as a port, or why not. */

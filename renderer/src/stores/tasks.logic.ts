@@ -95,7 +95,9 @@ export const KIND_LABELS: Record<string, string> = {
   'vc.destroy': 'Destroy virtual cluster',
   'vm.move': 'Move VM',
   'image.build': 'Build image',
-  'images.build': 'Build image',
+  'image.import': 'Import image',
+  'db.deploy': 'Deploy database on',
+  'services.deploy': 'Deploy node services of',
 };
 
 export function taskTitle(t: Pick<TaskSummary, 'kind' | 'target'>): string {
