@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import type { Socket } from 'node:net';
 import { appHome } from '../config/paths.js';
 
 /**
@@ -17,3 +18,22 @@ export function agentSocketPath(): string {
 
 /** One line may carry a whole terminal paste (the contract's 1 Mi per write, JSON-escaped). */
 export const MAX_LINE_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Call onLine for each whole line the socket brings (both ends of the agent socket read this
+ * way); a peer that sends more than MAX_LINE_BYTES without a newline is cut off.
+ */
+export function readLines(sock: Socket, onLine: (line: string) => void): void {
+  let buf = '';
+  sock.setEncoding('utf8');
+  sock.on('data', (chunk: string) => {
+    buf += chunk;
+    if (buf.length > MAX_LINE_BYTES && !buf.includes('\n')) { sock.destroy(); return; }
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      onLine(line);
+    }
+  });
+}

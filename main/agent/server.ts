@@ -5,7 +5,7 @@ import { connect } from 'node:net';
 import { VlxError } from '../errors.js';
 import { createDispatch } from '../api/dispatch.js';
 import type { AppServices } from '../api/methods.js';
-import { MAX_LINE_BYTES, type AgentMessage, type AgentRequest } from './protocol.js';
+import { readLines, type AgentMessage, type AgentRequest } from './protocol.js';
 
 /**
  * Serve the contract on the agent socket for CLI runs of the same user: a `vlx` command
@@ -44,21 +44,12 @@ export async function startAgent(services: AppServices, path: string): Promise<A
   });
   const server: Server = createServer((sock) => {
     socks.add(sock);
-    sock.setEncoding('utf8');
     sock.setNoDelay(true);
-    let buf = '';
-    sock.on('data', (chunk: string) => {
-      buf += chunk;
-      if (buf.length > MAX_LINE_BYTES && !buf.includes('\n')) { sock.destroy(); return; }
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        let req: AgentRequest;
-        try { req = JSON.parse(line) as AgentRequest; } catch { continue; }
-        if (typeof req !== 'object' || req === null || req.t !== 'call' || !Number.isSafeInteger(req.id)) continue;
-        void dispatch(req.channel, req.input).then((envelope) => send(sock, { t: 'result', id: req.id, envelope }));
-      }
+    readLines(sock, (line) => {
+      let req: AgentRequest;
+      try { req = JSON.parse(line) as AgentRequest; } catch { return; }
+      if (typeof req !== 'object' || req === null || req.t !== 'call' || !Number.isSafeInteger(req.id)) return;
+      void dispatch(req.channel, req.input).then((envelope) => send(sock, { t: 'result', id: req.id, envelope }));
     });
     sock.on('error', () => sock.destroy());
     sock.on('close', () => socks.delete(sock));

@@ -1,7 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import type { Transport } from '../api/client.js';
 import type { Envelope } from '../api/contract.js';
-import { MAX_LINE_BYTES, type AgentMessage, type AgentRequest } from './protocol.js';
+import { readLines, type AgentMessage, type AgentRequest } from './protocol.js';
 
 /**
  * The CLI's transport to a running agent (or app): the same contract calls, over the agent's
@@ -26,29 +26,20 @@ function agentTransport(sock: Socket): Transport & { close(): void } {
   const pending = new Map<number, (e: Envelope<unknown>) => void>();
   const listeners = new Set<(name: string, payload: unknown) => void>();
   let nextId = 1;
-  let buf = '';
   let closed = false;
   const fail = (message: string) => {
     closed = true;
     for (const [, done] of pending) done({ ok: false, error: { code: 'unreachable', message } });
     pending.clear();
   };
-  sock.setEncoding('utf8');
   sock.setNoDelay(true);
-  sock.on('data', (chunk: string) => {
-    buf += chunk;
-    if (buf.length > MAX_LINE_BYTES && !buf.includes('\n')) { sock.destroy(); return; }
-    let nl: number;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      let m: AgentMessage;
-      try { m = JSON.parse(line) as AgentMessage; } catch { continue; }
-      if (m.t === 'result') {
-        pending.get(m.id)?.(m.envelope as Envelope<unknown>);
-        pending.delete(m.id);
-      } else if (m.t === 'event') for (const l of listeners) l(m.name, m.payload);
-    }
+  readLines(sock, (line) => {
+    let m: AgentMessage;
+    try { m = JSON.parse(line) as AgentMessage; } catch { return; }
+    if (m.t === 'result') {
+      pending.get(m.id)?.(m.envelope as Envelope<unknown>);
+      pending.delete(m.id);
+    } else if (m.t === 'event') for (const l of listeners) l(m.name, m.payload);
   });
   sock.on('error', () => fail('the agent closed the connection'));
   sock.on('close', () => fail('the agent closed the connection'));
