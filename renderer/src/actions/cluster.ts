@@ -26,6 +26,7 @@ export function focusSoon(selector: string, withinMs = 5000): void {
 
 const c = () => useClusters.getState();
 const lab = () => fresh(() => c().loadLab(), () => c().lab, () => c().labError);
+const machines = () => fresh(() => c().loadMachines(), () => c().machines ?? [], () => c().machinesError);
 const clusters = () => fresh(() => c().load(), () => c().clusters, () => c().error);
 
 export const clusterActions: Action[] = [
@@ -79,5 +80,25 @@ export const clusterActions: Action[] = [
       choices: async () => ((await lab())?.nodes ?? []).map((n) => ({ id: n.name, label: n.name, detail: n.address, ...(n.state === 'up' ? { disabled: 'already up' } : {}) })),
     }],
     run: ([node]) => { useApp.getState().go('connect'); void useClusters.getState().revive(node!); },
+  },
+  {
+    id: 'lab.machines', category: 'Lab', title: 'Show disk-less machines', keywords: 'vlx lab machines netboot pxe qemu',
+    run: () => { useApp.getState().go('connect'); void c().loadMachines(); focusSoon('#machine-name'); },
+  },
+  {
+    id: 'lab.powerOn', category: 'Lab', title: 'Power on a disk-less machine…', keywords: 'vlx lab power-on machine netboot start',
+    steps: [{
+      prompt: 'Which machine? (a new one: type its name on the Connect screen)', none: 'No machine yet: name a new one on the Connect screen',
+      choices: async () => (await machines()).map((m) => ({ id: m.name, label: m.name, detail: m.mac, ...(m.running ? { disabled: 'already running' } : {}) })),
+    }],
+    run: ([name]) => { useApp.getState().go('connect'); void c().powerOn(name!); },
+  },
+  {
+    id: 'lab.powerOff', category: 'Lab', title: 'Power off a disk-less machine…', keywords: 'vlx lab power-off machine stop',
+    steps: [{
+      prompt: 'Which machine?', none: 'No machine is running',
+      choices: async () => (await machines()).map((m) => ({ id: m.name, label: m.name, detail: m.mac, ...(!m.running ? { disabled: 'it is off' } : {}) })),
+    }],
+    run: ([name]) => { useApp.getState().go('connect'); void c().powerOff(name!); },
   },
 ];

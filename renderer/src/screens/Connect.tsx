@@ -4,6 +4,7 @@ import { useTasks } from '../stores/tasks.js';
 import { useApp } from '../stores/app.js';
 import { Badge, Empty, ErrorState, Field, InlineError, Loading } from '../components/common.js';
 import { TaskProgress } from '../components/TaskProgress.js';
+import { LabMachines } from './LabMachines.js';
 
 export function ConnectScreen() {
   const load = useClusters((s) => s.load);
@@ -175,6 +176,7 @@ function LocalLab() {
             </tbody>
           </table>
         )}
+      {lab?.up && <LabMachines />}
     </section>
   );
 }

@@ -1,5 +1,5 @@
 import { create } from 'zustand';
-import type { ClusterInfo, HostKeyProbe, LabStatus } from '../../../main/api/contract.js';
+import type { ClusterInfo, HostKeyProbe, LabMachine, LabStatus } from '../../../main/api/contract.js';
 import { api, shown, type ShownError } from '../api.js';
 
 export interface ConnectForm { name: string; address: string; port: string; user: string; keyFile: string }
@@ -24,6 +24,10 @@ interface ClustersStore {
   labError?: ShownError;
   labTask?: string;
   labForm: { nodes: string; cores: string; memMb: string };
+  /** the lab's disk-less machines (QEMU booting from the network) */
+  machines?: LabMachine[];
+  machinesError?: ShownError;
+  machineBusy?: string;
 
   load(): Promise<void>;
   use(name: string): Promise<void>;
@@ -38,6 +42,9 @@ interface ClustersStore {
   labDown(): Promise<void>;
   crash(node: string): Promise<void>;
   revive(node: string): Promise<void>;
+  loadMachines(): Promise<void>;
+  powerOn(name: string): Promise<void>;
+  powerOff(name: string): Promise<void>;
 }
 
 export function formErrors(f: ConnectForm): Partial<Record<keyof ConnectForm, string>> {
@@ -137,6 +144,21 @@ export const useClusters = create<ClustersStore>()((set, get) => ({
   },
   async crash(node) {
     try { await api().call('lab.crash', { node }); await get().loadLab(); } catch (e) { set({ labError: shown(e) }); }
+  },
+  async loadMachines() {
+    try { set({ machines: await api().call('lab.machines', {}), machinesError: undefined }); } catch (e) { set({ machinesError: shown(e) }); }
+  },
+  async powerOn(name) {
+    set({ machineBusy: name, machinesError: undefined });
+    try { await api().call('lab.powerOn', { name }); } catch (e) { set({ machinesError: shown(e) }); }
+    set({ machineBusy: undefined });
+    await get().loadMachines();
+  },
+  async powerOff(name) {
+    set({ machineBusy: name, machinesError: undefined });
+    try { await api().call('lab.powerOff', { name }); } catch (e) { set({ machinesError: shown(e) }); }
+    set({ machineBusy: undefined });
+    await get().loadMachines();
   },
   async revive(node) {
     try { await api().call('lab.revive', { node }); await get().loadLab(); } catch (e) { set({ labError: shown(e) }); }
