@@ -112,6 +112,8 @@ export function renderStorageVrrp(s: StoragePlan, o: { iface: string; priority: 
     '',
     'vrrp_instance vlx_storage {',
     '  state BACKUP',
+    // A node that comes back does not take the roots back: every move is a stall for every client.
+    '  nopreempt',
     `  interface ${o.iface}`,
     `  virtual_router_id ${s.routerId}`,
     `  priority ${o.priority}`,

@@ -138,6 +138,7 @@ describe('keepalived.conf', () => {
       '',
       'vrrp_instance vlx_storage {',
       '  state BACKUP',
+      '  nopreempt',
       '  interface eth0',
       '  virtual_router_id 52',
       '  priority 249',
