@@ -462,6 +462,8 @@ export const contract = {
   'terminal.openVmConsole': { input: z.object({ vc: VcName, vm: VmName, ...TermSize }), output: z.object({ sessionId: Id, title: z.string(), node: z.string().optional() }) },
   'terminal.write': { input: z.object({ sessionId: Id, data: z.string().max(1 << 20) }), output: Empty },
   'terminal.resize': { input: z.object({ sessionId: Id, ...TermSize }), output: Empty },
+  /** The face has drawn this many more characters of the console's output (flow control: see consoles/terminals FLOW_HIGH). */
+  'terminal.ack': { input: z.object({ sessionId: Id, chars: int(1, 1 << 30) }), output: Empty },
   /** Reopen a console that ended (connection lost, VM restarted); same session id, its output resumes. */
   'terminal.reconnect': { input: z.object({ sessionId: Id }), output: Empty },
   'terminal.close': { input: z.object({ sessionId: Id }), output: Empty },

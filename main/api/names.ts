@@ -14,7 +14,7 @@ export const CHANNEL_NAMES = [
   'nodes.list',
   'services.deploy', 'services.status', 'services.stop',
   'tasks.cancel', 'tasks.get', 'tasks.list',
-  'terminal.close', 'terminal.openNodeShell', 'terminal.openVmConsole', 'terminal.reconnect', 'terminal.resize', 'terminal.write',
+  'terminal.ack', 'terminal.close', 'terminal.openNodeShell', 'terminal.openVmConsole', 'terminal.reconnect', 'terminal.resize', 'terminal.write',
   'vc.create', 'vc.destroy', 'vc.get', 'vc.list', 'vc.previewPlacement', 'vc.restore', 'vc.save', 'vc.start', 'vc.stop',
   'vm.move', 'vm.planMove',
   'volumes.delete', 'volumes.reset', 'volumes.tree',

@@ -82,9 +82,21 @@ async function attach(target: ConsoleTarget, quietMs: number): Promise<number> {
       }
     }, quietMs);
   };
+  // Flow control: output is acknowledged once the terminal has taken it (stdout's write
+  // callback), in batches, so a flood is read from the node only as fast as it is shown.
+  let written = 0;
+  const ack = () => {
+    if (written > 0 && id && open) void client.invoke('terminal.ack', { sessionId: id, chars: written });
+    written = 0;
+  };
   cleanups.push(client.on('terminal.data', (e) => {
     if (e.sessionId !== id) return;
-    process.stdout.write(e.data);
+    const n = e.data.length;
+    process.stdout.write(e.data, () => {
+      written += n;
+      if (written >= 16 * 1024) ack();
+      else setImmediate(ack);
+    });
     armQuiet();
   }));
 

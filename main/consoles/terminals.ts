@@ -71,6 +71,8 @@ interface Viewer {
   held: string[];
   shell?: ClientChannel;
   node?: string;
+  /** Characters sent to the face and not yet acknowledged as drawn (flow control). */
+  unacked: number;
 }
 
 /** One connection to a VM's serial socket, fanned out to every viewer of that VM. */
@@ -89,6 +91,16 @@ interface SerialUpstream {
 }
 
 const MAX_REATTACH = 3;
+
+/**
+ * Flow control (xterm.js's recommended watermarks): above HIGH characters sent to a face but
+ * not yet drawn, the upstream (the SSH channel, the serial socket) stops being read, so the
+ * node's PTY blocks its writer and nothing queues up in this process or the bridge; below LOW
+ * it is read again. A flood then costs a bounded amount of memory, and a Ctrl-C reaches a
+ * prompt that is drawn at once instead of after the whole backlog.
+ */
+export const FLOW_HIGH = 256 * 1024;
+export const FLOW_LOW = 32 * 1024;
 
 /**
  * Every open console of the app, with no UI: node shells (an SSH shell channel with a PTY
@@ -135,6 +147,7 @@ export class TerminalHub {
       size: checkSize(size),
       state: 'opening',
       held: [],
+      unacked: 0,
     };
     this.viewers.set(viewer.id, viewer);
     try {
@@ -156,6 +169,16 @@ export class TerminalHub {
     // rather than replayed into a guest whose state moved on.
     const up = this.serials.get(serialKey(v.target));
     up?.stream?.write(data);
+  }
+
+  /**
+   * The face has drawn `chars` more characters of this console. Faces that never acknowledge
+   * (an old client) stall their own console at FLOW_HIGH, never anyone else's.
+   */
+  ack(id: string, chars: number): void {
+    const v = this.get(id);
+    v.unacked = Math.max(0, v.unacked - chars);
+    this.flow(v);
   }
 
   resize(id: string, rows: number, cols: number): void {
@@ -180,6 +203,8 @@ export class TerminalHub {
     if (v.state !== 'ended') return;
     v.state = 'opening';
     v.exit = undefined;
+    // What the face had not drawn belonged to the connection that ended.
+    v.unacked = 0;
     try {
       await this.attach(v, true);
     } catch (e) {
@@ -248,9 +273,27 @@ export class TerminalHub {
   }
 
   private emitData(v: Viewer, s: string): void {
+    v.unacked += s.length;
+    this.flow(v);
     for (const l of [...this.dataListeners]) {
       try { l(v.id, s); } catch { /* one broken consumer must not starve the others */ }
     }
+  }
+
+  /** Pause or resume the viewer's upstream by the watermarks (a serial upstream: by its slowest open viewer). */
+  private flow(v: Viewer): void {
+    if (v.shell) {
+      if (v.unacked > FLOW_HIGH && !v.shell.isPaused()) v.shell.pause();
+      else if (v.unacked < FLOW_LOW && v.shell.isPaused()) v.shell.resume();
+      return;
+    }
+    if (!isVmTarget(v.target)) return;
+    const up = this.serials.get(serialKey(v.target));
+    const stream = up?.stream;
+    if (!up || !stream) return;
+    const worst = Math.max(0, ...[...up.viewers].filter((x) => x.state === 'open').map((x) => x.unacked));
+    if (worst > FLOW_HIGH && !stream.isPaused()) stream.pause();
+    else if (worst < FLOW_LOW && stream.isPaused()) stream.resume();
   }
 
   private end(v: Viewer, exit: TerminalExit): void {

@@ -1,7 +1,7 @@
 import { noTerminals, type ServiceContext } from './context.js';
 import type { Handlers } from './handlers.js';
 
-type C = 'terminal.openNodeShell' | 'terminal.openVmConsole' | 'terminal.write' | 'terminal.resize' | 'terminal.reconnect' | 'terminal.close';
+type C = 'terminal.openNodeShell' | 'terminal.openVmConsole' | 'terminal.write' | 'terminal.resize' | 'terminal.ack' | 'terminal.reconnect' | 'terminal.close';
 
 /** The consoles of the open cluster; a call about a console when none is open is "not found". */
 async function open(ctx: ServiceContext) {
@@ -25,6 +25,7 @@ export const handlers: Handlers<C> = {
   },
   'terminal.write': async (ctx, { sessionId, data }) => { (await open(ctx)).write(sessionId, data); return {}; },
   'terminal.resize': async (ctx, { sessionId, rows, cols }) => { (await open(ctx)).resize(sessionId, rows, cols); return {}; },
+  'terminal.ack': async (ctx, { sessionId, chars }) => { (await open(ctx)).ack(sessionId, chars); return {}; },
   'terminal.reconnect': async (ctx, { sessionId }) => { await (await open(ctx)).reconnect(sessionId); return {}; },
   'terminal.close': async (ctx, { sessionId }) => { (await open(ctx)).close(sessionId); return {}; },
 };

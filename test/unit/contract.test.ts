@@ -61,6 +61,7 @@ describe('contract', () => {
         "tasks.cancel",
         "tasks.get",
         "tasks.list",
+        "terminal.ack",
         "terminal.close",
         "terminal.openNodeShell",
         "terminal.openVmConsole",

@@ -54,6 +54,7 @@ export const GUI_PATHS: Record<string, { action?: string; screen: string }> = {
   'terminal.openVmConsole': { action: 'console.vm', screen: 'Consoles: + Open console; Topology: double-click a VM' },
   'terminal.write': { screen: 'Consoles: typing' },
   'terminal.resize': { screen: 'Consoles: resizing the window' },
+  'terminal.ack': { screen: 'Consoles: sent as output is drawn (flow control)' },
   'terminal.reconnect': { screen: 'Consoles: Reconnect' },
   'terminal.close': { screen: 'Consoles: closing a tab' },
 };

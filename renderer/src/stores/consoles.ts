@@ -174,10 +174,33 @@ export function terminalText(id: string): string {
   return lines.join('\n');
 }
 
+/**
+ * Flow control: output is acknowledged once xterm has drawn it (its write callback), in
+ * batches, so the main side reads the node's output only as fast as this page draws it.
+ */
+const drawn = new Map<string, number>();
+let ackTimer: ReturnType<typeof setTimeout> | undefined;
+const ACK_EVERY = 16 * 1024;
+function acknowledge(sessionId: string, chars: number): void {
+  const n = (drawn.get(sessionId) ?? 0) + chars;
+  drawn.set(sessionId, n);
+  if (n >= ACK_EVERY) flushAcks();
+  else ackTimer ??= setTimeout(flushAcks, 20);
+}
+function flushAcks(): void {
+  if (ackTimer) clearTimeout(ackTimer);
+  ackTimer = undefined;
+  for (const [sessionId, chars] of drawn) if (chars > 0) void api().call('terminal.ack', { sessionId, chars }).catch(() => undefined);
+  drawn.clear();
+}
+
 export function followTerminalEvents(): () => void {
   const offData = api().on('terminal.data', ({ sessionId, data }) => {
     const id = bySession.get(sessionId);
-    if (id) live.get(id)?.term.write(data);
+    const term = id ? live.get(id)?.term : undefined;
+    // A console this page did not open (a CLI attached to the same app) is that face's to acknowledge.
+    if (!term) return;
+    term.write(data, () => acknowledge(sessionId, data.length));
   });
   const offExit = api().on('terminal.exit', ({ sessionId, reason, lost }) => {
     const id = bySession.get(sessionId);
