@@ -77,8 +77,9 @@ export function renderStorageScript(s: StoragePlan, header: string): string {
     '  while read -r name file; do i=$((i+1)); set -- "$@" --blockdev "driver=qcow2,node-name=root$i,file.driver=file,file.filename=$file" ' +
       `--export "type=nbd,id=export$i,node-name=root$i,name=$name,writable=on"; done < ${quote(p.exports + '.new')}`,
     // A server that just died may still hold an overlay's lock for a moment: try for 10 s.
+    // The daemon must not keep the caller's stdout: the deploy reads this script's output to its end.
     '  n=0; until qemu-storage-daemon --nbd-server "addr.type=inet,addr.host=$VIP,addr.port=$PORT" "$@" ' +
-      `--pidfile ${quote(p.pid)} --daemonize 2>>${quote(p.log)}; do`,
+      `--pidfile ${quote(p.pid)} --daemonize </dev/null >/dev/null 2>>${quote(p.log)}; do`,
     '    n=$((n+1)); if [ $n -ge 50 ] || ! holds; then echo "storage: no server: $(tail -n 1 ' + quote(p.log) + ')"; return 1; fi; sleep 0.2; done',
     `  mv -f ${quote(p.exports + '.new')} ${quote(p.exports)}`,
     `  echo "storage: serving $i root(s) on $VIP:$PORT" >> ${quote(p.log)}`,
