@@ -30,7 +30,9 @@ export interface StoragePlan {
 
 export const storagePaths = {
   pid: `${NODE_RUN}/storage.pid`,
+  /** Every overlay the server was started for, and those it really serves. */
   exports: `${NODE_RUN}/storage.exports`,
+  served: `${NODE_RUN}/storage.served`,
   log: `${NODE_RUN}/storage.log`,
   lock: `${NODE_RUN}/storage.lock`,
 } as const;
@@ -66,23 +68,32 @@ export function renderStorageScript(s: StoragePlan, header: string): string {
     'flock 9',
     'holds() { ip -o -4 addr show | grep -qF " $VIP/"; }',
     `running() { p=$(cat ${quote(p.pid)} 2>/dev/null) || return 1; [ -r "/proc/$p/cmdline" ] && tr '\\000' '\\n' < "/proc/$p/cmdline" | grep -qxF -- ${quote(p.pid)} && echo "$p"; }`,
-    // One line per overlay: export name and file. Names that an option string could misread are skipped.
+    // One line per overlay: export name, file and inode (a reset overlay is a new file: it must be
+    // reopened). Names that an option string could misread are skipped.
     'exports() { for f in "$CLUSTER"/*/node*.qcow2; do [ -f "$f" ] || continue; c=${f%/*}; c=${c##*/}; n=${f##*/}; n=${n%.qcow2}; ' +
-      'case "$c/$n" in *[!A-Za-z0-9._/-]*) continue ;; esac; echo "$c-$n $f"; done; }',
+      'case "$c/$n" in *[!A-Za-z0-9._/-]*) continue ;; esac; echo "$c-$n $f $(stat -c %i "$f")"; done; }',
     'stop() { if p=$(running); then kill -TERM "$p"; i=0; while [ -d "/proc/$p" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done; ' +
-      `kill -KILL "$p" 2>/dev/null; fi; rm -f ${quote(p.pid)} ${quote(p.exports)}; }`,
+      `kill -KILL "$p" 2>/dev/null; fi; rm -f ${quote(p.pid)} ${quote(p.exports)} ${quote(p.served)}; }`,
+    // qemu-storage-daemon opens every overlay or none: an overlay it cannot open (locked by a live
+    // process, its backing file gone) is named in its error, dropped, and the rest served.
     'start() {',
-    `  exports > ${quote(p.exports + '.new')}`,
-    '  set --; i=0',
-    '  while read -r name file; do i=$((i+1)); set -- "$@" --blockdev "driver=qcow2,node-name=root$i,file.driver=file,file.filename=$file" ' +
-      `--export "type=nbd,id=export$i,node-name=root$i,name=$name,writable=on"; done < ${quote(p.exports + '.new')}`,
-    // A server that just died may still hold an overlay's lock for a moment: try for 10 s.
-    // The daemon must not keep the caller's stdout: the deploy reads this script's output to its end.
-    '  n=0; until qemu-storage-daemon --nbd-server "addr.type=inet,addr.host=$VIP,addr.port=$PORT" "$@" ' +
-      `--pidfile ${quote(p.pid)} --daemonize </dev/null >/dev/null 2>>${quote(p.log)}; do`,
-    '    n=$((n+1)); if [ $n -ge 50 ] || ! holds; then echo "storage: no server: $(tail -n 1 ' + quote(p.log) + ')"; return 1; fi; sleep 0.2; done',
-    `  mv -f ${quote(p.exports + '.new')} ${quote(p.exports)}`,
-    `  echo "storage: serving $i root(s) on $VIP:$PORT" >> ${quote(p.log)}`,
+    `  exports > ${quote(p.exports)}; cp ${quote(p.exports)} ${quote(p.served)}`,
+    '  n=0',
+    '  while :; do',
+    '    set --; i=0',
+    '    while read -r name file ino; do i=$((i+1)); set -- "$@" --blockdev "driver=qcow2,node-name=root$i,file.driver=file,file.filename=$file" ' +
+      `--export "type=nbd,id=export$i,node-name=root$i,name=$name,writable=on"; done < ${quote(p.served)}`,
+    // The daemon keeps neither the lock (fd 9: every later run would wait on it forever) nor the
+    // caller's stdout (the deploy reads this script's output to its end).
+    '    if qemu-storage-daemon --nbd-server "addr.type=inet,addr.host=$VIP,addr.port=$PORT" "$@" ' +
+      `--pidfile ${quote(p.pid)} --daemonize 9>&- </dev/null >/dev/null 2>${quote(p.log + '.err')}; then break; fi`,
+    `    cat ${quote(p.log + '.err')} >> ${quote(p.log)}`,
+    `    bad=$(while read -r name file ino; do grep -qF "filename=$file:" ${quote(p.log + '.err')} && echo "$file"; done < ${quote(p.served)})`,
+    `    if [ -n "$bad" ]; then grep -vF "$bad" ${quote(p.served)} > ${quote(p.served + '.new')}; mv -f ${quote(p.served + '.new')} ${quote(p.served)}; echo "storage: not served: $bad" >> ${quote(p.log)}; continue; fi`,
+    // Anything else (the address not there yet): try again for 10 s.
+    '    n=$((n+1)); if [ $n -ge 50 ] || ! holds; then echo "storage: no server: $(tail -n 1 ' + quote(p.log) + ')"; return 1; fi; sleep 0.2',
+    '  done',
+    `  echo "storage: serving $(wc -l < ${quote(p.served)}) of $(wc -l < ${quote(p.exports)}) root(s) on $VIP:$PORT" >> ${quote(p.log)}`,
     '}',
     'state=${3:-${1:-converge}}',
     'case "$state" in',

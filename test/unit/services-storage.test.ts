@@ -1,4 +1,6 @@
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { Manifest } from '../../main/domain/manifest.js';
 import { VlxError } from '../../main/errors.js';
@@ -65,10 +67,42 @@ describe('storage script', () => {
 
   test('one export per node overlay, named as the boot line\'s ivid, writable, behind one NBD server on the storage address', () => {
     expect(script).toContain('for f in "$CLUSTER"/*/node*.qcow2');
-    expect(script).toContain('echo "$c-$n $f"');
+    expect(script).toContain('echo "$c-$n $f $(stat -c %i "$f")"');
     expect(script).toContain('--export "type=nbd,id=export$i,node-name=root$i,name=$name,writable=on"');
     expect(script).toContain('--nbd-server "addr.type=inet,addr.host=$VIP,addr.port=$PORT"');
     // keepalived's notify passes TYPE NAME STATE PRIORITY; the deploy passes nothing.
     expect(script).toContain('state=${3:-${1:-converge}}');
+  });
+});
+
+describe('storage script, run for real (root: a private mount and network namespace, a fake storage address on lo)', () => {
+  test('serves every overlay it can open, drops a locked one, keeps a running server, reopens a reset overlay, stops when the address goes', () => {
+    const dir = mkdtempSync('/tmp/vlx-storage-test-');
+    const script = renderStorageScript({ vip: '10.9.9.9', port: 10809, routerId: 52, clusterDir: dir }, '# test');
+    writeFileSync(join(dir, 'serve.sh'), script);
+    const harness = [
+      'set -e',
+      'mount -t tmpfs none /run && mkdir -p /run/virtualinux',
+      'ip link set lo up && ip addr add 10.9.9.9/32 dev lo',
+      `mkdir ${dir}/c1 && cd ${dir}/c1 && qemu-img create -q -f qcow2 base.qcow2 64M`,
+      `for i in 1 2 3; do qemu-img create -q -f qcow2 -b ${dir}/c1/base.qcow2 -F qcow2 node$i.qcow2; done`,
+      // Another process holds node2's write lock (a server that is not dead yet).
+      `qemu-storage-daemon --blockdev driver=qcow2,node-name=d,file.driver=file,file.filename=${dir}/c1/node2.qcow2 --pidfile ${dir}/lock.pid --daemonize`,
+      `trap 'kill $(cat ${dir}/lock.pid) $(cat /run/virtualinux/storage.pid 2>/dev/null) 2>/dev/null' EXIT`,
+      `sh ${dir}/serve.sh converge`,
+      'qemu-nbd --list -b 10.9.9.9 -p 10809 | sed -n "s/^ *export: //p" | sort',
+      `sh ${dir}/serve.sh converge`,
+      `rm node1.qcow2 && qemu-img create -q -f qcow2 -b ${dir}/c1/base.qcow2 -F qcow2 node1.qcow2`,
+      `sh ${dir}/serve.sh converge`,
+      `sh ${dir}/serve.sh INSTANCE vlx_storage BACKUP 249`,
+    ].join('\n');
+    try {
+      const r = spawnSync('unshare', ['--mount', '--net', '--propagation', 'private', 'sh', '-c', harness], { encoding: 'utf8', timeout: 60_000 });
+      expect(r.status, r.stderr).toBe(0);
+      const lines = r.stdout.trim().split('\n').map((l) => l.replace(/\d+$/, 'PID'));
+      expect(lines).toEqual(["storage: started PID", "'c1-node1'", "'c1-node3'", 'storage: kept PID', 'storage: started PID', 'storage: idle']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
