@@ -125,6 +125,9 @@ export const NodeService = z.object({
   /** master/backup for passively replicated services (the gateway VIP), running/stopped otherwise */
   state: z.enum(['running', 'stopped', 'master', 'backup', 'unknown']),
 });
+/** up; unreachable: no answer, but its lease still vouches for it; down: confirmed (lease expired + margin, or fenced). */
+export const NodeHealthState = z.enum(['up', 'unreachable', 'down', 'maintenance', 'evacuating']);
+export type NodeHealthState = z.infer<typeof NodeHealthState>;
 export const NodeInfo = z.object({
   name: z.string(),
   address: z.string(),
@@ -149,8 +152,51 @@ export const NodeInfo = z.object({
   missingTools: z.array(z.string()).optional(),
   /** the error's code when it did not answer (unreachable, host-key-changed, …) */
   errorCode: z.string().optional(),
+  /** the health loop's judgement (main/health): absent when the cluster has no database yet */
+  health: NodeHealthState.optional(),
 });
 export type NodeInfo = z.infer<typeof NodeInfo>;
+
+const EvacuationRecord = z.object({
+  task: z.string().optional(),
+  moved: z.array(z.object({ vc: z.string(), vm: z.string(), from: z.string(), to: z.string(), action: z.string().optional() })).optional(),
+  /** the VMs the last evacuation could not move, each with why */
+  failed: z.array(z.object({ vc: z.string(), vm: z.string(), reason: z.string() })).optional(),
+});
+export const NodeHealth = z.object({
+  name: z.string(),
+  state: NodeHealthState,
+  reason: z.string(),
+  admin: z.enum(['active', 'maintenance', 'evacuating']),
+  reachable: z.boolean(),
+  confirmedDown: z.boolean(),
+  latencyMs: z.number().optional(),
+  probeError: z.string().optional(),
+  /** seconds its lease has left on the DB's clock (negative: expired that long ago) */
+  leaseLeftS: z.number().optional(),
+  renewedBy: z.string().optional(),
+  since: Iso.optional(),
+  evacuation: EvacuationRecord.optional(),
+});
+export type NodeHealth = z.infer<typeof NodeHealth>;
+export const EvacuationMode = z.enum(['live', 'cold', 'stop']);
+export const EvacuationStep = z.object({
+  vc: z.string(),
+  vm: z.string(),
+  from: z.string(),
+  to: z.string().optional(),
+  action: z.enum(['live', 'cold', 'stop', 'remap', 'none', 'refuse']),
+  reason: z.string(),
+});
+export type EvacuationStep = z.infer<typeof EvacuationStep>;
+export const EvacuationPlan = z.object({
+  node: z.string(),
+  mode: EvacuationMode,
+  steps: z.array(EvacuationStep),
+  /** nothing refused */
+  complete: z.boolean(),
+});
+export type EvacuationPlan = z.infer<typeof EvacuationPlan>;
 
 export const ExecResultShape = z.object({
   node: z.string(),
@@ -473,6 +519,17 @@ export const contract = {
   'lab.powerOn': { input: z.object({ name: NodeName, mac: Mac.optional() }), output: LabMachine },
   'lab.powerOff': { input: z.object({ name: NodeName }), output: LabMachine },
   'lab.machines': { input: Empty, output: z.array(LabMachine) },
+
+  // Node health, evacuation and maintenance (main/health, main/placement/evacuate).
+  /** Every node's health from this process's health loop (started by this call while a face listens to events). */
+  'nodes.health': { input: Empty, output: z.array(NodeHealth) },
+  /** What evacuating the node would do, VM by VM; changes nothing. */
+  'node.evacuatePlan': { input: z.object({ node: NodeName, mode: EvacuationMode.default('live') }), output: EvacuationPlan },
+  /** fallback: what to do with a running VM whose live migration fails (cold: stop here, start there). */
+  'node.evacuate': { input: z.object({ node: NodeName, mode: EvacuationMode.default('live'), fallback: z.enum(['none', 'cold', 'stop']).default('none') }), output: TaskStarted },
+  /** Brings back the VMs the last evacuation moved away (live where they run) and ends maintenance. */
+  'node.restore': { input: z.object({ node: NodeName }), output: TaskStarted },
+  'node.setMaintenance': { input: z.object({ node: NodeName, on: z.boolean() }), output: NodeHealth },
 } as const;
 
 // ---------------------------------------------------------------- the event table
@@ -484,6 +541,8 @@ export const events = {
   'terminal.exit': z.object({ sessionId: z.string(), reason: z.string(), code: z.number().int().optional(), lost: z.boolean() }),
   /** something the screens show changed; they refetch what they hold of it */
   'state.changed': z.object({ what: z.enum(['clusters', 'lab', 'nodes', 'vcs', 'images', 'volumes']) }),
+  /** a node's health changed (this process's loop saw it): every node's view */
+  'nodes.health': z.object({ nodes: z.array(NodeHealth) }),
 } as const;
 
 // ---------------------------------------------------------------- types from the tables

@@ -18,9 +18,10 @@ export const CHANNEL_NAMES = [
   'vc.create', 'vc.destroy', 'vc.get', 'vc.list', 'vc.previewPlacement', 'vc.restore', 'vc.save', 'vc.start', 'vc.stop',
   'vm.move', 'vm.planMove',
   'volumes.delete', 'volumes.reset', 'volumes.tree',
+  'node.evacuate', 'node.evacuatePlan', 'node.restore', 'node.setMaintenance', 'nodes.health',
 ] as const;
 
-export const EVENT_NAME_LIST = ['state.changed', 'task', 'terminal.data', 'terminal.exit'] as const;
+export const EVENT_NAME_LIST = ['nodes.health', 'state.changed', 'task', 'terminal.data', 'terminal.exit'] as const;
 
 const channelSet: ReadonlySet<string> = new Set(CHANNEL_NAMES);
 const eventSet: ReadonlySet<string> = new Set(EVENT_NAME_LIST);

@@ -12,6 +12,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   lab: async () => (await import('./lab.js')).registerLab,
   cluster: async () => (await import('./cluster.js')).registerCluster,
   nodes: async () => (await import('./nodes.js')).registerNodes,
+  node: async () => (await import('./node.js')).registerNode,
   exec: async () => (await import('./exec.js')).registerExec,
   db: async () => (await import('./db.js')).registerDb,
   tasks: async () => (await import('./tasks.js')).registerTasks,

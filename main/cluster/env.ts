@@ -94,6 +94,8 @@ export async function refreshNodes(env: VcEnv): Promise<(NodeRow & { alive: bool
 export async function placementNodes(env: VcEnv, q: Queryable, exceptVc?: string): Promise<PlaceNode[]> {
   const nodes = await refreshNodes(env);
   const usage = await nodeUsage(q, exceptVc);
+  // A node in maintenance or being evacuated takes no new VMs (main/health).
+  const held = new Set((await q.query<{ name: string }>(`select name from nodes where admin_state <> 'active'`)).rows.map((r) => r.name));
   const order = env.session.nodes().map((n) => n.name);
   return nodes
     .sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name))
@@ -103,7 +105,7 @@ export async function placementNodes(env: VcEnv, q: Queryable, exceptVc?: string
       memMb: n.memMb,
       usedCores: usage.get(n.name)?.cores ?? 0,
       usedMemMb: usage.get(n.name)?.memMb ?? 0,
-      alive: n.alive,
+      alive: n.alive && !held.has(n.name),
     }));
 }
 

@@ -9,6 +9,7 @@ import { LocalTasks } from './localTasks.js';
 import { taskView } from './views.js';
 import type { VcService, VcRunOptions } from './vcCore.js';
 import type { TerminalHub } from '../consoles/terminals.js';
+import type { HealthLoop } from '../health/loop.js';
 
 /**
  * What every domain module of the service layer shares within one process: the event hub
@@ -34,6 +35,8 @@ export interface OpenCluster {
   /** Opened on first use: a cluster without a database still has nodes and consoles. */
   vc(): Promise<VcService>;
   terms(): Promise<TerminalHub>;
+  /** The node health loop of this cluster (main/health/loop.ts), made on first use; it runs while a face listens. */
+  health(): Promise<HealthLoop>;
   close(): Promise<void>;
 }
 
@@ -123,9 +126,21 @@ export class ServiceContext {
       })();
       return hub;
     };
+    let loop: Promise<HealthLoop> | undefined;
+    const health = (): Promise<HealthLoop> => {
+      loop ??= import('../health/loop.js').then(({ HealthLoop }) => new HealthLoop(
+        session,
+        async () => (await vc()).env.db,
+        (views) => { this.hub.emit('nodes.health', { nodes: views }); this.changed('nodes', 'vcs'); },
+        // A CLI that asked once and left has no listener: the loop stops by itself.
+        () => this.hub.size > 0,
+      ));
+      return loop;
+    };
     return {
-      name: config.name, config, session, vc, terms,
+      name: config.name, config, session, vc, terms, health,
       close: async () => {
+        (await loop?.catch(() => undefined))?.stop();
         for (const off of offs) off();
         const t = await hub?.catch(() => undefined);
         t?.closeAll();

@@ -14,6 +14,7 @@ const DOMAINS = {
   clusters: () => import('./clusters.js'),
   lab: () => import('./lab.js'),
   nodes: () => import('./nodes.js'),
+  health: () => import('./health.js'),
   exec: () => import('./exec.js'),
   db: () => import('./db.js'),
   nodeServices: () => import('./nodeServices.js'),
@@ -28,7 +29,7 @@ export type Domain = keyof typeof DOMAINS;
 
 /** Which module owns a channel: the prefix names the domain (a test holds every module to exactly its channels). */
 const PREFIX: Record<string, Domain> = {
-  app: 'app', clusters: 'clusters', hostKey: 'clusters', lab: 'lab', nodes: 'nodes', exec: 'exec', db: 'db',
+  app: 'app', clusters: 'clusters', hostKey: 'clusters', lab: 'lab', nodes: 'nodes', node: 'health', exec: 'exec', db: 'db',
   services: 'nodeServices', tasks: 'tasks', images: 'images', vc: 'vcs', vm: 'vms', volumes: 'volumes', terminal: 'terminals',
 };
 

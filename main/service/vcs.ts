@@ -3,14 +3,29 @@ import { vmName } from '../domain/addressing.js';
 import { previewPlacement } from '../placement/place.js';
 import { taskView } from './views.js';
 import type { Handlers } from './handlers.js';
+import type { VcInfo } from '../api/contract.js';
+import type { ServiceContext } from './context.js';
+import { knownNodeStates, vmsUnknownOn } from './health.js';
+
+/** A VM on a node that is unreachable or down is 'unknown': never 'running' on a dead node. */
+async function withNodeHealth<T extends VcInfo>(ctx: ServiceContext, vcs: T[]): Promise<T[]> {
+  const states = await knownNodeStates(ctx, (await ctx.cluster().vc()).env).catch(() => new Map());
+  if (states.size === 0) return vcs;
+  return vcs.map((vc) => {
+    const vms = vc.vms.map((v) => (v.node && vmsUnknownOn(states.get(v.node)) ? { ...v, state: 'unknown' as const } : v));
+    const lost = vms.some((v) => v.state === 'unknown');
+    return { ...vc, vms, ...(lost && vc.state === 'running' ? { state: 'partial' as const } : {}) };
+  });
+}
 
 type C = 'vc.list' | 'vc.get' | 'vc.create' | 'vc.start' | 'vc.stop' | 'vc.save' | 'vc.restore' | 'vc.destroy' | 'vc.previewPlacement';
 
 export const handlers: Handlers<C> = {
-  'vc.list': async (ctx) => (await ctx.cluster().vc()).listVcs(),
+  'vc.list': async (ctx) => withNodeHealth(ctx, await (await ctx.cluster().vc()).listVcs()),
   'vc.get': async (ctx, { name }) => {
     const s = await (await ctx.cluster().vc()).vcStatus(name);
-    return { ...s, tasks: s.tasks.map(taskView) };
+    const [vc] = await withNodeHealth(ctx, [s]);
+    return { ...vc!, tasks: s.tasks.map(taskView) };
   },
   'vc.create': async (ctx, spec) => { const s = await ctx.cluster().vc(); return ctx.startTask((o) => s.createVc(spec, o), ['vcs', 'volumes']); },
   'vc.start': async (ctx, { name, policy, mode }) => { const s = await ctx.cluster().vc(); return ctx.startTask((o) => s.startVc(name, policy, mode, o), ['vcs', 'nodes']); },
