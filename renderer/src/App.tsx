@@ -33,6 +33,7 @@ export function App() {
   const screen = useApp((s) => s.screen);
   const go = useApp((s) => s.go);
   const running = useTasks((s) => s.order.filter((id) => s.byId[id]?.state === 'running' && !s.byId[id]?.interrupted).length);
+  const notUp = useTopology((s) => s.nodes?.filter((n) => (n.health ?? n.state) !== 'up').length ?? 0);
   const View = VIEWS[screen];
   useEffect(() => listenForShortcuts(), []);
   return (
@@ -66,12 +67,14 @@ function StatusBar() {
   const link = useApp((s) => s.link);
   const nodeInUse = useTopology((s) => s.nodes?.find((n) => n.inUse)?.name);
   const running = useTasks((s) => s.order.filter((id) => s.byId[id]?.state === 'running' && !s.byId[id]?.interrupted).length);
+  const notUp = useTopology((s) => s.nodes?.filter((n) => (n.health ?? n.state) !== 'up').length ?? 0);
   return (
     <footer className="statusbar" role="contentinfo">
       <span className={`link link-${link}`}>{link === 'open' ? 'Connected to app' : link === 'connecting' ? 'Connecting…' : 'App connection lost: reconnecting'}</span>
       <span className="sb-item">Cluster: <strong>{info?.cluster ?? 'none'}</strong></span>
       <span className="sb-item">Node in use: <strong>{info?.nodeInUse ?? nodeInUse ?? '—'}</strong></span>
       <span className="sb-spacer" />
+      <span className="sb-item" data-testid="nodes-not-up">{notUp > 0 ? `${notUp} node${notUp === 1 ? '' : 's'} not up` : 'All nodes up'}</span>
       <span className="sb-item">{running > 0 ? `${running} task${running === 1 ? '' : 's'} running` : 'No tasks running'}</span>
       <ThemeSwitch />
       <span className="sb-item muted">{info ? `v${info.version} · ${info.face === 'electron' ? 'desktop' : 'browser bridge'}` : ''}</span>

@@ -54,6 +54,11 @@ describe('contract', () => {
         "lab.revive",
         "lab.status",
         "lab.up",
+        "node.evacuate",
+        "node.evacuatePlan",
+        "node.restore",
+        "node.setMaintenance",
+        "nodes.health",
         "nodes.list",
         "services.deploy",
         "services.status",
@@ -84,7 +89,7 @@ describe('contract', () => {
         "volumes.tree",
       ]
     `);
-    expect(EVENT_NAMES).toEqual(['state.changed', 'task', 'terminal.data', 'terminal.exit']);
+    expect(EVENT_NAMES).toEqual(['nodes.health', 'state.changed', 'task', 'terminal.data', 'terminal.exit']);
     for (const c of CHANNELS) expect(c).toMatch(/^[a-z][A-Za-z]*\.[a-z][A-Za-z]*$/);
     // The preload's schema-free list must be the same table.
     expect([...CHANNEL_NAMES].sort()).toEqual(CHANNELS);

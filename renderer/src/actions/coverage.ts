@@ -57,4 +57,9 @@ export const GUI_PATHS: Record<string, { action?: string; screen: string }> = {
   'terminal.ack': { screen: 'Consoles: sent as output is drawn (flow control)' },
   'terminal.reconnect': { screen: 'Consoles: Reconnect' },
   'terminal.close': { screen: 'Consoles: closing a tab' },
+  'nodes.health': { action: 'nodes.health', screen: 'Topology: each lane\'s health badge; status bar: nodes not up' },
+  'node.evacuatePlan': { action: 'node.evacuate', screen: 'Topology: a lane\'s menu, Evacuate… (the plan is the last question)' },
+  'node.evacuate': { action: 'node.evacuate', screen: 'Topology: a lane\'s menu, Evacuate…' },
+  'node.restore': { action: 'node.restore', screen: 'Topology: a lane\'s menu, Restore' },
+  'node.setMaintenance': { action: 'node.maintenance', screen: 'Topology: a lane\'s menu, Maintenance on/off' },
 };

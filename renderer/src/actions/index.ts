@@ -3,10 +3,11 @@ import { appActions } from './app.js';
 import { clusterActions } from './cluster.js';
 import { vcActions } from './vcs.js';
 import { nodeActions } from './nodes.js';
+import { healthActions } from './health.js';
 import { actionLabel, type Action } from './types.js';
 
 /** Every action of the app, in the order the palette lists them when nothing is typed. */
-export const ACTIONS: readonly Action[] = [...appActions, ...clusterActions, ...nodeActions, ...vcActions];
+export const ACTIONS: readonly Action[] = [...appActions, ...clusterActions, ...nodeActions, ...healthActions, ...vcActions];
 
 const byId = new Map(ACTIONS.map((a) => [a.id, a]));
 

@@ -6,6 +6,7 @@ import { useApp } from '../stores/app.js';
 import { vcColour, type Chip, type Lane } from '../stores/topology.logic.js';
 import { Badge, Dialog, Empty, ErrorState, Loading, Progress, UsageBar } from '../components/common.js';
 import { execOn } from '../actions/nodes.js';
+import { runAction } from '../actions/index.js';
 
 interface Menu { x: number; y: number; kind: 'vm'; key: string; node?: string } 
 interface NodeMenu { x: number; y: number; kind: 'node'; node: string }
@@ -86,7 +87,7 @@ const LaneView = memo(function LaneView({ lane, onMenu, eager }: { lane: Lane; o
           <span className="lane-name">{name}</span>
           <span className="mono muted small">{n.address}</span>
           {n.inUse && <Badge state="info">in use</Badge>}
-          {n.state !== 'up' && <Badge state="bad">{n.state}</Badge>}
+          {(n.health ?? n.state) !== 'up' && <Badge state={n.health === 'maintenance' || n.health === 'evacuating' ? 'info' : 'bad'}>{n.health ?? n.state}</Badge>}
         </div>
         <UsageBar label="cores" used={lane.coresUsed} total={n.cores} unit="" />
         <UsageBar label="memory" used={lane.memUsedMb} total={n.memMb} unit="MB" />
@@ -201,6 +202,8 @@ function ContextMenu({ menu, close }: { menu: AnyMenu; close: () => void }) {
         <button role="menuitem" onClick={() => { void openConsole({ kind: 'node', node: menu.node }); go('consoles'); close(); }}>Open shell</button>
         <button role="menuitem" onClick={() => { execOn([menu.node]); close(); }}>Run a command here…</button>
         {selection.length > 0 && <button role="menuitem" onClick={() => { propose(menu.node, selection); close(); }}>Move {selection.length} selected here…</button>}
+        <button role="menuitem" onClick={() => { void runAction('node.evacuate', [menu.node]); close(); }}>Evacuate…</button>
+        <button role="menuitem" onClick={() => { void runAction('node.restore', [menu.node]); close(); }}>Restore (bring its VMs back)</button>
       </div>
     );
   }
