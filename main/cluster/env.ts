@@ -95,7 +95,11 @@ export async function placementNodes(env: VcEnv, q: Queryable, exceptVc?: string
   const nodes = await refreshNodes(env);
   const usage = await nodeUsage(q, exceptVc);
   // A node in maintenance or being evacuated takes no new VMs (main/health).
-  const held = new Set((await q.query<{ name: string }>(`select name from nodes where admin_state <> 'active'`)).rows.map((r) => r.name));
+  // Read through to_jsonb so a database not yet at migration 003 (no admin_state) holds nothing
+  // instead of failing the query, and with it the transaction placement may run in.
+  const held = new Set((await q.query<{ name: string }>(
+    `select name from nodes where coalesce(to_jsonb(nodes) ->> 'admin_state', 'active') <> 'active'`,
+  )).rows.map((r) => r.name));
   const order = env.session.nodes().map((n) => n.name);
   return nodes
     .sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name))
