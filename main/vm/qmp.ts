@@ -232,6 +232,22 @@ export async function queryMigrate(q: QmpClient): Promise<MigrationInfo> {
   return q.execute('query-migrate');
 }
 
+/** Stops an outgoing migration; a running source goes on running (QEMU resumes it). */
+export async function migrateCancel(q: QmpClient): Promise<void> {
+  await q.execute('migrate_cancel');
+}
+
+/**
+ * What a QEMU is doing now: its run state and its last outgoing migration's status ('none'
+ * if it never sent one; an incoming QEMU shows its stream while it loads). Both are global
+ * to QEMU, so any client sees what an earlier client (a killed workstation) started.
+ */
+export async function observe(q: QmpClient): Promise<{ status: RunState; migration: MigrationInfo['status'] }> {
+  const s = await status(q);
+  const m = await queryMigrate(q);
+  return { status: s.status, migration: m.status ?? 'none' };
+}
+
 export interface MigrateOptions {
   /** Bytes per second; QEMU's default cap (32 MiB/s) makes a lab migration take seconds. */
   maxBandwidth?: number;
@@ -301,7 +317,10 @@ export async function finishRestore(q: QmpClient, opts: { timeoutMs?: number; po
   for (;;) {
     const s = await status(q);
     if (s.status !== 'inmigrate') {
-      if (s.status === 'paused' || s.status === 'postmigrate' || s.status === 'prelaunch') {
+      // A QEMU in postmigrate has handed its guest to another QEMU, which may have run it:
+      // resuming it would run a guest whose memory no longer matches its disk.
+      if (s.status === 'postmigrate') throw new VlxError('conflict', `${q.label}: this QEMU handed its guest over (postmigrate): it is not resumed`);
+      if (s.status === 'paused' || s.status === 'prelaunch') {
         if (opts.resume === false) return s.status;
         await cont(q);
         return 'running';

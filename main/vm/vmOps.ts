@@ -3,7 +3,7 @@ import { VlxError } from '../errors.js';
 import { sh } from '../util/quote.js';
 import type { NodeConn } from '../ssh/types.js';
 import { qemuArgs, TCG_ACCEL, type AccelArgs, type VmBoot, type VmDisk, type VmIncoming } from './qemuArgs.js';
-import { finishRestore, migrate, openQmp, quit, saveToFile, stop as qmpStop, systemPowerdown, type MigrationResult, type QmpClient } from './qmp.js';
+import { cont, finishRestore, migrate, observe, openQmp, queryMigrate, quit, saveToFile, status as qmpStatus, stop as qmpStop, systemPowerdown, type MigrationResult, type QmpClient } from './qmp.js';
 import { READY_MARKER, SerialConsole } from './serial.js';
 import type { ImageMeta } from '../images/types.js';
 import { readImageMeta as readMetaOf } from '../images/library.js';
@@ -153,15 +153,28 @@ export async function startOnNode(env: VcEnv, vc: VcRow, meta: ImageMeta, node: 
   const accel = await accelFor(env, conn, log);
   const specs = vms.map((vm) => launchSpec(env, vc, meta, vm, { accel, paused: true }));
   const res = parseLaunch(await runScript(conn, renderLaunchScript(specs)));
-  for (const vm of res.already) log(`${vc.name}/${vm}: already running on ${node}`);
+  // A QEMU left by a killed start may still wait in prelaunch (or paused): it is continued like a new one.
+  const resume: string[] = [];
+  await Promise.all(res.already.map(async (vm) => {
+    const spec = specs.find((s) => s.name === vm) as LaunchVm;
+    const q = await qmpOf(conn, spec.qmp, `${node}/${vc.name}/${vm}`);
+    try {
+      const st = (await qmpStatus(q)).status;
+      if (st === 'prelaunch' || st === 'paused') resume.push(vm);
+      log(`${vc.name}/${vm}: already ${st === 'running' ? 'running' : `there (${st})`} on ${node}`);
+    } finally {
+      q.close();
+    }
+  }));
   // Both built guests print the marker; an imported image is only known to run.
   const waitReady = meta.guest === 'busybox' || meta.guest === 'debian';
   // A full Debian boot with cloud-init takes a minute or two under TCG.
   const readyMs = meta.guest === 'debian' ? Math.max(readyTimeoutMs, 900_000) : readyTimeoutMs;
-  await Promise.all(res.started.map(async (vm) => {
+  await Promise.all([...res.started, ...resume].map(async (vm) => {
     const spec = specs.find((s) => s.name === vm) as LaunchVm;
     const label = `${node}/${vc.name}/${vm}`;
-    const serial = waitReady ? await openSerial(conn, spec.serial, label) : undefined;
+    // A guest that was paused after it booted has printed its marker long ago.
+    const serial = waitReady && !resume.includes(vm) ? await openSerial(conn, spec.serial, label) : undefined;
     const q = await qmpOf(conn, spec.qmp, label);
     try {
       await q.execute('cont');
@@ -244,10 +257,9 @@ export async function saveOnNode(env: VcEnv, vc: VcRow, node: string, vm: string
   }
   if (q) {
     try {
-      await qmpStop(q);
-      result = await saveToFile(q, vol.statePart);
-      await conn.run(sh('mv', '-f', vol.statePart, vol.state));
-      log(`${vc.name}/${vm}: state saved (${result.transferredBytes} bytes in ${result.totalTimeMs} ms)`);
+      result = await saveOrFinish(conn, q, vol, label, log);
+      if (result) await conn.run(sh('mv', '-f', vol.statePart, vol.state));
+      if (result) log(`${vc.name}/${vm}: state saved (${result.transferredBytes} bytes in ${result.totalTimeMs} ms)`);
       await quit(q);
     } finally {
       q.close();
@@ -257,6 +269,42 @@ export async function saveOnNode(env: VcEnv, vc: VcRow, node: string, vm: string
   }
   await haltOnNode(env, vc, node, [vm]);
   return result;
+}
+
+const IN_FLIGHT = ['setup', 'active', 'device', 'pre-switchover', 'wait-unplug', 'cancelling'];
+
+/**
+ * Pause and stream the state into the .part file, or finish what a killed save left: a save
+ * still streaming is waited for; one that completed (postmigrate) only needs its rename; one
+ * that failed left the QEMU in postmigrate, which QEMU refuses to migrate again until it is
+ * continued (its state went nowhere, so resuming it for an instant is safe) and paused again.
+ * Returns undefined when the state file is already complete.
+ */
+async function saveOrFinish(conn: NodeConn, q: QmpClient, vol: { state: string; statePart: string }, label: string,
+  log: (l: string) => void): Promise<MigrationResult | undefined> {
+  for (let i = 0; ; i++) {
+    const o = await observe(q);
+    if (IN_FLIGHT.includes(o.migration) && i < 600) {
+      await new Promise((r) => setTimeout(r, 100));
+      continue;
+    }
+    if (o.status === 'postmigrate' && o.migration === 'completed') {
+      if ((await conn.exec(`test -s ${sh(vol.statePart)}`)).code === 0) {
+        log(`recovery: ${label}: an interrupted save had completed: keeping its state file`);
+        const m = await queryMigrate(q);
+        return { status: 'completed', totalTimeMs: m['total-time'] ?? 0, downtimeMs: m.downtime ?? 0, transferredBytes: m.ram?.transferred ?? 0 };
+      }
+      if ((await conn.exec(`test -s ${sh(vol.state)}`)).code === 0) return undefined;
+      // Completed towards another QEMU, not a file: this is what a live move left behind (the settle step deals with it).
+      throw new VlxError('conflict', `${label}: this QEMU handed its guest to another QEMU (postmigrate): it has nothing to save`, 'see `vlx vc status`');
+    }
+    if (o.status === 'postmigrate' || o.status === 'finish-migrate') {
+      log(`recovery: ${label}: an interrupted save left the VM in ${o.status} (${o.migration}): saving again`);
+      await cont(q);
+    }
+    await qmpStop(q);
+    return saveToFile(q, vol.statePart);
+  }
 }
 
 /** Restore VMs of a VC on a node from their saved states, then delete the state files. */
@@ -311,9 +359,9 @@ export async function migrateToNode(env: VcEnv, vc: VcRow, meta: ImageMeta, vm: 
   try {
     result = await migrate(q, `tcp:${toAddress}:${port}`, { downtimeLimitMs: 100 });
   } catch (e) {
+    // Not necessarily a failed migration: a lost connection to the source says nothing about
+    // the stream, which QEMU carries on alone. The caller settles from what both QEMUs say.
     q.close();
-    // The source still runs the guest; the half-made target is removed, keeping the tap only if it was there before.
-    await haltOnNode(env, vc, to, [vm]).catch(() => undefined);
     throw e;
   }
   q.close();

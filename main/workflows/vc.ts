@@ -7,17 +7,18 @@ import { VlxError } from '../errors.js';
 import { sh } from '../util/quote.js';
 import { NODE_RUN } from '../config/paths.js';
 import type { Step, StepContext, WorkflowDef } from '../tasks/types.js';
-import { place, checkMove, type Mode, type Policy } from '../placement/place.js';
+import { place, type Mode, type Policy } from '../placement/place.js';
 import type { VcSpec } from '../domain/vcSpec.js';
-import { vcAddresses, vmAddress, vmIndex, vmRuntimePaths } from '../domain/addressing.js';
-import { renderOverlayScript, renderWaitGoneScript } from '../vm/scripts.js';
+import { vcAddresses } from '../domain/addressing.js';
+import { renderOverlayScript } from '../vm/scripts.js';
 import {
   ACTIVE_VM_STATES, clearMapping, deleteVolumes, getVc, findVc, insertVolumes, setMapping, setVcState, setVmState,
   upsertImage, vmsOf, volumesOf, type VcRow, type VmRow,
 } from '../cluster/repo.js';
-import { eachParallel, nodeAddress, placementNodes, runScript, type VcEnv } from '../cluster/env.js';
+import { eachParallel, placementNodes, runScript, type VcEnv } from '../cluster/env.js';
 import { syncNetwork } from '../network/sync.js';
-import { haltOnNode, migrateToNode, powerdownOnNode, readImageMeta, restoreOnNode, saveOnNode, startOnNode } from '../vm/vmOps.js';
+import { powerdownOnNode, readImageMeta, restoreOnNode, saveOnNode, startOnNode } from '../vm/vmOps.js';
+import { byNode, haltEverywhere, reportUnreachable, settleAndMap } from './vcNodes.js';
 import type { ImageMeta } from '../images/types.js';
 
 /**
@@ -28,17 +29,6 @@ import type { ImageMeta } from '../images/types.js';
  */
 const lockKey = (vc: string) => `vc:${vc}`;
 const step = (name: string, run: (ctx: StepContext) => Promise<void>): Step => ({ name, run });
-
-function byNode(vms: VmRow[]): Map<string, string[]> {
-  const m = new Map<string, string[]>();
-  for (const v of vms) {
-    if (!v.node) continue;
-    const list = m.get(v.node) ?? [];
-    list.push(v.name);
-    m.set(v.node, list);
-  }
-  return m;
-}
 
 const active = new Set<string>(ACTIVE_VM_STATES);
 
@@ -152,7 +142,14 @@ export function startWorkflow(env: VcEnv, name: string, policy: Policy, mode: Mo
         ctx.log('firewall rules and shared storage exports in place on every node');
       }),
       step('vms', async (ctx) => {
-        const { vc, meta, vms } = await vcAndMeta(env, name);
+        const { vc, meta, vms: rows } = await vcAndMeta(env, name);
+        // A copy of a VM elsewhere than the DB says (a move cut half-way) is settled first:
+        // the start must neither boot a second copy nor leave a paused husk behind.
+        const { lost } = await settleAndMap(env, vc, rows.filter((v) => v.state === 'starting' || v.state === 'running' || v.state === 'migrating'), ctx);
+        // A VM whose running state is gone boots again: that is what a start is for.
+        await setVmState(env.db, name, lost, 'starting', 'running');
+        await setVmState(env.db, name, rows.filter((v) => v.state === 'migrating').map((v) => v.name), 'running');
+        const vms = await vmsOf(env.db, name);
         const groups = [...byNode(vms.filter((v) => v.state === 'starting' || v.state === 'running'))];
         let done = 0;
         await eachParallel(groups, async ([node, list]) => {
@@ -188,36 +185,33 @@ export function stopWorkflow(env: VcEnv, name: string, timeoutS: number): Workfl
         await setVcState(env.db, name, 'stopping');
       }),
       step('shutdown', async (ctx) => {
-        const { vc, vms } = await vcAndMeta(env, name);
-        await eachParallel([...byNode(vms.filter((v) => v.state === 'stopping'))],
+        const vc = await getVc(env.db, name);
+        const { unreachable } = await settleAndMap(env, vc, (await vmsOf(env.db, name)).filter((v) => v.state === 'stopping'), ctx);
+        const stopping = (await vmsOf(env.db, name)).filter((v) => v.state === 'stopping');
+        // A node that does not answer cannot shut its VMs down: the others still stop cleanly.
+        reportUnreachable(ctx, name, stopping, unreachable, 'not stopped');
+        await eachParallel([...byNode(stopping.filter((v) => !unreachable.includes(v.node as string)))],
           ([node, list]) => powerdownOnNode(env, vc, node, list, timeoutS, ctx.log), ([node]) => node);
       }),
       step('cleanup', async (ctx) => {
         const vc = await getVc(env.db, name);
         const vms = await vmsOf(env.db, name);
         // A QEMU the DB does not know about (a move killed half-way) must not outlive the stop.
-        await haltEverywhere(env, vc, vms.map((v) => v.name), ctx);
+        const unreachable = await haltEverywhere(env, vc, vms.map((v) => v.name), ctx);
+        // The VMs of a node that does not answer keep their mapping and show as 'error' until a
+        // later stop (or the node's return) settles them; the VC itself is stopped.
+        const unknown = reportUnreachable(ctx, name, vms.filter((v) => v.state !== 'stopped'), unreachable, 'not stopped');
+        const stopped = vms.map((v) => v.name).filter((v) => !unknown.includes(v));
         await env.db.tx(async (q) => {
-          await clearMapping(q, name);
-          await setVmState(q, name, vms.map((v) => v.name), 'stopped', 'stopped');
+          await clearMapping(q, name, stopped);
+          await setVmState(q, name, stopped, 'stopped', 'stopped');
+          await setVmState(q, name, unknown, 'error', 'stopped');
           await setVcState(q, name, 'stopped');
         });
         await syncNetwork(env, { log: ctx.log });
       }),
     ],
   };
-}
-
-async function haltEverywhere(env: VcEnv, vc: VcRow, vms: string[], ctx: StepContext): Promise<void> {
-  const nodes = env.session.nodes().map((n) => n.name);
-  await Promise.all(nodes.map(async (node) => {
-    try {
-      const killed = await haltOnNode(env, vc, node, vms);
-      if (killed.length) ctx.log(`${node}: stopped hard: ${killed.join(', ')}`);
-    } catch (e) {
-      ctx.log(`${node}: not reachable, skipped: ${(e as Error).message.split('\n')[0]}`);
-    }
-  }));
 }
 
 // --------------------------------------------------------------------------------- save
@@ -238,8 +232,14 @@ export function saveWorkflow(env: VcEnv, name: string): WorkflowDef {
         await setVcState(env.db, name, 'saving');
       }),
       step('save', async (ctx) => {
-        const { vc, vms } = await vcAndMeta(env, name);
-        const todo = vms.filter((v) => v.state === 'saving' && v.node);
+        const vc = await getVc(env.db, name);
+        const { unreachable, lost } = await settleAndMap(env, vc, (await vmsOf(env.db, name)).filter((v) => v.state === 'saving'), ctx);
+        for (const v of lost) ctx.log(`${name}/${v}: its running state was lost before the save: nothing to save`);
+        await setVmState(env.db, name, lost, 'error', 'saved');
+        const vms = await vmsOf(env.db, name);
+        const unknown = reportUnreachable(ctx, name, vms.filter((v) => v.state === 'saving'), unreachable, 'not saved');
+        await setVmState(env.db, name, unknown, 'error', 'saved');
+        const todo = vms.filter((v) => v.state === 'saving' && v.node && !unknown.includes(v.name));
         let done = 0;
         await eachParallel(todo, async (v) => {
           await saveOnNode(env, vc, v.node as string, v.name, ctx.log);
@@ -288,7 +288,9 @@ export function restoreWorkflow(env: VcEnv, name: string, policy?: Policy, mode?
         await syncNetwork(env, { tapsPending: true, log: ctx.log });
       }),
       step('restore', async (ctx) => {
-        const { vc, meta, vms } = await vcAndMeta(env, name);
+        const { vc, meta, vms: rows } = await vcAndMeta(env, name);
+        await settleAndMap(env, vc, rows.filter((v) => v.state === 'restoring'), ctx);
+        const vms = await vmsOf(env.db, name);
         await eachParallel([...byNode(vms.filter((v) => v.state === 'restoring'))], async ([node, list]) => {
           await restoreOnNode(env, vc, meta, node, list, ctx.log);
           await setVmState(env.db, name, list, 'running');
@@ -315,7 +317,8 @@ export function destroyWorkflow(env: VcEnv, name: string): WorkflowDef {
       step('halt', async (ctx) => {
         const vc = await getVc(env.db, name);
         const vms = await vmsOf(env.db, name);
-        await haltEverywhere(env, vc, vms.map((v) => v.name), ctx);
+        const unreachable = await haltEverywhere(env, vc, vms.map((v) => v.name), ctx);
+        reportUnreachable(ctx, name, vms, unreachable, 'if it still runs there, it outlives its VC until the node is stopped');
         await env.session.onNodes('all', sh('rm', '-rf', `${NODE_RUN}/vm/${vc.name}`));
         await env.db.tx(async (q) => {
           await clearMapping(q, name);
@@ -338,76 +341,4 @@ export function destroyWorkflow(env: VcEnv, name: string): WorkflowDef {
   };
 }
 
-// --------------------------------------------------------------------------------- move
-
-async function runningOn(env: VcEnv, vc: VcRow, node: string, vm: string): Promise<boolean> {
-  const out = await runScript(await env.session.node(node), renderWaitGoneScript(vmRuntimePaths(vc.name, vm).pid, 0));
-  return out.trim() === 'alive';
-}
-
-export interface MoveRequest {
-  vc: string;
-  vm: string;
-  to: string;
-}
-
-export function moveWorkflow(env: VcEnv, req: MoveRequest): WorkflowDef {
-  const { vc: name, vm, to } = req;
-  return {
-    kind: 'vm.move',
-    target: `${name}/${vm}`,
-    params: { to },
-    lockKey: lockKey(name),
-    steps: [
-      step('move', async (ctx) => {
-        const { vc, meta, vms } = await vcAndMeta(env, name);
-        const row = vms.find((v) => v.name === vm);
-        if (!row) throw new VlxError('not-found', `VC ${name} has no VM "${vm}"`);
-        if (row.node === to && row.state !== 'migrating') return ctx.log(`${name}/${vm} is already on ${to}`);
-        if (!row.node || !['running', 'saved', 'migrating'].includes(row.state)) {
-          throw new VlxError('conflict', `${name}/${vm} is ${row.state}: only a running or saved VM can move`, 'a stopped VM is placed when its VC starts');
-        }
-        const from = row.node;
-        const nodes = await placementNodes(env, env.db, undefined);
-        if (row.state !== 'migrating') {
-          checkMove({ name: vm, vcpus: vc.vcpus, memMb: vc.memMb, node: from }, to, nodes, vc.mode);
-        }
-        if (row.state === 'saved') {
-          await setMapping(env.db, name, { [vm]: to });
-          await setVmState(env.db, name, [vm], 'restoring');
-          await syncNetwork(env, { tapsPending: true, log: ctx.log });
-          await restoreOnNode(env, vc, meta, to, [vm], ctx.log);
-          await setVmState(env.db, name, [vm], 'running', 'running');
-          await syncNetwork(env, { log: ctx.log });
-          return;
-        }
-        if (row.state === 'migrating') {
-          // An earlier move was interrupted: whichever side still runs the guest decides.
-          const srcAlive = await runningOn(env, vc, from, vm);
-          const dstAlive = await runningOn(env, vc, to, vm);
-          if (!srcAlive && dstAlive) {
-            await setMapping(env.db, name, { [vm]: to });
-            await setVmState(env.db, name, [vm], 'running');
-            await syncNetwork(env, { log: ctx.log });
-            await haltOnNode(env, vc, from, [vm]);
-            return ctx.log(`${name}/${vm}: the interrupted migration had completed; now mapped to ${to}`);
-          }
-          if (!srcAlive) throw new VlxError('remote-failed', `${name}/${vm} runs neither on ${from} nor on ${to}`, 'stop and start the VC');
-          await haltOnNode(env, vc, to, [vm]);
-        }
-        const t0 = Date.now();
-        await setVmState(env.db, name, [vm], 'migrating');
-        await syncNetwork(env, { extraTaps: [{ vc: name, vm, node: to }], tapsPending: true, log: ctx.log });
-        const result = await migrateToNode(env, vc, meta, vm, from, to, nodeAddress(env, to), ctx.log);
-        await setMapping(env.db, name, { [vm]: to });
-        await setVmState(env.db, name, [vm], 'running');
-        await syncNetwork(env, { log: ctx.log });
-        const tRoutes = Date.now() - t0;
-        await haltOnNode(env, vc, from, [vm]);
-        const addr = vmAddress(name, vc.subnet, vmIndex(vm));
-        ctx.log(`moved ${name}/${vm} (${addr.ip}) ${from} → ${to}: QEMU total ${result.totalTimeMs} ms, downtime ${result.downtimeMs} ms; ` +
-          `routes moved ${tRoutes} ms after start`);
-      }),
-    ],
-  };
-}
+export { moveWorkflow, type MoveRequest } from './move.js';
