@@ -37,6 +37,12 @@ export interface VmSpec {
   incoming?: VmIncoming;
   /** Start paused (-S); used by tests and by restore when the caller wants to inspect first. */
   paused?: boolean;
+  /**
+   * A second QMP monitor (`<name>.watch`) for observers that must not wait behind the
+   * workflow's own connection (QEMU serves one client per monitor at a time): status
+   * probes, the crash tests' sampler.
+   */
+  watch?: boolean;
 }
 
 export interface QemuCommand {
@@ -96,6 +102,11 @@ export function vmRunFiles(runDir: string, name: string, instance?: string): { p
     qmpSocket: socketPath(runDir, `${base}.qmp`, 'runDir'),
     serialSocket: socketPath(runDir, `${base}.serial`, 'runDir'),
   };
+}
+
+/** The observers' QMP socket next to a VM's main one. */
+export function watchSocket(qmpSocket: string): string {
+  return qmpSocket.replace(/\.qmp$/, '.watch');
 }
 
 function incomingUri(inc: VmIncoming): string {
@@ -164,5 +175,6 @@ export function qemuArgs(spec: VmSpec, binary = 'qemu-system-x86_64'): QemuComma
 
   if (spec.incoming) argv.push('-incoming', incomingUri(spec.incoming));
   if (spec.paused) argv.push('-S');
+  if (spec.watch) argv.push('-qmp', `unix:${watchSocket(files.qmpSocket)},server=on,wait=off`);
   return { argv, ...files };
 }

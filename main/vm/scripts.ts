@@ -154,6 +154,8 @@ export interface HaltVm {
   qmp: string;
   serial: string;
   tap: string;
+  /** The observers' QMP socket, if the VM has one. */
+  watch?: string;
 }
 
 /**
@@ -168,7 +170,7 @@ export function renderHaltScript(vms: HaltVm[], opts: { keepTap?: boolean } = {}
       `if vlx_alive ${sh(vm.pidFile)}; then kill -9 "$(cat ${sh(vm.pidFile)})"; echo ${sh(`killed ${vm.name}`)};`,
       // SIGKILL is delivered at once but the process lingers until the kernel reaps it.
       `  i=0; while vlx_alive ${sh(vm.pidFile)} && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done; fi`,
-      sh('rm', '-f', vm.pidFile, vm.qmp, vm.serial),
+      sh('rm', '-f', vm.pidFile, vm.qmp, vm.serial, ...(vm.watch ? [vm.watch] : [])),
     );
     if (!opts.keepTap) lines.push(`ip link show dev ${sh(vm.tap)} > /dev/null 2>&1 && ${sh('ip', 'link', 'del', 'dev', vm.tap)} || true`);
   }

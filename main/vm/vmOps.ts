@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { VlxError } from '../errors.js';
 import { sh } from '../util/quote.js';
 import type { NodeConn } from '../ssh/types.js';
-import { qemuArgs, TCG_ACCEL, type AccelArgs, type VmBoot, type VmDisk, type VmIncoming } from './qemuArgs.js';
+import { qemuArgs, watchSocket, TCG_ACCEL, type AccelArgs, type VmBoot, type VmDisk, type VmIncoming } from './qemuArgs.js';
 import { cont, finishRestore, migrate, observe, openQmp, queryMigrate, quit, saveToFile, status as qmpStatus, stop as qmpStop, systemPowerdown, type MigrationResult, type QmpClient } from './qmp.js';
 import { READY_MARKER, SerialConsole } from './serial.js';
 import type { ImageMeta } from '../images/types.js';
@@ -113,6 +113,7 @@ export function launchSpec(env: VcEnv, vc: VcRow, meta: ImageMeta, vm: string, o
     nic: { tap: addr.tap, mac: addr.mac },
     ...(opts.incoming ? { incoming: opts.incoming } : {}),
     ...(opts.paused ? { paused: true } : {}),
+    watch: true,
   });
   return {
     name: vm, runDir: run.dir, pidFile: cmd.pidFile, qmp: cmd.qmpSocket, serial: cmd.serialSocket, argv: cmd.argv,
@@ -123,7 +124,7 @@ export function launchSpec(env: VcEnv, vc: VcRow, meta: ImageMeta, vm: string, o
 export function haltSpec(vc: VcRow, vm: string): HaltVm {
   const addr = vmAddress(vc.name, vc.subnet, vmIndex(vm));
   const run = vmRuntimePaths(vc.name, vm);
-  return { name: vm, pidFile: run.pid, qmp: run.qmp, serial: run.serial, tap: addr.tap };
+  return { name: vm, pidFile: run.pid, qmp: run.qmp, serial: run.serial, tap: addr.tap, watch: watchSocket(run.qmp) };
 }
 
 /** `started NAME` / `already NAME` lines of the launch script. */
