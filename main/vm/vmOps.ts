@@ -156,12 +156,14 @@ export async function startOnNode(env: VcEnv, vc: VcRow, meta: ImageMeta, node: 
   const res = parseLaunch(await runScript(conn, renderLaunchScript(specs)));
   // A QEMU left by a killed start may still wait in prelaunch (or paused): it is continued like a new one.
   const resume: string[] = [];
+  const prelaunch: string[] = [];
   await Promise.all(res.already.map(async (vm) => {
     const spec = specs.find((s) => s.name === vm) as LaunchVm;
     const q = await qmpOf(conn, spec.qmp, `${node}/${vc.name}/${vm}`);
     try {
       const st = (await qmpStatus(q)).status;
       if (st === 'prelaunch' || st === 'paused') resume.push(vm);
+      if (st === 'prelaunch') prelaunch.push(vm);
       log(`${vc.name}/${vm}: already ${st === 'running' ? 'running' : `there (${st})`} on ${node}`);
     } finally {
       q.close();
@@ -174,8 +176,8 @@ export async function startOnNode(env: VcEnv, vc: VcRow, meta: ImageMeta, node: 
   await Promise.all([...res.started, ...resume].map(async (vm) => {
     const spec = specs.find((s) => s.name === vm) as LaunchVm;
     const label = `${node}/${vc.name}/${vm}`;
-    // A guest that was paused after it booted has printed its marker long ago.
-    const serial = waitReady && !resume.includes(vm) ? await openSerial(conn, spec.serial, label) : undefined;
+    // A guest that was paused after it booted has printed its marker long ago; one in prelaunch has not started.
+    const serial = waitReady && (!resume.includes(vm) || prelaunch.includes(vm)) ? await openSerial(conn, spec.serial, label) : undefined;
     const q = await qmpOf(conn, spec.qmp, label);
     try {
       await q.execute('cont');

@@ -18,7 +18,7 @@ import {
 import { eachParallel, placementNodes, runScript, type VcEnv } from '../cluster/env.js';
 import { syncNetwork } from '../network/sync.js';
 import { powerdownOnNode, readImageMeta, restoreOnNode, saveOnNode, startOnNode } from '../vm/vmOps.js';
-import { byNode, haltEverywhere, reportUnreachable, settleAndMap } from './vcNodes.js';
+import { byNode, haltEverywhere, reportUnreachable, settleAndMap, unknownNote } from './vcNodes.js';
 import type { ImageMeta } from '../images/types.js';
 
 /**
@@ -246,6 +246,7 @@ export function saveWorkflow(env: VcEnv, name: string): WorkflowDef {
           await setVmState(env.db, name, [v.name], 'saved');
           ctx.progress(++done / todo.length, `${done}/${todo.length} VMs`);
         }, (v) => `${v.node}/${v.name}`);
+        if (unknown.length) ctx.progress(1, `${done}/${todo.length} VMs saved; ${unknownNote(vms.filter((v) => unknown.includes(v.name)))}`);
       }),
       step('network', async (ctx) => {
         await syncNetwork(env, { log: ctx.log });

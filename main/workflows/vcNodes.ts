@@ -64,6 +64,10 @@ export function reportUnreachable(ctx: StepContext, vc: string, rows: VmRow[], u
   const lost = rows.filter((r) => r.node && unreachable.includes(r.node));
   if (lost.length === 0) return [];
   for (const r of lost) ctx.log(`${vc}/${r.name}: unknown: its node ${r.node} does not answer (${what})`);
-  ctx.progress(1, `unknown, node not reachable: ${lost.map((r) => `${r.name} on ${r.node}`).join(', ')}`);
+  ctx.progress(1, unknownNote(lost));
   return lost.map((r) => r.name);
+}
+
+export function unknownNote(rows: Pick<VmRow, 'name' | 'node'>[]): string {
+  return `unknown, node not reachable: ${rows.map((r) => `${r.name} on ${r.node}`).join(', ')}`;
 }

@@ -83,6 +83,11 @@ export class QemuSampler {
     this.ns = netnsInodes(nodes);
   }
 
+  /** VMs to account for from now on, seen or not (a VM not yet started counts as down). */
+  track(vms: string[]): void {
+    for (const vm of vms) if (!this.up.has(vm)) this.up.set(vm, []);
+  }
+
   start(): void {
     this.timer = setInterval(() => void this.sample(), this.everyMs);
   }
