@@ -126,7 +126,10 @@ describe('a node crashed under a running VC', () => {
     expectVm3Reported(r);
     expect((await s.listVcs()).map((v) => v.name)).not.toContain(VC);
     await revive();
-    // The crash took n3's QEMU with it; its /run is empty after the revive.
-    expect(await leftovers(VC, subnet.split('.').slice(0, 3).join('.') + '.')).toEqual([]);
+    // The crash took n3's QEMU with it and its /run is empty after the revive. Its network
+    // namespace, though, survives a lab crash (a real power cycle would not keep it): the
+    // taps, routes and rules it had stay until the next network sync or halt there.
+    const left = await leftovers(VC, subnet.split('.').slice(0, 3).join('.') + '.');
+    expect(left.filter((l) => !l.startsWith('n3: ') || /^n3: (run|qemu|file):/.test(l))).toEqual([]);
   });
 });
