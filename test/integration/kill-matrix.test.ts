@@ -144,11 +144,13 @@ const CYCLE: Workflow[] = [
 ];
 
 const durations = new Map<string, number>();
+/** When the measured run's task started (the CLI's first output): before it, only the process starts up. */
+const starts = new Map<string, number>();
 
 /** One run of a workflow: killed at `killAtMs` (undefined: measured, not killed), re-run if the kill landed. */
 async function runCase(w: Workflow, round: number, killAtMs: number | undefined): Promise<void> {
   const t0 = Date.now();
-  const { child, done } = spawnVlx(w.args);
+  const { child, done, firstOutput } = spawnVlx(w.args);
   let killed = false;
   if (killAtMs !== undefined) {
     const timer = setTimeout(() => { killed = child.kill('SIGKILL'); }, killAtMs);
@@ -160,6 +162,7 @@ async function runCase(w: Workflow, round: number, killAtMs: number | undefined)
     const first = await done;
     expect(first.code, `${w.name}: ${first.out}`).toBe(0);
     durations.set(w.name, Date.now() - t0);
+    starts.set(w.name, await firstOutput);
   }
   const st = stats.get(w.name) ?? { tried: 0, killed: 0, interrupted: 0, settled: 0, longestDownMs: 0 };
   if (killAtMs !== undefined) st.tried++;
@@ -205,8 +208,9 @@ function printReport(): void {
   const rows = CYCLE.map((w) => {
     const st = stats.get(w.name);
     const d = durations.get(w.name);
+    const from = starts.get(w.name);
     const down = w.up.length ? `${st?.longestDownMs ?? 0} ms` : 'n/a (asked down)';
-    return `| ${w.name} | ${d ?? '?'} ms | ${st?.tried ?? 0} | ${st?.killed ?? 0} | ${st?.interrupted ?? 0} | ${st?.settled ?? 0} | ${down} |`;
+    return `| ${w.name} | ${d ?? '?'} ms (task from ${from ?? '?'} ms) | ${st?.tried ?? 0} | ${st?.killed ?? 0} | ${st?.interrupted ?? 0} | ${st?.settled ?? 0} | ${down} |`;
   });
   process.stdout.write([
     '', `kill matrix: ${POINTS} instants per workflow, ${sampler?.samples ?? 0} QEMU samples, ${sampler?.violations.length ?? 0} with two running copies`,
@@ -223,7 +227,12 @@ describe('kill -9 of the CLI at any instant of each VC workflow', () => {
 
   test(`${POINTS} rounds, each killing every workflow once at its round's instant`, async () => {
     for (let i = 0; i < POINTS; i++) {
-      for (const w of CYCLE) await runCase(w, i + 1, Math.round(((i + 0.5) / POINTS) * (durations.get(w.name) ?? 1000)));
+      for (const w of CYCLE) {
+        // Evenly spaced over the part of the run in which the workflow acts (from its task's start to the end).
+        const from = starts.get(w.name) ?? 0;
+        const d = durations.get(w.name) ?? 1000;
+        await runCase(w, i + 1, Math.round(from + ((i + 0.5) / POINTS) * (d - from)));
+      }
     }
   });
 });
@@ -237,13 +246,18 @@ describe('the node the CLI is connected to crashes during a live move', () => {
     putCluster({ ...getCluster('lab'), lastNode: 'n4' }, true);
     const t0 = Date.now();
     const { child, done } = spawnVlx(['vm', 'move', `${VC}/vm2`, '--to', 'n3']);
-    await new Promise((r) => setTimeout(r, Math.round((durations.get('live move') ?? 3000) / 2)));
+    // The crash lands once the target QEMU is there: the migration is being set up or streams.
+    const deadline = Date.now() + 2 * (durations.get('live move') ?? 5000);
+    while (Date.now() < deadline && !(await sampler.sample()).some((c) => c.vm === 'vm2' && c.node === 'n3')) {
+      await new Promise((r) => setTimeout(r, 30));
+    }
     await labCrash('n4');
     crashed = 'n4';
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    const tCrash = Date.now() - t0;
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
     const first = await done;
     clearTimeout(timer);
-    process.stdout.write(`move during the crash of n4: ${first.signal ?? `exit ${first.code}`} after ${Date.now() - t0} ms; it said:\n${first.out.split('\n').slice(-8).join('\n')}\n`);
+    process.stdout.write(`move with n4 crashed at ${tCrash} ms: ${first.signal ?? `exit ${first.code}`} after ${Date.now() - t0} ms; it said:\n${first.out.split('\n').slice(-8).join('\n')}\n`);
     const again = await vlx(['vm', 'move', `${VC}/vm2`, '--to', 'n3']);
     expect(again.code, again.stderr).toBe(0);
     expect(await vmRows()).toEqual([['vm1', 'running', 'n1'], ['vm2', 'running', 'n3']]);

@@ -145,13 +145,24 @@ export class QemuSampler {
 }
 
 /** The built CLI as a child process, to be killed. Resolves with its exit (code, or the signal). */
-export function spawnVlx(args: string[]): { child: ChildProcess; done: Promise<{ code: number | null; signal: string | null; out: string }> } {
+export function spawnVlx(args: string[]): {
+  child: ChildProcess; firstOutput: Promise<number>; done: Promise<{ code: number | null; signal: string | null; out: string }>;
+} {
+  const t0 = Date.now();
   const child = spawn('bin/vlx', ['--cluster', 'lab', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  child.stdout?.on('data', (c: Buffer) => { out += String(c); });
-  child.stderr?.on('data', (c: Buffer) => { out += String(c); });
+  let first: (ms: number) => void = () => {};
+  // The CLI says nothing until its task has started: the first byte marks the workflow's start.
+  const firstOutput = new Promise<number>((resolve) => { first = resolve; });
+  const onData = (c: Buffer): void => {
+    if (!out) first(Date.now() - t0);
+    out += String(c);
+  };
+  child.stdout?.on('data', onData);
+  child.stderr?.on('data', onData);
   const done = new Promise<{ code: number | null; signal: string | null; out: string }>((resolve) => {
     child.on('close', (code, signal) => resolve({ code, signal, out }));
   });
-  return { child, done };
+  void done.then(() => first(Date.now() - t0));
+  return { child, firstOutput, done };
 }
