@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { ensureVcLab, stopVcLab, expectOk, guestRun, leftovers, NODES, vcService, vlx } from './vc-support.js';
 import { QemuSampler, spawnVlx } from './kill-support.js';
-import type { VcService } from '../../main/services/vc.js';
+import type { VcService } from '../../main/service/vcCore.js';
 import { listTasks, taskLog } from '../../main/tasks/store.js';
 import { getCluster, putCluster } from '../../main/config/clusters.js';
 import { labCrash } from '../../main/lab/index.js';
-import { reviveLabNode } from '../../main/services/lab.js';
+import { reviveLabNode } from '../../main/service/labStart.js';
 
 /**
  * Issue 14's kill matrix on the real lab with the tiny guest. One 2-VM VC goes round the

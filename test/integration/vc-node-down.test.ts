@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { ensureVcLab, stopVcLab, expectOk, leftovers, onNode, vcService, vlx } from './vc-support.js';
-import type { VcService } from '../../main/services/vc.js';
+import type { VcService } from '../../main/service/vcCore.js';
 import type { TaskSummary } from '../../main/tasks/types.js';
 import { getTask } from '../../main/tasks/store.js';
 import { labCrash } from '../../main/lab/index.js';
-import { reviveLabNode } from '../../main/services/lab.js';
+import { reviveLabNode } from '../../main/service/labStart.js';
 
 /**
  * A node crashes (`lab crash n3`: link cut, everything it ran killed) under a running 4-VM
