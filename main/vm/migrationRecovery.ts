@@ -130,6 +130,10 @@ export function decideRecovery(o: Observed): RecoveryPlan {
   if (T === 'running') {
     return { kind: 'target', why: 'the target runs the guest: the migration completed', contTarget: false, stopSource };
   }
+  if ((T === 'paused' || T === 'prelaunch') && S === 'running') {
+    // The source only runs again after a hand-over if someone resumed it: then both have been live.
+    return { kind: 'manual', why: `the target has loaded the guest (${T}) and the source runs it: one of them was resumed outside a workflow` };
+  }
   if (T === 'paused' || T === 'prelaunch') {
     // Loaded the whole stream but not running (a paused guest was moved, or it was stopped
     // after it ran): it holds the latest state, the source only an older one.

@@ -98,6 +98,7 @@ describe('the cases of issue 14', () => {
     // unknowable
     ['source node down, target loading', at('unreachable', 'none', 'inmigrate'), { kind: 'manual' }],
     ['both running', at('running', 'completed', 'running'), { kind: 'manual' }],
+    ['target loaded and paused, source running', at('running', 'completed', 'paused'), { kind: 'manual' }],
     ['postcopy with the target running', at('postmigrate', 'postcopy-active', 'running'), { kind: 'wait' }],
     ['postcopy that lost its target', at('postmigrate', 'postcopy-active', 'missing'), { kind: 'manual' }],
     ['nothing anywhere', at('missing', 'none', 'missing'), { kind: 'lost', stopSource: false, stopTarget: false }],
