@@ -396,8 +396,12 @@ export class NodeConnection implements NodeConn {
     await new Promise<void>((resolve) => {
       c.once('close', () => resolve());
       c.end();
-      // A half-open connection never confirms the close.
-      setTimeout(resolve, 500).unref();
+      // A half-open connection (a crashed node) never confirms the close, and its socket,
+      // still retransmitting, would keep the process alive for minutes: drop it.
+      setTimeout(() => {
+        c.destroy();
+        resolve();
+      }, 500).unref();
     });
     c.removeAllListeners();
   }

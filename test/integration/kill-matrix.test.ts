@@ -161,8 +161,12 @@ async function runCase(w: Workflow, round: number, killAtMs: number | undefined)
   } else {
     const first = await done;
     expect(first.code, `${w.name}: ${first.out}`).toBe(0);
-    durations.set(w.name, Date.now() - t0);
-    starts.set(w.name, await firstOutput);
+    // The shorter of the measuring rounds: a round slowed by a busy machine would put instants past the end.
+    const d = Date.now() - t0;
+    if (d < (durations.get(w.name) ?? Infinity)) {
+      durations.set(w.name, d);
+      starts.set(w.name, await firstOutput);
+    }
   }
   const st = stats.get(w.name) ?? { tried: 0, killed: 0, afterEnd: 0, interrupted: 0, settled: 0, longestDownMs: 0 };
   if (killAtMs !== undefined) st.tried++;
@@ -225,8 +229,8 @@ function printReport(): void {
 }
 
 describe('kill -9 of the CLI at any instant of each VC workflow', () => {
-  test('measure: one clean round', async () => {
-    for (const w of CYCLE) await runCase(w, 0, undefined);
+  test('measure: two clean rounds', async () => {
+    for (let i = 0; i < 2; i++) for (const w of CYCLE) await runCase(w, 0, undefined);
     process.stdout.write(`durations: ${[...durations].map(([n, d]) => `${n} ${d} ms`).join(', ')}\n`);
   });
 
