@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
-import { ensureVcLab, stopVcLab, expectOk, guestRun, leftovers, NODES, vcService, vlx } from './vc-support.js';
+import { ensureVcLab, stopVcLab, expectOk, guestRun, leftovers, NODES, testVc, vcService, vlx } from './vc-support.js';
 import { QemuSampler, spawnVlx } from './kill-support.js';
 import type { VcService } from '../../main/service/vcCore.js';
 import { listTasks, taskLog } from '../../main/tasks/store.js';
@@ -19,7 +19,7 @@ import { reviveLabNode } from '../../main/service/labStart.js';
  *
  * VLX_KILL_POINTS (default 10) sets the number of instants per workflow.
  */
-const VC = 'kmx';
+const VC = testVc('kmx');
 const POINTS = Number(process.env.VLX_KILL_POINTS ?? 10);
 let s: VcService;
 let sampler: QemuSampler;
