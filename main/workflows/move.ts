@@ -61,7 +61,7 @@ async function move(env: VcEnv, name: string, vm: string, to: string, ctx: StepC
   }
   if (holder === to) {
     await syncNetwork(env, { log: ctx.log });
-    return ctx.log(`${name}/${vm} is on ${to}`);
+    return ctx.log(`${name}/${vm} is already on ${to}`);
   }
   if (row.state !== 'migrating' || holder !== row.node) {
     checkMove({ name: vm, vcpus: vc.vcpus, memMb: vc.memMb, node: holder }, to, await placementNodes(env, env.db, undefined), vc.mode);
