@@ -45,7 +45,8 @@ export const GUI_PATHS: Record<string, { action?: string; screen: string }> = {
   'vc.restore': { action: 'vc.restore', screen: 'Virtual clusters: Restore' },
   'vc.destroy': { action: 'vc.destroy', screen: 'Virtual clusters: Destroy…' },
   'vc.previewPlacement': { action: 'vc.create', screen: 'Virtual clusters: the wizard\'s placement preview' },
-  'vm.planMove': { action: 'vm.move', screen: 'Topology: the move confirmation after a drag or "Move to…"' },
+  // The GUI shows the same decision without a round trip: the domain's moveAction, from the contract.
+  'vm.planMove': { action: 'vm.move', screen: 'Topology: the move confirmation after a drag or "Move to…" (same rule, computed in the window)' },
   'vm.move': { action: 'vm.move', screen: 'Topology: drag a VM to another node' },
   'volumes.tree': { action: 'go.volumes', screen: 'Volumes' },
   'volumes.reset': { screen: 'Volumes: Reset' },
