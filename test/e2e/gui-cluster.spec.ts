@@ -163,3 +163,28 @@ test('node details, the database and the node services, as the nodes themselves 
   await setTheme('light');
   expect(errors).toEqual([]);
 });
+
+test('dark theme on the topology and on a real node shell, and the terminal follows a theme switch', async () => {
+  test.setTimeout(120_000);
+  const n = labNodes[0]!;
+  await setTheme('dark');
+  await page.locator('button.nav[data-screen="topology"]').click();
+  await expect(page.locator(`.lane[data-node="${n.name}"]`)).toBeVisible({ timeout: 60_000 });
+  await page.screenshot({ path: join(shots, 'lab-topology-dark.png') });
+
+  await palette('node shell');
+  await page.getByRole('dialog', { name: 'Command palette' }).getByRole('combobox').fill(n.name);
+  await page.keyboard.press('Enter');
+  await expect(page.locator('.term-state')).toHaveText('connected', { timeout: 60_000 });
+  await page.keyboard.type('ls --color=always -d /srv /etc /bin; echo "$(hostname) ready"\n');
+  await expect(page.locator('.term-pane')).toContainText(`${n.name} ready`, { timeout: 30_000 });
+  // xterm's DOM renderer paints the theme's foreground on its rows: that is what a theme switch must change.
+  const bg = () => page.evaluate(() => getComputedStyle(document.querySelector('.term-pane .xterm-rows')!).color);
+  const dark = await bg();
+  await page.screenshot({ path: join(shots, 'lab-console-dark.png') });
+  // Switched from the palette while the shell has the focus: the terminal repaints in the light colours.
+  await palette('theme light');
+  await expect.poll(bg).not.toBe(dark);
+  await page.screenshot({ path: join(shots, 'lab-console-light.png') });
+  expect(errors).toEqual([]);
+});

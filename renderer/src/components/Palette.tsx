@@ -15,6 +15,8 @@ export function Palette() {
   const input = useRef<HTMLInputElement>(null);
   const list = useRef<HTMLUListElement>(null);
   const restore = useRef<HTMLElement | null>(null);
+  /** Enter pressed while the choices were still loading: run the best match once they are here. */
+  const enterEarly = useRef(false);
 
   useEffect(() => {
     if (!open) return;
@@ -44,8 +46,6 @@ export function Palette() {
     list.current?.querySelector<HTMLElement>('[aria-selected="true"]')?.scrollIntoView({ block: 'nearest' });
   }, [index, rows]);
 
-  if (!open) return null;
-
   const choose = (row: Ranked<Row> | undefined) => {
     if (!row) return;
     if (row.item.disabled) { usePalette.setState({ notice: `${row.item.label}: ${row.item.disabled}` }); return; }
@@ -53,10 +53,20 @@ export function Palette() {
     else void runAction(row.item.id);
   };
 
+  const loading = !!pending && !pending.choices;
+  useEffect(() => {
+    if (!pending) enterEarly.current = false;
+    if (!enterEarly.current || loading) return;
+    enterEarly.current = false;
+    choose(rows[index]);
+  });
+
+  if (!open) return null;
+
   const onKey = (e: RKeyboardEvent<HTMLInputElement>) => {
     // Keys handled here go no further: a dialog under the palette must not see this Escape.
     if (e.key === 'Escape') { e.preventDefault(); e.stopPropagation(); hide(); return; }
-    if (e.key === 'Enter') { e.preventDefault(); e.stopPropagation(); choose(rows[index]); return; }
+    if (e.key === 'Enter') { e.preventDefault(); e.stopPropagation(); if (loading) enterEarly.current = true; else choose(rows[index]); return; }
     if (['ArrowDown', 'ArrowUp', 'PageDown', 'PageUp'].includes(e.key)) {
       e.preventDefault(); e.stopPropagation();
       setIndex(moveSelection(index, rows.length, e.key));
