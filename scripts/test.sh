@@ -28,6 +28,8 @@ suite unit npx vitest run --project unit --reporter=default --reporter=./scripts
 suite integration npx vitest run --project integration --reporter=default --reporter=./scripts/vitest-counts.mjs --reporter=json --outputFile.json=test-reports/integration.json
 # The one suite with the full Debian guest (builds it once: a few minutes of debootstrap).
 suite debian npx vitest run --project debian --reporter=default --reporter=./scripts/vitest-counts.mjs --reporter=json --outputFile.json=test-reports/debian.json
+# The disk-less node end to end (builds the node image once: a few minutes of debootstrap).
+suite diskless npx vitest run --project diskless --reporter=default --reporter=./scripts/vitest-counts.mjs --reporter=json --outputFile.json=test-reports/diskless.json
 if [ -f playwright.config.ts ]; then
   suite e2e env PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 PLAYWRIGHT_JSON_OUTPUT_NAME=test-reports/e2e.json npx playwright test --reporter=list,json 
 fi
