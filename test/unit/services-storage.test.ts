@@ -104,5 +104,5 @@ describe('storage script, run for real (root: a private mount and network namesp
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  });
+  }, 60_000);
 });
