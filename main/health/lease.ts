@@ -8,15 +8,19 @@ import type { AdminState, HealthState } from './state.js';
  * nothing extra. A node-side watchdog (HA restart) renews through the same
  * `vlx_renew_leases` with `renewed_by` naming itself; leases only ever grow, so both may run.
  *
- * Timing: renewed every tick (2 s) for LEASE_S; a node is down LEASE_S + MARGIN_S after the
+ * Timing: renewed every tick (1.5 s) for LEASE_S; a node is down LEASE_S + MARGIN_S after the
  * last renewal at most, so a crash is confirmed within ~15 s, a watchdog that stops renewing
  * at LEASE_S has MARGIN_S to kill its VMs before anything is restarted elsewhere.
  */
 export const LEASE_S = 10;
 export const MARGIN_S = 5;
-export const TICK_MS = 2000;
-/** A probe slower than this counts as no answer (a loaded 2-core lab answers in well under 1 s). */
-export const PROBE_TIMEOUT_MS = 2500;
+export const TICK_MS = 1500;
+/**
+ * A probe slower than this counts as no answer (a warm pooled round takes tens of ms, a few
+ * hundred with QEMUs loading the 2-core lab). Tick + timeout bound the time to notice a lost
+ * node, which a screen must show within 5 s.
+ */
+export const PROBE_TIMEOUT_MS = 1500;
 
 export interface NodeHealthRow {
   name: string;

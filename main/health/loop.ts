@@ -25,12 +25,15 @@ export interface NodeHealthView extends Health {
  * lease deadline last granted, in its runtime directory, so a watchdog on the node (HA
  * restart) can fence itself when that deadline passes without a newer one.
  */
-export function probeCommand(leaseUntilS: number | null): string {
-  const write = leaseUntilS === null ? '' : `; mkdir -p ${quote(NODE_RUN)} && printf '%s\\n' ${quote(String(leaseUntilS))} > ${quote(`${NODE_RUN}/lease`)}`;
+export const LEASE_FILE = `${NODE_RUN}/lease`;
+
+export function probeCommand(leaseUntilS: number | null, file = LEASE_FILE): string {
+  const dir = file.slice(0, file.lastIndexOf('/')) || '/';
+  const write = leaseUntilS === null ? '' : `; mkdir -p ${quote(dir)} && printf '%s\\n' ${quote(String(leaseUntilS))} > ${quote(file)}`;
   return `cat /proc/sys/kernel/random/boot_id${write}`;
 }
 
-async function probeAll(session: ClusterSession, leases: Map<string, number | null>): Promise<Map<string, NodeExecResult>> {
+async function probeAll(session: ClusterSession, leases: Map<string, number | null>, leaseFile: string): Promise<Map<string, NodeExecResult>> {
   const out = new Map<string, NodeExecResult>();
   await Promise.all(session.nodes().map(async (n) => {
     const lease = leases.get(n.name);
@@ -38,7 +41,7 @@ async function probeAll(session: ClusterSession, leases: Map<string, number | nu
     const timedOut: NodeExecResult = { node: n.name, address: n.address, code: -1, stdout: '', stderr: '', ms: PROBE_TIMEOUT_MS, error: { code: 'timeout', message: `no answer within ${PROBE_TIMEOUT_MS} ms` } };
     let timer: NodeJS.Timeout | undefined;
     const r = await Promise.race([
-      session.onNodes([n.name], probeCommand(lease === undefined || lease === null ? null : Math.floor(lease / 1000)), { timeoutMs: PROBE_TIMEOUT_MS }).then((x) => x[0]!),
+      session.onNodes([n.name], probeCommand(lease === undefined || lease === null ? null : Math.floor(lease / 1000), leaseFile), { timeoutMs: PROBE_TIMEOUT_MS }).then((x) => x[0]!),
       new Promise<NodeExecResult>((ok) => { timer = setTimeout(() => ok(timedOut), PROBE_TIMEOUT_MS); }),
     ]);
     clearTimeout(timer);
@@ -52,9 +55,9 @@ async function probeAll(session: ClusterSession, leases: Map<string, number | nu
  * judge each node on the DB's clock, store what changed (the nodes trigger tells every
  * other workstation). Returns this process's view.
  */
-export async function healthTick(session: ClusterSession, db: Db, last: Map<string, NodeHealthView>): Promise<{ views: NodeHealthView[]; changed: boolean }> {
+export async function healthTick(session: ClusterSession, db: Db, last: Map<string, NodeHealthView>, leaseFile = LEASE_FILE): Promise<{ views: NodeHealthView[]; changed: boolean }> {
   const leases = new Map([...last.values()].map((v) => [v.name, v.leaseLeftS === undefined ? null : Date.now() + v.leaseLeftS * 1000]));
-  const probes = await probeAll(session, leases);
+  const probes = await probeAll(session, leases, leaseFile);
   const ok = [...probes.values()].filter((p) => !p.error && p.code === 0).map((p) => p.node);
   await renewLeases(db, ok, processLabel());
   const { now, rows } = await readHealthRows(db);
@@ -94,6 +97,8 @@ export class HealthLoop {
     private readonly db: () => Promise<Db>,
     private readonly onChange: (views: NodeHealthView[]) => void,
     private readonly keep: () => boolean,
+    /** where the node finds its lease deadline (a test points it elsewhere) */
+    private readonly leaseFile = LEASE_FILE,
   ) {}
 
   get active(): boolean { return !this.stopped; }
@@ -122,7 +127,7 @@ export class HealthLoop {
   tick(): Promise<void> {
     this.running ??= (async () => {
       try {
-        const { views, changed } = await healthTick(this.session, await this.db(), this.views);
+        const { views, changed } = await healthTick(this.session, await this.db(), this.views, this.leaseFile);
         this.views.clear();
         for (const v of views) this.views.set(v.name, v);
         this.lastError = undefined;
