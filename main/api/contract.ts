@@ -124,6 +124,8 @@ export const NodeService = z.object({
   name: z.string(),
   /** master/backup for passively replicated services (the gateway VIP), running/stopped otherwise */
   state: z.enum(['running', 'stopped', 'master', 'backup', 'unknown']),
+  /** what the state means here: the VIP held, the clock's source, why unknown */
+  detail: z.string().optional(),
 });
 /** up; unreachable: no answer, but its lease still vouches for it; down: confirmed (lease expired + margin, or fenced). */
 export const NodeHealthState = z.enum(['up', 'unreachable', 'down', 'maintenance', 'evacuating']);
@@ -390,6 +392,8 @@ export const ServicesStatus = z.object({
     vip: z.string().optional(),
     nat: z.boolean().optional(),
     storage: z.object({ vip: z.string(), holds: z.boolean(), pid: z.number().int().optional() }).optional(),
+    /** what chronyd follows: a source, its own clock (the orphan root), or nothing (not synced) */
+    ntp: z.object({ synced: z.boolean(), source: z.string().optional(), local: z.boolean(), stratum: z.number().int() }).optional(),
   })),
 });
 export type ServicesStatus = z.infer<typeof ServicesStatus>;

@@ -4,9 +4,19 @@ import { SERVICES } from '../node-services/scripts.js';
 import { action, printJson } from './output.js';
 import { call, runTask } from './client.js';
 
+type NtpView = ServicesStatus['nodes'][number]['ntp'];
+
+/** What a node's clock follows: a source, its own clock as the cluster's orphan root, or nothing. */
+export function ntpCell(ntp: NtpView): string {
+  if (!ntp) return '-';
+  if (!ntp.synced) return 'unsynced';
+  if (ntp.local) return `own clock (stratum ${ntp.stratum})`;
+  return `synced to ${ntp.source ?? '?'}`;
+}
+
 /** Node × service table; the VIP holder's row is marked. Pure. */
 export function renderServicesTable(s: ServicesStatus): string {
-  const head = ['NODE', 'ADDRESS', ...SERVICES.map((x) => x.toUpperCase()), 'VRRP', 'GATEWAY'];
+  const head = ['NODE', 'ADDRESS', ...SERVICES.map((x) => x.toUpperCase()), 'NTP', 'VRRP', 'GATEWAY'];
   const rows: string[][] = s.nodes.map((n) => {
     if (!n.reachable || n.error) return [n.node, n.address, n.reachable ? `error: ${n.error?.message ?? ''}` : 'unreachable'];
     const cells = SERVICES.map((svc) => {
@@ -15,7 +25,7 @@ export function renderServicesTable(s: ServicesStatus): string {
       return st.state === 'running' ? `running ${st.pid ?? ''}`.trim() : st.state === 'absent' ? 'not installed' : 'stopped';
     });
     const gw = n.holdsVip ? `* holds ${n.vip ?? 'VIP'}${n.nat ? ' (NAT on)' : ' (NAT off)'}` : '';
-    return [n.node, n.address, ...cells, n.vrrp ?? '-', gw];
+    return [n.node, n.address, ...cells, n.services.some((x) => x.service === 'chronyd' && x.state === 'running') ? ntpCell(n.ntp) : '-', n.vrrp ?? '-', gw];
   });
   const widths = head.map((h, i) => Math.max(h.length, ...rows.filter((r) => r.length === head.length).map((r) => r[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd();
@@ -31,7 +41,7 @@ export function registerServices(program: Command): void {
   const services = program.command('services').description('the master-less cluster services: DHCP, TFTP, DNS and NTP on every node, the gateway VIP on one');
 
   services.command('deploy')
-    .description('configure and (re)start dnsmasq and keepalived (and chronyd where installed) on every live node, from the manifest (idempotent)')
+    .description('configure and (re)start dnsmasq, keepalived, NFS-Ganesha (and chronyd where installed) on every live node, from the manifest (idempotent)')
     .option('--json', 'print the status after the deploy as JSON')
     .action(action(async (o: { json?: boolean }) => {
       const { exitCode } = await runTask('services.deploy', {}, { json: Boolean(o.json) });
@@ -43,7 +53,7 @@ export function registerServices(program: Command): void {
     }));
 
   services.command('status')
-    .description('per node: which services run (with pid), the VRRP state, and who holds the gateway VIP')
+    .description('per node: which services run (with pid), what its clock follows, the VRRP state, and who holds the gateway VIP')
     .option('--json', 'print as JSON')
     .action(action(async (o: { json?: boolean }) => {
       const s = await call('services.status', {});

@@ -1,6 +1,8 @@
 import { invalid } from '../errors.js';
 import { checkName, isIPv4 } from '../util/names.js';
 import { cidrContains, formatCidr, ipToInt, parseCidr } from '../domain/subnet.js';
+import { gatewayIp } from '../domain/addressing.js';
+import { MOUNT_PORT, NFS_PORT } from '../images/sharedMount.js';
 
 /**
  * The firewall of one node, as one `nft -f` file. Two tables named vlx:
@@ -10,6 +12,13 @@ import { cidrContains, formatCidr, ipToInt, parseCidr } from '../domain/subnet.j
  *   and a forward chain that drops traffic from one VC's subnet to any other VC's subnet.
  *   Insulation covers every VC of the cluster, not only those with VMs here, because a
  *   node also forwards for VMs it does not host.
+ * - What a VM may reach of the node it runs on and of the cluster (`guard`): its gateway's
+ *   DHCP, DNS and NTP (DNS and NTP are redirected to the node's own address, where dnsmasq
+ *   and chronyd listen), NFS on the gateway (its share: Ganesha admits only the VC's
+ *   subnet), ping of the gateway, and nothing else on the node; nothing of the cluster
+ *   network (the nodes' sshd, PostgreSQL, etcd, Patroni, NBD roots, the bridge's host, the
+ *   VIP) except replies to what those started. The outside, through the gateway's NAT, and
+ *   its own VC stay open.
  * - `arp vlx`: ARP from a tap must carry the VM's own MAC and IPv4 address, so a VM
  *   cannot poison its node's neighbour table for another VM's address.
  *
@@ -29,12 +38,27 @@ export interface NftVm {
   tap: string;
 }
 
+/** The node's management plane, which its VMs must not reach. */
+export interface NftGuard {
+  /** The cluster's own networks: every node's management address, the VIP, the bridge. */
+  managementNetworks: readonly string[];
+  /** This node's address, where its dnsmasq and chronyd listen. */
+  nodeAddress: string;
+}
+
 export interface NodeFirewall {
   /** Every VC of the cluster that has a subnet. */
   vcs: readonly NftVc[];
   /** The VMs whose taps are on this node. */
   vms: readonly NftVm[];
+  guard: NftGuard;
 }
+
+/** Every VM tap is named vt + 8 hex digits (domain/addressing tapName): one wildcard covers taps not in the DB yet. */
+const ANY_TAP = '"vt*"';
+export const DNS_PORT = 53;
+export const NTP_PORT = 123;
+export const DHCP_SERVER_PORT = 67;
 
 export const NFT_TABLE = 'vlx';
 
@@ -73,7 +97,15 @@ export function renderNodeFirewall(fw: NodeFirewall): string {
     taps.add(vm.tap);
   }
 
+  const mgmt = fw.guard.managementNetworks.map((n, i) => parseCidr(n, `management network ${i + 1}`));
+  if (mgmt.length === 0) throw invalid('management networks', 'must name at least the cluster network', []);
+  const node = fw.guard.nodeAddress;
+  if (!isIPv4(node) || !mgmt.some((m) => cidrContains(m, ipToInt(node)))) {
+    throw invalid('node address', `must be an IPv4 address inside a management network (${mgmt.map(formatCidr).join(', ')})`, node);
+  }
+  const mgmtNets = [...new Set(mgmt.sort((a, b) => a.base - b.base).map(formatCidr))];
   const nets = [...subnets.values()].sort((a, b) => a.base - b.base).map(formatCidr);
+  const gateways = nets.map((n) => gatewayIp(n)).sort((a, b) => ipToInt(a) - ipToInt(b));
   const vms = [...fw.vms].sort((a, b) => ipToInt(a.ip) - ipToInt(b.ip));
 
   const lines: string[] = [
@@ -84,6 +116,17 @@ export function renderNodeFirewall(fw: NodeFirewall): string {
     '\t\ttype ipv4_addr',
     '\t\tflags interval',
     ...(nets.length > 0 ? [`\t\telements = { ${nets.join(', ')} }`] : []),
+    '\t}',
+    '',
+    '\tset mgmt_nets {',
+    '\t\ttype ipv4_addr',
+    '\t\tflags interval',
+    `\t\telements = { ${mgmtNets.join(', ')} }`,
+    '\t}',
+    '',
+    '\tset vc_gateways {',
+    '\t\ttype ipv4_addr',
+    ...(gateways.length > 0 ? [`\t\telements = { ${gateways.join(', ')} }`] : []),
     '\t}',
     '',
     '\tchain prerouting {',
@@ -100,8 +143,30 @@ export function renderNodeFirewall(fw: NodeFirewall): string {
   lines.push(
     '\t}',
     '',
+    // The gateway's DNS and NTP answer on the node's own address: the gateway address is on
+    // every tap at once, where no daemon can bind it.
+    '\tchain dstnat {',
+    '\t\ttype nat hook prerouting priority dstnat; policy accept;',
+    `\t\tiifname ${ANY_TAP} ip daddr @vc_gateways meta l4proto { tcp, udp } th dport ${DNS_PORT} dnat ip to ${node}`,
+    `\t\tiifname ${ANY_TAP} ip daddr @vc_gateways udp dport ${NTP_PORT} dnat ip to ${node}`,
+    '\t}',
+    '',
+    '\tchain input {',
+    '\t\ttype filter hook input priority filter; policy accept;',
+    `\t\tiifname ${ANY_TAP} ct state established,related accept`,
+    `\t\tiifname ${ANY_TAP} udp dport ${DHCP_SERVER_PORT} accept`,
+    `\t\tiifname ${ANY_TAP} ct status dnat ip daddr ${node} meta l4proto { tcp, udp } th dport { ${DNS_PORT}, ${NTP_PORT} } accept`,
+    `\t\tiifname ${ANY_TAP} ip daddr @vc_gateways tcp dport { ${NFS_PORT}, ${MOUNT_PORT} } accept`,
+    `\t\tiifname ${ANY_TAP} ip daddr @vc_gateways icmp type echo-request accept`,
+    `\t\tiifname ${ANY_TAP} drop`,
+    '\t}',
+    '',
     '\tchain forward {',
     '\t\ttype filter hook forward priority filter; policy accept;',
+    // Replies to what a node or the workstation started towards a VM pass; nothing else does.
+    `\t\tip saddr @vc_nets ip daddr @mgmt_nets ct state established,related accept`,
+    `\t\tip saddr @vc_nets ip daddr @mgmt_nets drop`,
+    `\t\tiifname ${ANY_TAP} ip daddr @mgmt_nets drop`,
   );
   for (const net of nets) lines.push(`\t\tip saddr ${net} ip daddr @vc_nets ip daddr != ${net} drop`);
   lines.push(

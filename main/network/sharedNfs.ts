@@ -124,33 +124,63 @@ function writeIfChanged(file: string, body: string, flag: string): string[] {
   ];
 }
 
+/** The systemd unit a real node starts Ganesha with at boot (`vlx services deploy` installs it). */
+export const GANESHA_UNIT = 'vlx-ganesha.service';
+export const GANESHA_UNIT_PATH = `/etc/systemd/system/${GANESHA_UNIT}`;
+
+const ganeshaArgv = (): string[] => ['ganesha.nfsd', '-f', nfsPaths.conf, '-L', nfsPaths.log, '-p', nfsPaths.pid, '-N', 'NIV_EVENT'];
+
+export function renderGaneshaUnit(): string {
+  return [
+    '# VirtuaLinux Manager: VC shared storage (NFS-Ganesha), written by vlx services deploy.',
+    '[Unit]',
+    'Description=VirtuaLinux VC shared storage (NFS-Ganesha)',
+    'Wants=rpcbind.service network-online.target',
+    'After=rpcbind.service network-online.target',
+    '',
+    '[Service]',
+    'Type=forking',
+    `PIDFile=${nfsPaths.pid}`,
+    `ExecStartPre=/bin/mkdir -p ${nfsPaths.dir} ${nfsPaths.state}`,
+    `ExecStart=/usr/bin/${ganeshaArgv().join(' ')}`,
+    'ExecReload=/bin/kill -HUP $MAINPID',
+    'Restart=on-failure',
+    '',
+    '[Install]',
+    'WantedBy=multi-user.target',
+    '',
+  ].join('\n');
+}
+
 /**
- * Brings one node's NFS server to the given exports: writes the files that changed, starts
+ * Brings one node's NFS server to the given exports (or, with `undefined`, to whatever exports
+ * it has: `vlx services deploy`, which knows no VC): writes the files that changed, starts
  * rpcbind (Ganesha registers with it) and Ganesha if they do not run, restarts it when its
- * settings changed, re-reads the exports (SIGHUP) when only they changed, and stops it when
- * no VC is left. Prints one line `nfs started|restarted|reloaded|kept|stopped|absent|failed …`.
+ * settings changed, re-reads the exports (SIGHUP) when only they changed. It keeps running
+ * with no VC: it is a node service, started at boot on real nodes (systemd, the unit the
+ * services deploy installs) and by this same script where there is no systemd (the lab).
+ * Prints one line `nfs started|restarted|reloaded|kept|failed …`.
  */
-export function renderNfsScript(shares: readonly NfsShare[]): string {
+export function renderNfsScript(shares: readonly NfsShare[] | undefined): string {
   const p = nfsPaths;
   const pid = `"$(cat ${sh(p.pid)})"`;
   // Ganesha is started with `-p PIDFILE`, which vlx_alive looks for on its command line.
   const alive = `vlx_alive ${sh(p.pid)}`;
   const stop = `kill ${pid}; i=0; while ${alive} && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done`;
-  if (shares.length === 0) {
-    return [
-      ...ALIVE_FN,
-      `if ${alive}; then ${stop}; echo 'nfs stopped'; else echo 'nfs absent'; fi`,
-      sh('rm', '-f', p.conf, p.exports, p.pid),
-      '',
-    ].join('\n');
-  }
+  const systemd = '[ -d /run/systemd/system ]';
   return [
     ...ALIVE_FN,
     `if ! command -v ganesha.nfsd >/dev/null 2>&1; then echo 'nfs failed ganesha.nfsd is not installed (Debian: nfs-ganesha nfs-ganesha-vfs)'; else`,
     sh('mkdir', '-p', p.dir, p.state),
     `printf '%s' ${sh(IDMAPD_CONF)} > ${sh(p.idmap)}`,
     ...writeIfChanged(p.conf, renderGaneshaCore(), 'core'),
-    ...writeIfChanged(p.exports, renderGaneshaExports(shares), 'exports'),
+    ...(shares === undefined
+      ? [`exports=; [ -e ${sh(p.exports)} ] || printf '%s' ${sh(renderGaneshaExports([]))} > ${sh(p.exports)}`]
+      : writeIfChanged(p.exports, renderGaneshaExports(shares), 'exports')),
+    `if ${systemd}; then`,
+    ...writeIfChanged(GANESHA_UNIT_PATH, renderGaneshaUnit(), 'unit').map((l) => `  ${l}`),
+    `  if [ -n "$unit" ]; then systemctl daemon-reload; systemctl enable ${GANESHA_UNIT} >/dev/null 2>&1; fi`,
+    'fi',
     // A real node runs rpcbind as a system service; a node without one gets ours.
     'rpcinfo -p 127.0.0.1 >/dev/null 2>&1 || rpcbind -w 2>/dev/null || rpcbind',
     'how=started',
@@ -159,7 +189,7 @@ export function renderNfsScript(shares: readonly NfsShare[]): string {
     `  elif [ -n "$exports" ]; then kill -HUP ${pid}; how=reloaded; else how=kept; fi`,
     'fi',
     'if [ "$how" = started ] || [ "$how" = restarted ]; then',
-    `  ${sh('ganesha.nfsd', '-f', p.conf, '-L', p.log, '-p', p.pid, '-N', 'NIV_EVENT')}`,
+    `  if ${systemd}; then systemctl start ${GANESHA_UNIT}; else ${sh(...ganeshaArgv())}; fi`,
     // Serving once both ports listen; a start takes well under a second.
     `  i=0; until ss -ltnH "sport = :${NFS_PORT}" | grep -q . && ss -ltnH "sport = :${MOUNT_PORT}" | grep -q .; do`,
     '    [ $i -ge 100 ] && break; sleep 0.1; i=$((i+1)); done',
@@ -167,6 +197,18 @@ export function renderNfsScript(shares: readonly NfsShare[]): string {
     'fi',
     'echo "nfs $how"',
     'fi',
+    '',
+  ].join('\n');
+}
+
+/** Stops the server (`vlx services stop`); the unit stays installed but is stopped. */
+export function renderNfsStop(): string {
+  const p = nfsPaths;
+  const alive = `vlx_alive ${sh(p.pid)}`;
+  return [
+    ...ALIVE_FN,
+    `if [ -d /run/systemd/system ] && [ -e ${sh(GANESHA_UNIT_PATH)} ]; then systemctl stop ${GANESHA_UNIT}; fi`,
+    `if ${alive}; then kill "$(cat ${sh(p.pid)})"; i=0; while ${alive} && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done; echo 'nfs stopped'; else echo 'nfs idle'; fi`,
     '',
   ].join('\n');
 }
@@ -189,11 +231,11 @@ export function parseNfsProbe(stdout: string): { server: boolean; exported: bool
   return { server: /^nfs-server yes$/m.test(stdout), exported: /^nfs-export yes$/m.test(stdout) };
 }
 
-export type NfsAction = 'started' | 'restarted' | 'reloaded' | 'kept' | 'stopped' | 'absent' | 'failed';
+export type NfsAction = 'started' | 'restarted' | 'reloaded' | 'kept' | 'stopped' | 'idle' | 'absent' | 'failed';
 
 export function parseNfsLine(stdout: string): { action: NfsAction; detail: string } | undefined {
   for (const line of stdout.split('\n')) {
-    const m = /^nfs (started|restarted|reloaded|kept|stopped|absent|failed)\s*(.*)$/.exec(line.trim());
+    const m = /^nfs (started|restarted|reloaded|kept|stopped|idle|absent|failed)\s*(.*)$/.exec(line.trim());
     if (m) return { action: m[1] as NfsAction, detail: m[2] };
   }
   return undefined;

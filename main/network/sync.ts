@@ -6,7 +6,9 @@ import { ACTIVE_VM_STATES, allVms, listVcRows } from '../cluster/repo.js';
 import { desiredRoutes, diffRoutes, parseRoutes, ROUTE_LIST_ARGV, type HostedVm, type Route, type RouteChange } from './routes.js';
 import { renderNodeFirewall, type NftVm } from './nft.js';
 import { tapName } from '../domain/addressing.js';
-import { runScript, type VcEnv } from '../cluster/env.js';
+import { reservedNetworks, runScript, type VcEnv } from '../cluster/env.js';
+import { readManifestVia } from '../cluster/manifest.js';
+import { renderVmHosts, renderVmHostsScript } from './vmNames.js';
 import { parseNfsLine, renderNfsScript, type NfsShare } from './sharedNfs.js';
 
 const run = promisify(execFile);
@@ -53,6 +55,9 @@ export async function syncNetwork(env: VcEnv, opts: { extraTaps?: ExtraTap[]; ta
     const vms = everything.filter((v) => v.node && active.has(v.state));
     const hosted: HostedVm[] = vms.map((v) => ({ ip: v.ip, node: v.node as string, tap: tapName(v.ip) }));
     const nodes = env.session.nodes();
+    const manifest = await readManifestVia(await env.session.any(), env.paths.root);
+    const managementNetworks = (await reservedNetworks(env)).map((r) => r.cidr);
+    const hostsScript = renderVmHostsScript(renderVmHosts(everything.map((v) => ({ vc: v.vc, name: v.name, ip: v.ip })), manifest?.services?.dns?.domain));
     const extraHosts = env.cluster.lab ? [WORKSTATION] : [];
     const desired = desiredRoutes(hosted, nodes, extraHosts);
 
@@ -68,7 +73,8 @@ export async function syncNetwork(env: VcEnv, opts: { extraTaps?: ExtraTap[]; ta
         if (x.node !== r.node || !row || onNode.some((v) => v.tap === tapName(row.ip))) continue;
         onNode.push({ vc: row.vc, ip: row.ip, mac: row.mac, tap: tapName(row.ip) });
       }
-      const nft = renderNodeFirewall({ vcs, vms: onNode });
+      const address = nodes.find((n) => n.name === r.node)?.address ?? '';
+      const nft = renderNodeFirewall({ vcs, vms: onNode, guard: { managementNetworks, nodeAddress: address } });
       const script = [
         // A tap that is gone makes `ip route replace … dev TAP` fail: such a route waits for the next sync.
         ...diff.map((c) => `${sh(...c.argv)} || echo ${sh(`route-failed ${c.route.dst}`)}`),
@@ -76,6 +82,7 @@ export async function syncNetwork(env: VcEnv, opts: { extraTaps?: ExtraTap[]; ta
         nft.trimEnd(),
         'VLX_NFT_EOF',
         nfsScript.trimEnd(),
+        hostsScript.trimEnd(),
       ].join('\n') + '\n';
       const conn = await env.session.node(r.node);
       const out = await runScript(conn, script, 30_000);

@@ -113,7 +113,7 @@ export async function deployServices(
     const [r] = await session.onNodes([n.name], script, { timeoutMs: DEPLOY_TIMEOUT_MS });
     const err = r.error ?? (r.code !== 0 ? { code: 'remote-failed', message: `exit ${r.code}: ${r.stderr.trim()}` } : undefined);
     const out = parseDeploy(r.stdout);
-    const expected: ServiceName[] = n.ntp ? ['dnsmasq', 'keepalived', 'chronyd'] : ['dnsmasq', 'keepalived'];
+    const expected: ServiceName[] = n.ntp ? ['dnsmasq', 'keepalived', 'chronyd', 'ganesha'] : ['dnsmasq', 'keepalived', 'ganesha'];
     const reported = expected.every((s) => out.services.some((x) => x.service === s));
     const ok = !err && reported && out.services.every((s) => s.action !== 'failed');
     const result: NodeDeployResult = { node: n.name, address: n.address, ok, written: out.written, services: out.services, ...(err ? { error: err } : {}) };
@@ -134,7 +134,7 @@ export async function deployServices(
   const failed = nodes.filter((n) => !n.ok);
   if (failed.length > 0) {
     const lines = failed.map((n) => `  ${n.node}: ${n.error?.message ?? n.services.filter((s) => s.action === 'failed').map((s) => `${s.service}: ${s.message}`).join('; ')}`);
-    throw new VlxError('remote-failed', `services failed on ${failed.length} node(s):\n${lines.join('\n')}`, 'see /run/virtualinux/keepalived.log and dnsmasq.log on the node', { nodes: failed.map((n) => n.node) });
+    throw new VlxError('remote-failed', `services failed on ${failed.length} node(s):\n${lines.join('\n')}`, 'see /run/virtualinux/keepalived.log, dnsmasq.log, services-nfs.out and /var/lib/virtualinux/nfs/ganesha.log on the node', { nodes: failed.map((n) => n.node) });
   }
   return {
     cluster: plan.cluster, vip: plan.vip, network: plan.network, dhcpHosts: plan.dhcpHosts,

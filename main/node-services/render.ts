@@ -30,9 +30,14 @@ export const servicePaths = {
   keepalivedLog: `${NODE_RUN}/keepalived.log`,
   /** Last VRRP state the notify script saw: MASTER, BACKUP, FAULT or STOP. */
   gatewayState: `${NODE_RUN}/gateway.state`,
-  chronyPid: `${NODE_RUN}/chronyd.pid`,
-  chronyLog: `${NODE_RUN}/chronyd.log`,
-  chronyDrift: `${NODE_LIB}/chrony.drift`,
+  /** chronyd drops to its own user: its pid file, command socket and drift file live in dirs it owns. */
+  chronyRunDir: `${NODE_RUN}/chrony`,
+  chronyPid: `${NODE_RUN}/chrony/chronyd.pid`,
+  chronySocket: `${NODE_RUN}/chrony/chronyd.sock`,
+  chronyLibDir: `${NODE_LIB}/chrony`,
+  chronyDrift: `${NODE_LIB}/chrony/drift`,
+  /** dnsmasq re-reads the files here when they change: the network sync writes the VMs' names. */
+  hostsDir: `${SERVICES_DIR}/hosts.d`,
 } as const;
 
 function header(node: string, comment = '#'): string {
@@ -64,6 +69,7 @@ export function renderDnsmasqConf(plan: ServicesPlan, node: NodePlan): string {
     'domain-needed',
     'bogus-priv',
     'cache-size=1000',
+    `hostsdir=${servicePaths.hostsDir}`,
     ...(plan.upstreamDns.length > 0 ? ['no-resolv', ...plan.upstreamDns.map((u) => `server=${u}`)] : []),
     ...(plan.domain ? [`domain=${plan.domain}`, `local=/${plan.domain}/`] : []),
     ...plan.dhcpHosts.map((h) => `host-record=${suffix(h.name)},${h.ip}`),
@@ -166,20 +172,25 @@ export function renderNotifyScript(node: NodePlan): string {
 }
 
 /**
- * chrony, actively replicated: every node peers with every other and serves the cluster;
- * `orphan` lets the peers agree on one time among themselves when no upstream is reachable.
+ * chrony, actively replicated: every node polls every other and serves the cluster and the
+ * VCs; the manifest's upstream servers (lower stratum) win while they answer. Without them,
+ * `orphan` makes the nodes agree among themselves: the one with the lowest reference id
+ * serves its own clock at stratum 10 and every other node follows it; if it dies, the
+ * others keep their frequency until the next lowest takes over (chrony's local distance).
+ * Polls of 1-16 s among nodes: cheap on a cluster network and a lost peer is seen quickly.
  */
 export function renderChronyConf(plan: ServicesPlan, node: NodePlan): string {
   return [
     header(node.name),
     ...plan.ntpUpstream.map((u) => `server ${u} iburst`),
-    ...node.peers.map((p) => `peer ${p}`),
+    ...node.peers.map((p) => `server ${p} iburst minpoll 0 maxpoll 4`),
     'local stratum 10 orphan',
     ...plan.natSources.map((s) => `allow ${s}`),
     `bindaddress ${node.address}`,
     `driftfile ${servicePaths.chronyDrift}`,
     `pidfile ${servicePaths.chronyPid}`,
-    // No control socket or port: status is read from the process and the pid file.
+    // Status through a unix socket only (chronyc -h SOCKET); no command port on the network.
+    `bindcmdaddress ${servicePaths.chronySocket}`,
     'cmdport 0',
     'makestep 1 3',
     '',

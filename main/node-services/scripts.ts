@@ -3,6 +3,7 @@ import { sh, quote } from '../util/quote.js';
 import type { NodeFacts } from './plan.js';
 import { NAT_TABLE, servicePaths, type ConfigFile } from './render.js';
 import { storagePaths } from './storage.js';
+import { nfsPaths, renderNfsScript, renderNfsStop } from '../network/sharedNfs.js';
 
 /**
  * The shell run on a node for probe, deploy, status and stop, and the parsers of what they
@@ -10,14 +11,16 @@ import { storagePaths } from './storage.js';
  * line so a message with spaces stays one field.
  */
 
-export const SERVICES = ['dnsmasq', 'keepalived', 'chronyd'] as const;
+/** ganesha: the VC shared storage server (NFS-Ganesha), see network/sharedNfs. */
+export const SERVICES = ['dnsmasq', 'keepalived', 'chronyd', 'ganesha'] as const;
 export type ServiceName = (typeof SERVICES)[number];
 
 /** How each daemon is recognised: its pid file names a live process started with our config. */
-const DAEMON: Record<ServiceName, { pid: string; conf: string }> = {
-  dnsmasq: { pid: servicePaths.dnsmasqPid, conf: servicePaths.dnsmasqConf },
-  keepalived: { pid: servicePaths.keepalivedPid, conf: servicePaths.keepalivedConf },
-  chronyd: { pid: servicePaths.chronyPid, conf: servicePaths.chronyConf },
+const DAEMON: Record<ServiceName, { pid: string; conf: string; command: string }> = {
+  dnsmasq: { pid: servicePaths.dnsmasqPid, conf: servicePaths.dnsmasqConf, command: 'dnsmasq' },
+  keepalived: { pid: servicePaths.keepalivedPid, conf: servicePaths.keepalivedConf, command: 'keepalived' },
+  chronyd: { pid: servicePaths.chronyPid, conf: servicePaths.chronyConf, command: 'chronyd' },
+  ganesha: { pid: nfsPaths.pid, conf: nfsPaths.conf, command: 'ganesha.nfsd' },
 };
 
 /**
@@ -148,6 +151,9 @@ export function deployScript(i: DeployScriptInput): string {
           `if p=$(${pidOf('chronyd')}) && ! ischanged ${quote(p.chronyConf)}; then rec svc chronyd kept "$p"`,
           'else',
           `  if p=$(${pidOf('chronyd')}); then stoppid "$p"; fi`,
+          // chronyd opens its socket and writes its drift file as its own user (Debian: _chrony).
+          `  ${sh('mkdir', '-p', p.chronyRunDir, p.chronyLibDir)} && chmod 770 ${quote(p.chronyRunDir)} && chmod 755 ${quote(NODE_RUN)}`,
+          `  if id _chrony >/dev/null 2>&1; then ${sh('chown', '_chrony:_chrony', p.chronyRunDir, p.chronyLibDir)}; fi`,
           `  if ${sh('chronyd', ...(i.keepClock ? ['-x'] : []), '-f', p.chronyConf)} </dev/null >/dev/null 2>${quote(startErr)}; then`,
           `    n=0; until p=$(${pidOf('chronyd')}); do n=$((n+1)); if [ $n -gt 30 ]; then break; fi; sleep 0.1; done`,
           `    if [ $n -le 30 ]; then rec svc chronyd started "$p"; else rec svc chronyd failed "no pid file"; fi`,
@@ -157,6 +163,17 @@ export function deployScript(i: DeployScriptInput): string {
       : []),
     // The root server follows the storage address: started here if this node holds it already.
     `rec storage "$(${quote(p.storageScript)} converge 2>&1 | tail -n 1)"`,
+    // The same script the network sync runs, without a VC list: the exports stay as they are.
+    '(',
+    renderNfsScript(undefined).trimEnd(),
+    `) > ${quote(`${NODE_RUN}/services-nfs.out`)} 2>&1`,
+    `n=$(grep '^nfs ' ${quote(`${NODE_RUN}/services-nfs.out`)} | tail -n 1)`,
+    'case "$n" in',
+    `  "nfs failed"*) rec svc ganesha failed "\${n#nfs failed }" ;;`,
+    `  "nfs kept"*|"nfs reloaded"*) rec svc ganesha kept "$(${pidOf('ganesha')})" ;;`,
+    `  "nfs started"*|"nfs restarted"*) rec svc ganesha started "$(${pidOf('ganesha')})" ;;`,
+    `  *) rec svc ganesha failed "$(tail -n 3 ${quote(`${NODE_RUN}/services-nfs.out`)} | tr '\\n\\t' '  ')" ;;`,
+    'esac',
   ].join('\n');
 }
 
@@ -210,7 +227,7 @@ export function statusScript(): string {
   return [
     PRELUDE,
     ...SERVICES.map((s) =>
-      `if ! command -v ${s} >/dev/null 2>&1; then rec svc ${s} absent; elif p=$(${pidOf(s)}); then rec svc ${s} running "$p"; else rec svc ${s} stopped; fi`),
+      `if ! command -v ${DAEMON[s].command} >/dev/null 2>&1; then rec svc ${s} absent; elif p=$(${pidOf(s)}); then rec svc ${s} running "$p"; else rec svc ${s} stopped; fi`),
     `vip=$(sed -n 's/.*"vip":"\\([0-9.]*\\)".*/\\1/p' ${quote(p.stateJson)} 2>/dev/null)`,
     'if [ -n "$vip" ]; then rec deployed yes "$vip"; else rec deployed no; fi',
     'if [ -n "$vip" ] && ip -o -4 addr show | grep -qF " $vip/"; then rec vip held "$vip"; else rec vip free "$vip"; fi',
@@ -219,6 +236,10 @@ export function statusScript(): string {
     `svip=$(sed -n 's/^VIP=\\([0-9.]*\\).*/\\1/p' ${quote(p.storageScript)} 2>/dev/null)`,
     `spid=$(svcpid ${quote(storagePaths.pid)} ${quote(storagePaths.pid)} || true)`,
     'if [ -n "$svip" ] && ip -o -4 addr show | grep -qF " $svip/"; then rec storage held "$svip" "$spid"; else rec storage free "$svip" "$spid"; fi',
+    // chronyc -c tracking: refid hex, reference address, stratum, …, leap status (last field).
+    `if ${pidOf('chronyd')} >/dev/null && t=$(chronyc -h ${quote(p.chronySocket)} -n -c tracking 2>/dev/null); then`,
+    '  rec ntp "$(echo "$t" | cut -d, -f1)" "$(echo "$t" | cut -d, -f2)" "$(echo "$t" | cut -d, -f3),$(echo "$t" | awk -F, \'{ print $NF }\')"',
+    'fi',
   ].join('\n');
 }
 
@@ -231,8 +252,23 @@ export interface ServiceStatus {
   pid?: number;
 }
 
+/** What chronyd follows: a source by address, its own clock as the orphan root, or nothing. */
+export interface NtpSync {
+  /** Synchronised: a normal leap status and a stratum below 16. */
+  synced: boolean;
+  /** The address it follows; absent when it serves its own clock (orphan root) or none. */
+  source?: string;
+  /** It serves its own clock at the local stratum (the orphan root of a cluster with no upstream). */
+  local: boolean;
+  stratum: number;
+}
+
+/** The refid chronyd reports while it serves its own clock (127.127.1.1). */
+const LOCAL_REFID = '7F7F0101';
+
 export interface NodeServicesReport {
   deployed: boolean;
+  ntp?: NtpSync;
   services: ServiceStatus[];
   vip?: string;
   holdsVip: boolean;
@@ -262,6 +298,13 @@ export function parseStatus(stdout: string): NodeServicesReport {
       const pid = asPid(c);
       r.storage = { vip: b, holds: a === 'held', ...(pid ? { pid } : {}) };
     }
+    if (kind === 'ntp') {
+      const [stratum, leap] = (c ?? '').split(',');
+      const st = /^\d+$/.test(stratum ?? '') ? Number(stratum) : 16;
+      const local = a.toUpperCase() === LOCAL_REFID;
+      const source = !local && b && b !== '0.0.0.0' ? b : undefined;
+      r.ntp = { synced: leap?.trim() === 'Normal' && st < 16, local, stratum: st, ...(source ? { source } : {}) };
+    }
   }
   const keepalivedUp = r.services.some((s) => s.service === 'keepalived' && s.state === 'running');
   if (keepalivedUp && (vrrp === 'MASTER' || vrrp === 'BACKUP' || vrrp === 'FAULT' || vrrp === 'STOP')) r.vrrp = vrrp;
@@ -283,6 +326,10 @@ export function stopScript(): string {
     `iface=$(sed -n 's/.*"iface":"\\([A-Za-z0-9_.-]*\\)".*/\\1/p' ${quote(p.stateJson)} 2>/dev/null)`,
     ...(['keepalived', 'dnsmasq', 'chronyd'] as const).map((s) =>
       `if p=$(${pidOf(s)}); then stoppid "$p"; rec svc ${s} stopped "$p"; else rec svc ${s} idle; fi`),
+    'n=$( (',
+    renderNfsStop().trimEnd(),
+    ") 2>/dev/null | grep '^nfs ' | tail -n 1)",
+    'if [ "$n" = "nfs stopped" ]; then rec svc ganesha stopped; else rec svc ganesha idle; fi',
     'if [ -n "$vip" ] && [ -n "$prefix" ] && [ -n "$iface" ]; then ip addr del "$vip/$prefix" dev "$iface" 2>/dev/null; fi',
     `${sh('nft', 'delete', 'table', 'ip', NAT_TABLE)} 2>/dev/null`,
     `${sh('rm', '-f', p.gatewayState)}`,

@@ -1,6 +1,7 @@
 import { inspectNodes, inspectScript, nodeInfoFrom, type NodeInfo as InspectedNode } from '../nodes/inspect.js';
 import type { ClusterSession } from '../ssh/session.types.js';
 import type { NodeHealth } from '../api/contract.js';
+import { servicesStatus } from '../node-services/deploy.js';
 import { noNodeAnswered } from '../ssh/session.js';
 import type { NodeHealthState } from '../api/contract.js';
 import { nodeView } from './views.js';
@@ -14,12 +15,17 @@ export const handlers: Handlers<'nodes.list' | 'nodes.health'> = {
     // Health needs the database; a cluster without one still lists its nodes.
     const views = await nodesHealth(ctx).catch(() => undefined);
     const health = views && new Map<string, NodeHealthState>(views.map((x) => [x.name, x.state]));
-    const found = await inspectAnswering(c.session, views);
+    // The services' state in the same round, from the nodes that answer: the lanes show where the
+    // VIP, DNS, NTP and NFS run. TODO(dbha): DB primary/standby per node once db.status lists members.
+    const [found, services] = await Promise.all([
+      inspectAnswering(c.session, views),
+      servicesStatus(c.session, views ? views.filter((v) => v.reachable).map((v) => v.name) : undefined).catch(() => undefined),
+    ]);
     if (!found.some((n) => n.reachable)) throw noNodeAnswered(c.name, found);
     // Choosing the node in use needs a live connection; inspection has just made them.
     await c.session.any().catch(() => undefined);
     return found.map((n) => {
-      const v = nodeView(n, c.session.currentNode);
+      const v = nodeView(n, c.session.currentNode, services?.nodes.find((x) => x.node === n.node));
       const h = health?.get(n.node);
       return h ? { ...v, health: h } : v;
     });

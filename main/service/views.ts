@@ -5,7 +5,10 @@ import type { ImageMeta } from '../images/types.js';
 import { storagePaths } from '../domain/storagePaths.js';
 import { CLUSTER_NAME } from '../lab/layout.js';
 import type { TaskSummary as RunnerTaskSummary } from '../tasks/types.js';
-import type { ClusterInfo, ImageInfo, LabNode, LabStatus, NodeInfo, TaskSummary } from '../api/contract.js';
+import type { ClusterInfo, ImageInfo, LabNode, LabStatus, NodeInfo, ServicesStatus, TaskSummary } from '../api/contract.js';
+
+type NodeServiceView = NodeInfo['services'][number];
+type NodeServicesRow = ServicesStatus['nodes'][number];
 
 /**
  * How the service layer turns what the lower modules return into the contract's plain data:
@@ -52,7 +55,34 @@ export function labView(s: LabModuleStatus): LabStatus {
   };
 }
 
-export function nodeView(n: InspectedNode, inUse: string | undefined): NodeInfo {
+/**
+ * The cluster services of one node as the Topology lanes show them: the gateway (master on
+ * the VIP holder, backup elsewhere), DHCP/DNS/TFTP, NTP (unknown while not synchronised) and
+ * the NFS server. Nothing when the services were never deployed there or the node did not answer.
+ */
+export function nodeServicesView(s: NodeServicesRow | undefined): NodeServiceView[] {
+  if (!s || !s.reachable || s.error) return [];
+  const state = (name: string) => s.services.find((x) => x.service === name)?.state;
+  const up = (name: string) => (state(name) === 'running' ? 'running' as const : 'stopped' as const);
+  const out: NodeServiceView[] = [];
+  if (s.deployed) {
+    const keepalived = state('keepalived') === 'running';
+    out.push(s.holdsVip
+      ? { name: 'gateway', state: 'master', detail: `holds ${s.vip ?? 'the VIP'}${s.nat ? ', NAT on' : ', NAT off'}` }
+      : keepalived ? { name: 'gateway', state: 'backup', detail: s.vrrp ? `VRRP ${s.vrrp}` : 'VRRP starting' } : { name: 'gateway', state: 'stopped' });
+    out.push({ name: 'dhcp-dns', state: up('dnsmasq') });
+  }
+  if (state('chronyd') === 'running') {
+    const ntp = s.ntp;
+    out.push(ntp?.synced
+      ? { name: 'ntp', state: 'running', detail: ntp.local ? `own clock, stratum ${ntp.stratum}` : `synced to ${ntp.source ?? '?'}` }
+      : { name: 'ntp', state: 'unknown', detail: 'not synchronised' });
+  } else if (s.deployed && state('chronyd') === 'stopped') out.push({ name: 'ntp', state: 'stopped' });
+  if (state('ganesha') !== undefined && state('ganesha') !== 'absent') out.push({ name: 'nfs', state: up('ganesha') });
+  return out;
+}
+
+export function nodeView(n: InspectedNode, inUse: string | undefined, services?: NodeServicesRow): NodeInfo {
   const kvm = n.kvm?.state;
   return {
     name: n.node,
@@ -61,7 +91,7 @@ export function nodeView(n: InspectedNode, inUse: string | undefined): NodeInfo 
     // What placement may use is the declared capacity; fall back to what the node has.
     cores: n.declared?.cores ?? n.detected?.cores ?? 0,
     memMb: n.declared?.memMb ?? n.detected?.memMb ?? 0,
-    services: kvm ? [{ name: kvm === 'usable' ? 'kvm' : 'tcg', state: 'running' }] : [],
+    services: [...(kvm ? [{ name: kvm === 'usable' ? 'kvm' : 'tcg', state: 'running' as const }] : []), ...nodeServicesView(services)],
     inUse: n.node === inUse,
     ...(n.error ? { error: n.error.message, errorCode: n.error.code } : {}),
     ...(n.hostname ? { hostname: n.hostname } : {}),

@@ -118,8 +118,7 @@ describe('cluster services on the lab', () => {
       x.nodes.every((n) => (n.node === VICTIM ? n.vrrp === 'MASTER' && n.nat : n.vrrp === 'BACKUP' && !n.nat));
     const s = await statusUntil(settled);
     for (const n of manifest.nodes) {
-      expect(running(s, n.name, 'dnsmasq'), `dnsmasq on ${n.name}`).toBe(true);
-      expect(running(s, n.name, 'keepalived'), `keepalived on ${n.name}`).toBe(true);
+      for (const svc of ['dnsmasq', 'keepalived', 'chronyd', 'ganesha']) expect(running(s, n.name, svc), `${svc} on ${n.name}`).toBe(true);
     }
     expect(s.vip).toBe('10.77.0.253');
     expect(s.holders).toEqual([VICTIM]);
@@ -133,7 +132,7 @@ describe('cluster services on the lab', () => {
     const r = await deployServices(session, manifest);
     for (const n of r.nodes) {
       expect(n.written, n.node).toEqual([]);
-      expect(n.services.map((x) => `${x.service}:${x.action}`).sort(), n.node).toEqual(['dnsmasq:kept', 'keepalived:kept']);
+      expect(n.services.map((x) => `${x.service}:${x.action}`).sort(), n.node).toEqual(['chronyd:kept', 'dnsmasq:kept', 'ganesha:kept', 'keepalived:kept']);
     }
   }, 90_000);
 
@@ -181,7 +180,7 @@ describe('cluster services on the lab', () => {
   test(`${VICTIM} revived and redeployed takes the VIP back; stop leaves nothing behind`, async () => {
     await labRevive(VICTIM);
     const r = await deployServices(session, manifest);
-    expect(r.nodes.find((n) => n.node === VICTIM)?.services.map((x) => x.action)).toEqual(['started', 'started']);
+    expect(r.nodes.find((n) => n.node === VICTIM)?.services.map((x) => `${x.service}:${x.action}`)).toEqual(['dnsmasq:started', 'keepalived:started', 'chronyd:started', 'ganesha:started']);
     const back = await statusUntil((x) => x.holders.length === 1 && x.holders[0] === VICTIM);
     expect(back.holders).toEqual([VICTIM]);
 

@@ -49,6 +49,7 @@ describe('dnsmasq.conf', () => {
       'domain-needed',
       'bogus-priv',
       'cache-size=1000',
+      'hostsdir=/etc/virtualinux/services/hosts.d',
       'host-record=n1,10.77.0.1',
       'host-record=n2,10.77.0.2',
       'host-record=n3,10.77.0.3',
@@ -209,20 +210,21 @@ describe('gateway NAT and notify script', () => {
 });
 
 describe('chrony.conf', () => {
-  test('peers with every other node, serves the cluster, orphan mode without upstream', () => {
+  test('polls every other node, serves the cluster and the VCs, orphan mode without upstream', () => {
     const p = planServices(manifest({ services: { ntp: { upstream: ['ntp.example.org'] } } }), facts(true));
     expect(renderChronyConf(p, n(p, 'n2'))).toBe([
       '# VirtuaLinux cluster services on n2: written by vlx services deploy; edits are overwritten',
       'server ntp.example.org iburst',
-      'peer 10.77.0.1',
-      'peer 10.77.0.3',
-      'peer 10.77.0.4',
+      'server 10.77.0.1 iburst minpoll 0 maxpoll 4',
+      'server 10.77.0.3 iburst minpoll 0 maxpoll 4',
+      'server 10.77.0.4 iburst minpoll 0 maxpoll 4',
       'local stratum 10 orphan',
       'allow 10.77.0.0/24',
       'allow 10.200.0.0/16',
       'bindaddress 10.77.0.2',
-      'driftfile /var/lib/virtualinux/chrony.drift',
-      'pidfile /run/virtualinux/chronyd.pid',
+      'driftfile /var/lib/virtualinux/chrony/drift',
+      'pidfile /run/virtualinux/chrony/chronyd.pid',
+      'bindcmdaddress /run/virtualinux/chrony/chronyd.sock',
       'cmdport 0',
       'makestep 1 3',
       '',

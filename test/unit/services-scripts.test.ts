@@ -6,7 +6,7 @@ import { renderNodeFiles } from '../../main/node-services/render.js';
 import {
   deployScript, parseDeploy, parseProbe, parseStatus, parseStop, probeScript, statusScript, stopScript,
 } from '../../main/node-services/scripts.js';
-import { renderServicesTable } from '../../main/cli/services.js';
+import { ntpCell, renderServicesTable } from '../../main/cli/services.js';
 
 const syntaxOk = (script: string) => spawnSync('sh', ['-n'], { input: script, encoding: 'utf8' });
 
@@ -85,7 +85,7 @@ describe('status', () => {
     const s = parseStatus(r.stdout);
     expect(s.deployed).toBe(false);
     expect(s.holdsVip).toBe(false);
-    expect(s.services.map((x) => x.service)).toEqual(['dnsmasq', 'keepalived', 'chronyd']);
+    expect(s.services.map((x) => x.service)).toEqual(['dnsmasq', 'keepalived', 'chronyd', 'ganesha']);
     expect(s.services.find((x) => x.service === 'dnsmasq')?.state).toBe('stopped');
   });
 
@@ -116,6 +116,13 @@ describe('status', () => {
     expect(r.holdsVip).toBe(holds);
   });
 
+  test.each([
+    ['a follower', 'ntp\t0A4D0001\t10.77.0.1\t11,Normal\n', { synced: true, local: false, stratum: 11, source: '10.77.0.1' }],
+    ['the orphan root', 'ntp\t7F7F0101\t\t10,Normal\n', { synced: true, local: true, stratum: 10 }],
+    ['not synchronised', 'ntp\t00000000\t0.0.0.0\t0,Not synchronised\n', { synced: false, local: false, stratum: 0 }],
+    ['garbage stratum', 'ntp\t00000000\t\tx,Normal\n', { synced: false, local: false, stratum: 16 }],
+  ])('chrony: %s', (_n, line, want) => expect(parseStatus(line).ntp).toEqual(want));
+
   test('nothing deployed', () => {
     expect(parseStatus('svc\tdnsmasq\tstopped\t\ndeployed\tno\t\t\nvip\tfree\t\t\nvrrp\t\t-\t\nnat\toff\t\t\n')).toEqual({
       deployed: false, holdsVip: false, nat: false, services: [{ service: 'dnsmasq', state: 'stopped' }],
@@ -140,6 +147,7 @@ describe('vlx services status table', () => {
       { service: 'dnsmasq' as const, state: 'running' as const, pid: 100 },
       { service: 'keepalived' as const, state: 'running' as const, pid: 200 },
       { service: 'chronyd' as const, state: 'absent' as const },
+      { service: 'ganesha' as const, state: 'running' as const, pid: 300 },
     ],
     ...extra,
   });
@@ -149,15 +157,22 @@ describe('vlx services status table', () => {
       vip: '10.77.0.253', holders: ['n1'],
       nodes: [node('n1', true), node('n2', false), { ...node('n3', false), reachable: false, error: { code: 'unreachable', message: 'x' }, services: [] }],
     })).toBe([
-      'NODE  ADDRESS    DNSMASQ      KEEPALIVED   CHRONYD        VRRP    GATEWAY',
-      'n1    10.77.0.1  running 100  running 200  not installed  MASTER  * holds 10.77.0.253 (NAT on)',
-      'n2    10.77.0.2  running 100  running 200  not installed  BACKUP',
+      'NODE  ADDRESS    DNSMASQ      KEEPALIVED   CHRONYD        GANESHA      NTP  VRRP    GATEWAY',
+      'n1    10.77.0.1  running 100  running 200  not installed  running 300  -    MASTER  * holds 10.77.0.253 (NAT on)',
+      'n2    10.77.0.2  running 100  running 200  not installed  running 300  -    BACKUP',
       'n3    10.77.0.3  unreachable',
       '',
       'gateway VIP 10.77.0.253: held by n1',
       '',
     ].join('\n'));
   });
+
+  test.each([
+    [undefined, '-'],
+    [{ synced: true, local: false, stratum: 11, source: '10.77.0.1' }, 'synced to 10.77.0.1'],
+    [{ synced: true, local: true, stratum: 10 }, 'own clock (stratum 10)'],
+    [{ synced: false, local: false, stratum: 16 }, 'unsynced'],
+  ])('NTP cell %j', (ntp, want) => expect(ntpCell(ntp)).toBe(want));
 
   test('two holders are called out', () => {
     expect(renderServicesTable({ vip: '10.77.0.253', holders: ['n1', 'n2'], nodes: [node('n1', true), node('n2', true)] }))

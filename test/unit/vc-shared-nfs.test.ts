@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { IDMAPD_CONF, nfsPaths, parseNfsLine, parseNfsProbe, renderNfsProbe, renderGaneshaCore, renderGaneshaExports, renderNfsScript, sharePath, type NfsShare } from '../../main/network/sharedNfs.js';
+import { IDMAPD_CONF, nfsPaths, parseNfsLine, parseNfsProbe, renderNfsProbe, renderGaneshaCore, renderGaneshaExports, renderNfsScript, renderGaneshaUnit, renderNfsStop, sharePath, type NfsShare } from '../../main/network/sharedNfs.js';
 import { NFS_MOUNT_OPTIONS } from '../../main/images/sharedMount.js';
 import { renderUserData, type SeedInput } from '../../main/images/nocloud.js';
 import { renderLaunchScript } from '../../main/vm/scripts.js';
@@ -87,10 +87,25 @@ describe('renderNfsScript', () => {
     expect(s).toContain(`ganesha.nfsd -f ${nfsPaths.conf} -L ${nfsPaths.log} -p ${nfsPaths.pid}`);
   });
 
-  it('with no VC left it stops the server and removes the config', () => {
+  it('with no VC left it keeps serving, with no exports (it is a node service now)', () => {
     const s = renderNfsScript([]);
-    expect(s).not.toContain('ganesha.nfsd -f');
-    expect(s).toContain(`rm -f ${nfsPaths.conf} ${nfsPaths.exports} ${nfsPaths.pid}`);
+    expect(s).toMatch(/cmp -s .*exports\.conf\.new/);
+    expect(s).not.toContain('EXPORT {');
+    expect(s).not.toContain(`rm -f ${nfsPaths.conf} ${nfsPaths.exports}`);
+  });
+
+  it('from the services deploy (no VC list): existing exports are kept, a missing file is made empty', () => {
+    const s = renderNfsScript(undefined);
+    expect(() => execFileSync('sh', ['-n'], { input: s })).not.toThrow();
+    expect(s).not.toMatch(/cmp -s .*exports\.conf\.new/);
+    expect(s).toMatch(/\[ -e \S*exports\.conf'? \] \|\| printf/);
+  });
+
+  it('one way to start: the systemd unit where systemd runs, the same argv directly elsewhere', () => {
+    const s = renderNfsScript([web]);
+    expect(s).toContain('if [ -d /run/systemd/system ]; then systemctl start vlx-ganesha.service; else ganesha.nfsd');
+    expect(renderGaneshaUnit()).toContain(`ExecStart=/usr/bin/ganesha.nfsd -f ${nfsPaths.conf} -L ${nfsPaths.log} -p ${nfsPaths.pid} -N NIV_EVENT`);
+    expect(renderNfsStop()).toContain('systemctl stop vlx-ganesha.service');
   });
 
   it('parseNfsLine reads the outcome among other output', () => {

@@ -16,6 +16,11 @@ export function TopologyScreen() {
   const { nodes, vcs, layout, error, vcsError, loading, load, selection, clearSelection, plan } = useTopology();
   const [menu, setMenu] = useState<AnyMenu | undefined>();
   useEffect(() => { void load(); }, [load]);
+  // The lanes carry the cluster services' state (VIP holder, NTP, NFS), which changes with no app event: poll while open.
+  useEffect(() => {
+    const t = setInterval(() => { if (!useTopology.getState().loading) void load(); }, 5000);
+    return () => clearInterval(t);
+  }, [load]);
 
   const vcNames = (vcs ?? []).map((v) => v.name);
   return (
