@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { outcome } from '../support/outcome.js';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { renderNftRemoval, renderNodeFirewall, type NodeFirewall } from '../../main/network/nft.js';
 import { vmAddress } from '../../main/domain/addressing.js';
 
@@ -178,5 +178,73 @@ describe('against nft (a throwaway network namespace)', () => {
     nft(['-f', '-'], renderNftRemoval());
     expect(nft(['list', 'ruleset']).trim()).toBe('');
     nft(['-f', '-'], renderNftRemoval());
+  });
+});
+
+/**
+ * The guard, for real: a "node" namespace with a VM's tap (a veth named like one), its
+ * management address on a link to a "peer" node that also stands for the outside, sshd-like
+ * listeners and a dnsmasq. From the "VM" namespace: DNS and NFS on the gateway answer, the
+ * outside answers, and every management port is closed while the same port is open from
+ * the node itself (the positive control).
+ */
+describe('the guard against a real kernel (throwaway namespaces)', () => {
+  const tag = process.pid.toString(36);
+  const ns = { node: `vlxt-gn-${tag}`, vm: `vlxt-gv-${tag}`, peer: `vlxt-gp-${tag}` };
+  const a = vmAddress('web', '10.200.5.0/24', 1);
+  const sh = (n: string, cmd: string) => spawnSync('ip', ['netns', 'exec', n, 'sh', '-c', cmd], { encoding: 'utf8', timeout: 10_000 });
+  const pids: number[] = [];
+  const bg = (n: string, argv: string[]) => {
+    const p = spawn('ip', ['netns', 'exec', n, ...argv], { stdio: 'ignore' });
+    pids.push(p.pid!);
+  };
+  const open = (n: string, ip: string, port: number) => sh(n, `echo | busybox nc -w 1 ${ip} ${port}`).status === 0;
+
+  beforeAll(async () => {
+    for (const n of Object.values(ns)) execFileSync('ip', ['netns', 'add', n]);
+    const ip = (...args: string[]) => execFileSync('ip', args);
+    ip('-n', ns.node, 'link', 'add', a.tap, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns.vm);
+    ip('-n', ns.node, 'link', 'add', 'mgmt0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns.peer);
+    const setup = {
+      [ns.node]: `ip link set lo up; ip link set ${a.tap} up; ip addr add ${a.gateway}/32 dev ${a.tap}; ip route add ${a.ip}/32 dev ${a.tap};
+        ip link set mgmt0 up; ip addr add 10.77.0.2/24 dev mgmt0; ip route add 198.51.100.0/24 via 10.77.0.3; sysctl -qw net.ipv4.ip_forward=1`,
+      [ns.vm]: `ip link set lo up; ip link set eth0 address ${a.mac}; ip link set eth0 up; ip addr add ${a.ip}/24 dev eth0; ip route add default via ${a.gateway} dev eth0`,
+      [ns.peer]: `ip link set lo up; ip link set eth0 up; ip addr add 10.77.0.3/24 dev eth0; ip addr add 198.51.100.1/32 dev lo; ip route add 10.200.5.0/24 via 10.77.0.2`,
+    };
+    for (const [n, cmd] of Object.entries(setup)) expect(sh(n, cmd).stderr).toBe('');
+    const fw = renderNodeFirewall({ vcs: [{ name: 'web', subnet: '10.200.5.0/24' }], vms: [{ vc: 'web', ip: a.ip, mac: a.mac, tap: a.tap }], guard });
+    execFileSync('ip', ['netns', 'exec', ns.node, 'nft', '-f', '-'], { input: fw });
+    const listen = (n: string, port: number) => bg(n, ['socat', `TCP-LISTEN:${port},reuseaddr,fork`, 'SYSTEM:true']);
+    for (const p of [22, 2049, 5432]) listen(ns.node, p);
+    for (const p of [22, 5432, 80]) listen(ns.peer, p);
+    bg(ns.node, ['dnsmasq', '-k', '-C', '/dev/null', '--listen-address=10.77.0.2', '--bind-interfaces', '--no-resolv', '--no-hosts',
+      '--host-record=n3,10.77.0.3', `--pid-file=/tmp/vlxt-dnsmasq-${tag}.pid`, '--port=53']);
+    // Listening before the checks: a refusal must never be a race with the start.
+    for (let i = 0; i < 50 && !(open(ns.node, '10.77.0.2', 22) && open(ns.peer, '10.77.0.3', 80) && sh(ns.node, 'ss -lunH "sport = :53" | grep -q .').status === 0); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }, 30_000);
+
+  afterAll(() => {
+    for (const p of pids) {
+      try {
+        process.kill(p);
+      } catch { /* already gone */ }
+    }
+    for (const n of Object.values(ns)) spawnSync('ip', ['netns', 'del', n]);
+  });
+
+  it('DNS through the gateway is answered by the node\'s dnsmasq', () => {
+    const r = sh(ns.vm, `busybox nslookup n3 ${a.gateway}`);
+    expect(r.stdout.split(/^Name:/m)[1] ?? '', r.stdout + r.stderr).toMatch(/Address(?: 1)?:\s*10\.77\.0\.3/);
+  });
+
+  it('NFS on the gateway and the outside are open; the VM\'s node and the other node are closed, each open from the node', () => {
+    expect(open(ns.vm, a.gateway, 2049)).toBe(true);
+    expect(open(ns.vm, '198.51.100.1', 80)).toBe(true);
+    for (const [ip, port] of [['10.77.0.2', 22], ['10.77.0.2', 5432], [a.gateway, 22], ['10.77.0.3', 22], ['10.77.0.3', 5432]] as const) {
+      expect(open(ns.node, ip, port), `control ${ip}:${port} from the node`).toBe(true);
+      expect(open(ns.vm, ip, port), `${ip}:${port} from the VM`).toBe(false);
+    }
   });
 });
