@@ -112,7 +112,7 @@ export function deployScript(i: DeployScriptInput): string {
   return [
     PRELUDE,
     'umask 022',
-    `${sh('mkdir', '-p', p.dir, NODE_RUN, i.tftpRoot)} || exit 1`,
+    `${sh('mkdir', '-p', p.dir, p.hostsDir, NODE_RUN, i.tftpRoot)} || exit 1`,
     "changed=' '",
     'put() { printf "%s" "$3" | base64 -d > "$1.new" && chmod "$2" "$1.new" || exit 1; ' +
       'if cmp -s "$1.new" "$1"; then rm -f "$1.new"; else mv -f "$1.new" "$1" || exit 1; changed="$changed$1 "; rec file "$1" written; fi; }',

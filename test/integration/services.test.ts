@@ -6,7 +6,9 @@ import { getCluster } from '../../main/config/clusters.js';
 import type { Manifest } from '../../main/domain/manifest.js';
 import { openCluster, type SshClusterSession } from '../../main/ssh/session.js';
 import { labCrash, labRevive, labStatus } from '../../main/lab/index.js';
-import { BRIDGE } from '../../main/lab/layout.js';
+import { BRIDGE, VETH_PREFIX } from '../../main/lab/layout.js';
+import { createHash, randomBytes } from 'node:crypto';
+import { labSsh } from './support/lab.js';
 import { runLocal } from '../../main/lab/local.js';
 import {
   deployServices, readManifest, servicesStatus, stopServices, type ServicesStatus,
@@ -74,6 +76,46 @@ async function statusUntil(done: (s: ServicesStatus) => boolean, rounds = 100, o
   let s = await servicesStatus(session, only);
   for (let i = 0; i < rounds && !done(s); i++) s = await servicesStatus(session, only);
   return s;
+}
+
+/** Poll until `done` holds or the deadline passes (chrony's first polls take a few seconds). */
+async function statusWithin(ms: number, done: (s: ServicesStatus) => boolean, only?: string[]): Promise<ServicesStatus> {
+  const end = Date.now() + ms;
+  let s = await servicesStatus(session, only);
+  while (!done(s) && Date.now() < end) {
+    await new Promise((r) => setTimeout(r, 500));
+    s = await servicesStatus(session, only);
+  }
+  return s;
+}
+
+/**
+ * Every live node's clock follows a node of the cluster, or is the one orphan root (no
+ * upstream in the lab): exactly one root, and every other node synchronised to a node.
+ */
+function clocksAgree(s: ServicesStatus, live: string[]): string | undefined {
+  const rows = s.nodes.filter((n) => live.includes(n.node));
+  const addrs = manifest.nodes.map((n) => n.address);
+  const bad = rows.filter((n) => !n.ntp?.synced || (!n.ntp.local && !addrs.includes(n.ntp.source ?? '')));
+  if (bad.length > 0) return `not synchronised to a node: ${bad.map((n) => `${n.node} ${JSON.stringify(n.ntp)}`).join('; ')}`;
+  const roots = rows.filter((n) => n.ntp?.local).map((n) => n.node);
+  if (roots.length !== 1) return `orphan roots: ${roots.join(', ') || 'none'}`;
+  return undefined;
+}
+
+const addrOf = (node: string) => manifest.nodes.find((n) => n.name === node)!.address;
+
+async function tftpSha(address: string, file: string): Promise<string> {
+  const r = await runLocal('sh', ['-c', `curl -sS --max-time 5 tftp://${address}/${file} | sha256sum`]);
+  return r.stdout.split(' ')[0];
+}
+
+/** busybox nslookup through one node's dnsmasq, from this workstation (on the lab bridge). */
+async function resolve(name: string, server: string): Promise<string[]> {
+  const r = await runLocal('busybox', ['nslookup', name, server]);
+  // The answer section comes after the "Name:" line; the server's own address is printed before it.
+  const after = r.stdout.split(/^Name:/m)[1] ?? '';
+  return [...after.matchAll(/Address(?: \d+)?:\s*([0-9.]+)/g)].map((m) => m[1]);
 }
 
 const running = (s: ServicesStatus, node: string, svc: string) =>
@@ -144,6 +186,80 @@ describe('cluster services on the lab', () => {
     expect(lease.dns.split(' ').length).toBeGreaterThan(1);
   }, 60_000);
 
+  test('NTP: every node follows a node of the cluster, one of them its own clock (orphan mode, no upstream in the lab)', async () => {
+    const live = manifest.nodes.map((n) => n.name);
+    const s = await statusWithin(40_000, (x) => clocksAgree(x, live) === undefined);
+    expect(clocksAgree(s, live)).toBeUndefined();
+    for (const n of s.nodes) console.log(`[services] ${n.node} clock: ${n.ntp?.local ? 'orphan root' : `follows ${n.ntp?.source}`} stratum ${n.ntp?.stratum}`);
+  }, 60_000);
+
+  test('TFTP: every node serves the same bytes of one boot file', async () => {
+    const body = randomBytes(200_000).toString('base64');
+    const want = createHash('sha256').update(body).digest('hex');
+    const w = await labSsh(addrOf('n1'), `mkdir -p /srv/virtualinux/tftp && printf '%s' '${body}' > /srv/virtualinux/tftp/vlxtest.bin`);
+    expect(w.code, w.stderr).toBe(0);
+    for (const n of manifest.nodes) expect(await tftpSha(n.address, 'vlxtest.bin'), `TFTP from ${n.name}`).toBe(want);
+  }, 60_000);
+
+  test('DNS: every node resolves every node name and the gateway', async () => {
+    for (const server of manifest.nodes) {
+      for (const n of manifest.nodes) expect(await resolve(n.name, server.address), `${n.name} via ${server.name}`).toEqual([n.address]);
+      expect(await resolve('gateway', server.address)).toEqual(['10.77.0.253']);
+    }
+  }, 60_000);
+
+  test('dnsmasq killed on the node that answered first: the known MAC still gets its address, TFTP still works', async () => {
+    const first = await dhcpLease();
+    const dead = manifest.nodes.find((n) => n.address === first.serverid)!;
+    const before = await servicesStatus(session, [dead.name]);
+    const pid = before.nodes[0].services.find((x) => x.service === 'dnsmasq')?.pid;
+    expect(pid).toBeGreaterThan(0);
+    const k = await labSsh(dead.address, `kill -KILL ${pid}`);
+    expect(k.code, k.stderr).toBe(0);
+    const t0 = performance.now();
+    const lease = await dhcpLease();
+    const ms = performance.now() - t0;
+    console.log(`[services] DHCP answer after ${dead.name}'s dnsmasq was killed: ${ms.toFixed(0)} ms (from ${lease.serverid}; one udhcpc run, 1 s retry)`);
+    expect(lease.ip).toBe(CLIENT_IP);
+    expect(lease.serverid).not.toBe(dead.address);
+    const want = createHash('sha256').update((await labSsh(addrOf('n1'), 'cat /srv/virtualinux/tftp/vlxtest.bin')).stdout).digest('hex');
+    for (const n of manifest.nodes.filter((x) => x.name !== dead.name)) expect(await tftpSha(n.address, 'vlxtest.bin'), `TFTP from ${n.name}`).toBe(want);
+    // The redeploy brings it back, and only it.
+    const r = await deployServices(session, manifest);
+    expect(r.nodes.find((n) => n.node === dead.name)?.services.find((x) => x.service === 'dnsmasq')?.action).toBe('started');
+  }, 90_000);
+
+  test(`the gateway primary's link is cut: the VIP answers from a backup within 2 s; back up, one holder, no duplicate`, async () => {
+    const vip = '10.77.0.253';
+    const veth = `${VETH_PREFIX}${VICTIM.slice(1)}`;
+    expect((await servicesStatus(session)).holders).toEqual([VICTIM]);
+    await must('ip', ['link', 'set', veth, 'down']);
+    const t0 = performance.now();
+    let answered = -1;
+    try {
+      // One echo every 50 ms from this workstation; the first reply is a backup's.
+      for (let i = 0; i < 100 && answered < 0; i++) {
+        if ((await runLocal('ping', ['-n', '-c', '1', '-W', '0.05', vip])).code === 0) answered = performance.now() - t0;
+      }
+      console.log(`[services] VIP answered again ${answered.toFixed(0)} ms after ${VICTIM}'s link was cut (keepalived still running there)`);
+      expect(answered).toBeGreaterThanOrEqual(0);
+      expect(answered).toBeLessThan(2000);
+      const others = manifest.nodes.map((n) => n.name).filter((n) => n !== VICTIM);
+      const moved = await statusWithin(5000, (x) => x.holders.length === 1, others);
+      expect(moved.holders).toHaveLength(1);
+    } finally {
+      await must('ip', ['link', 'set', veth, 'up']);
+    }
+    // Back: both think they are master for a moment; the higher priority wins and the other lets go.
+    const back = await statusWithin(10_000, (x) => x.holders.length === 1 && x.holders[0] === VICTIM);
+    expect(back.holders).toEqual([VICTIM]);
+    await runLocal('ip', ['neigh', 'flush', 'dev', BRIDGE, 'to', vip]);
+    const arp = await runLocal('busybox', ['arping', '-c', '3', '-w', '3', '-I', BRIDGE, vip]);
+    const macs = new Set([...arp.stdout.matchAll(/reply from [0-9.]+ \[([0-9a-f:]+)\]/gi)].map((m) => m[1].toLowerCase()));
+    console.log(`[services] after the link came back: ${[...macs].join(', ')} answer for ${vip}`);
+    expect(macs.size, arp.stdout).toBe(1);
+  }, 90_000);
+
   test(`${VICTIM} dies: DHCP is still answered and the VIP moves to exactly one live node`, async () => {
     const others = manifest.nodes.map((n) => n.name).filter((n) => n !== VICTIM);
     // Each live node watches for the VIP itself and stamps the moment it has it: the lab's
@@ -175,7 +291,11 @@ describe('cluster services on the lab', () => {
     const lease = await dhcpLease();
     expect(lease.ip).toBe(CLIENT_IP);
     expect(lease.serverid).not.toBe('10.77.0.4');
-  }, 90_000);
+
+    // The clocks: n4 was not the orphan root (the lowest reference id is n1's), so the others keep following it.
+    const clocks = await statusWithin(30_000, (x) => clocksAgree(x, others) === undefined, others);
+    expect(clocksAgree(clocks, others)).toBeUndefined();
+  }, 120_000);
 
   test(`${VICTIM} revived and redeployed takes the VIP back; stop leaves nothing behind`, async () => {
     await labRevive(VICTIM);
