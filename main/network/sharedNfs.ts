@@ -182,7 +182,7 @@ export function renderNfsScript(shares: readonly NfsShare[] | undefined): string
     `  if [ -n "$unit" ]; then systemctl daemon-reload; systemctl enable ${GANESHA_UNIT} >/dev/null 2>&1; fi`,
     'fi',
     // A real node runs rpcbind as a system service; a node without one gets ours.
-    'rpcinfo -p 127.0.0.1 >/dev/null 2>&1 || rpcbind -w 2>/dev/null || rpcbind',
+    'timeout 5 rpcinfo -p 127.0.0.1 >/dev/null 2>&1 || rpcbind -w 2>/dev/null || rpcbind',
     'how=started',
     `if ${alive}; then`,
     `  if [ -n "$core" ]; then ${stop}; how=restarted;`,

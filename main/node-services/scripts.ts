@@ -109,6 +109,8 @@ export function deployScript(i: DeployScriptInput): string {
   const p = servicePaths;
   const startErr = `${NODE_RUN}/services-start.err`;
   const vipDel = sh('ip', 'addr', 'del', `${i.vip}/${i.prefix}`, 'dev', i.iface);
+  const nfsScript = `${NODE_RUN}/services-nfs.sh`;
+  const nfsOut = `${NODE_RUN}/services-nfs.out`;
   return [
     PRELUDE,
     'umask 022',
@@ -154,7 +156,8 @@ export function deployScript(i: DeployScriptInput): string {
           // chronyd opens its socket and writes its drift file as its own user (Debian: _chrony).
           `  ${sh('mkdir', '-p', p.chronyRunDir, p.chronyLibDir)} && chmod 770 ${quote(p.chronyRunDir)} && chmod 755 ${quote(NODE_RUN)}`,
           `  if id _chrony >/dev/null 2>&1; then ${sh('chown', '_chrony:_chrony', p.chronyRunDir, p.chronyLibDir)}; fi`,
-          `  if ${sh('chronyd', ...(i.keepClock ? ['-x'] : []), '-f', p.chronyConf)} </dev/null >/dev/null 2>${quote(startErr)}; then`,
+          // The foreground chronyd waits for its daemon to be ready: bounded, so a stuck one fails the deploy instead of hanging it.
+          `  if ${sh('timeout', '10', 'chronyd', ...(i.keepClock ? ['-x'] : []), '-f', p.chronyConf)} </dev/null >/dev/null 2>${quote(startErr)}; then`,
           `    n=0; until p=$(${pidOf('chronyd')}); do n=$((n+1)); if [ $n -gt 30 ]; then break; fi; sleep 0.1; done`,
           `    if [ $n -le 30 ]; then rec svc chronyd started "$p"; else rec svc chronyd failed "no pid file"; fi`,
           `  else rec svc chronyd failed "$(tr '\\n\\t' '  ' < ${quote(startErr)})"; fi`,
@@ -164,15 +167,15 @@ export function deployScript(i: DeployScriptInput): string {
     // The root server follows the storage address: started here if this node holds it already.
     `rec storage "$(${quote(p.storageScript)} converge 2>&1 | tail -n 1)"`,
     // The same script the network sync runs, without a VC list: the exports stay as they are.
-    '(',
-    renderNfsScript(undefined).trimEnd(),
-    `) > ${quote(`${NODE_RUN}/services-nfs.out`)} 2>&1`,
-    `n=$(grep '^nfs ' ${quote(`${NODE_RUN}/services-nfs.out`)} | tail -n 1)`,
+    // Run from a file under a time bound: a stuck rpcbind or Ganesha must not hold the deploy.
+    `printf '%s' ${quote(Buffer.from(renderNfsScript(undefined)).toString('base64'))} | base64 -d > ${quote(nfsScript)}`,
+    `timeout 20 sh ${quote(nfsScript)} </dev/null > ${quote(nfsOut)} 2>&1`,
+    `n=$(grep '^nfs ' ${quote(nfsOut)} | tail -n 1)`,
     'case "$n" in',
     `  "nfs failed"*) rec svc ganesha failed "\${n#nfs failed }" ;;`,
     `  "nfs kept"*|"nfs reloaded"*) rec svc ganesha kept "$(${pidOf('ganesha')})" ;;`,
     `  "nfs started"*|"nfs restarted"*) rec svc ganesha started "$(${pidOf('ganesha')})" ;;`,
-    `  *) rec svc ganesha failed "$(tail -n 3 ${quote(`${NODE_RUN}/services-nfs.out`)} | tr '\\n\\t' '  ')" ;;`,
+    `  *) rec svc ganesha failed "no answer within 20 s: $(tail -n 3 ${quote(nfsOut)} | tr '\\n\\t' '  ')" ;;`,
     'esac',
   ].join('\n');
 }
