@@ -25,12 +25,14 @@ export const handlers: Handlers<C> = {
         const r = vms[i]!;
         let markStarted!: () => void;
         started.push(new Promise<void>((ok) => { markStarted = ok; }));
-        chain = chain.then(() => new Promise<void>((ended) => {
+        // The early answer says what the move does, as the service's own answer does.
+        const plan = s.planMoves([{ ...r, to }]).then(([p]) => p, () => undefined);
+        chain = chain.then(() => plan).then((p) => new Promise<void>((ended) => {
           let id: string | undefined;
           const onEvent: VcRunOptions['onEvent'] = (e) => {
             if (id || e.type !== 'task') return;
             id = e.task.id;
-            results[i] = { vc: r.vc, vm: r.vm, ok: true, taskId: id };
+            results[i] = { vc: r.vc, vm: r.vm, ok: true, ...(p && p.action !== 'refuse' ? { action: p.action } : {}), taskId: id };
             ctx.changed('vcs');
             markStarted();
           };
