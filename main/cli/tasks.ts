@@ -82,7 +82,9 @@ export function registerTasks(program: Command): void {
     .description('one task: its steps and the end of its log (ID may be a unique prefix)')
     .option('--follow', 'keep showing progress until the task ends')
     .option('--json', 'print as JSON')
-    .action(action(async (id: string, o: { follow?: boolean; json?: boolean }) => {
+    .action(action(async (id: string, opts: { follow?: boolean; json?: boolean }) => {
+      // `tasks` has a --json of its own, which commander gives to it wherever it appears.
+      const o = { ...opts, json: opts.json || Boolean(tasks.opts().json) };
       if (o.follow) {
         const full = (await call('tasks.get', { id, logLines: 0 })).task.id;
         const t = await follow(full);
@@ -97,7 +99,8 @@ export function registerTasks(program: Command): void {
   tasks.command('cancel <id>')
     .description('stop a running task before its next step (from any workstation)')
     .option('--json', 'print as JSON')
-    .action(action(async (id: string, o: { json?: boolean }) => {
+    .action(action(async (id: string, opts: { json?: boolean }) => {
+      const o = { json: opts.json || Boolean(tasks.opts().json) };
       const t = await call('tasks.cancel', { id });
       if (o.json) printJson(t);
       else process.stdout.write(`task ${t.id} (${t.kind} ${t.target}): cancel requested; it stops before its next step\n`);
