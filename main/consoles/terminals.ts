@@ -99,8 +99,13 @@ const MAX_REATTACH = 3;
  * it is read again. A flood then costs a bounded amount of memory, and a Ctrl-C reaches a
  * prompt that is drawn at once instead of after the whole backlog.
  */
-export const FLOW_HIGH = 256 * 1024;
-export const FLOW_LOW = 32 * 1024;
+export const FLOW_HIGH = 64 * 1024;
+export const FLOW_LOW = 16 * 1024;
+/**
+ * ssh2 buffers up to 2 MiB of a paused channel before it stops widening the SSH window, and
+ * that backlog is drawn after a Ctrl-C before the prompt; a smaller buffer stops the node sooner.
+ */
+const CHANNEL_BUFFER = 64 * 1024;
 
 /**
  * Every open console of the app, with no UI: node shells (an SSH shell channel with a PTY
@@ -335,6 +340,7 @@ export class TerminalHub {
       try { ch.close(); } catch { /* gone */ }
       return;
     }
+    (ch as unknown as { _readableState?: { highWaterMark: number } })._readableState!.highWaterMark = CHANNEL_BUFFER;
     v.shell = ch;
     v.node = node;
     const decoder = new StringDecoder('utf8');

@@ -71,7 +71,7 @@ export function tempHome(): { dir: string; cleanup(): void } {
  * command's stdin writes a new launch page (owner-only, under HOME/gui), and the link is
  * what that page would send a browser to. A link works once, within 60 s.
  */
-export async function startGui(home: string): Promise<{ readonly url: string; stop(): Promise<void> }> {
+export async function startGui(home: string): Promise<{ readonly url: string; readonly pid: number; stop(): Promise<void> }> {
   const env: Record<string, string | undefined> = { ...process.env, VLX_HOME: home };
   delete env.VLX_CLUSTER; // the cluster in use is the one the test adds
   const child = spawn(process.execPath, ['dist/vlx.mjs', 'gui', '--no-open'], {
@@ -92,6 +92,7 @@ export async function startGui(home: string): Promise<{ readonly url: string; st
   const pages = join(home, 'gui');
   const seen = new Set<string>(readdirSync(pages));
   return {
+    pid: child.pid!, // the bridge process itself (node runs dist/vlx.mjs directly, no wrapper)
     get url() {
       // A getter, so specs can keep writing page.goto(bridge.url); it waits synchronously
       // (the page is written by the other process) for at most 10 s.
