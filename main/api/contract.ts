@@ -479,6 +479,8 @@ export const contract = {
   'tasks.list': { input: z.object({ limit: int(1, 1000).optional(), all: z.boolean().optional() }), output: z.array(TaskSummaryShape) },
   'tasks.get': { input: z.object({ id: Id, logLines: int(0, 10_000).optional() }), output: z.object({ task: TaskSummaryShape, log: z.array(TaskLogLine) }) },
   'tasks.cancel': { input: z.object({ id: Id }), output: TaskSummaryShape },
+  /** Run an interrupted or failed VC task again from its first unfinished step, from any workstation. */
+  'tasks.resume': { input: z.object({ id: Id }), output: TaskStarted },
 
   'images.list': { input: Empty, output: z.array(ImageInfo) },
   'images.info': { input: z.object({ name: ImageName }), output: ImageDetail },

@@ -13,7 +13,7 @@ export const CHANNEL_NAMES = [
   'lab.crash', 'lab.down', 'lab.machines', 'lab.powerOff', 'lab.powerOn', 'lab.revive', 'lab.status', 'lab.up',
   'nodes.list',
   'services.deploy', 'services.status', 'services.stop',
-  'tasks.cancel', 'tasks.get', 'tasks.list',
+  'tasks.cancel', 'tasks.get', 'tasks.list', 'tasks.resume',
   'terminal.ack', 'terminal.close', 'terminal.openNodeShell', 'terminal.openVmConsole', 'terminal.reconnect', 'terminal.resize', 'terminal.write',
   'vc.create', 'vc.destroy', 'vc.get', 'vc.list', 'vc.previewPlacement', 'vc.restore', 'vc.save', 'vc.start', 'vc.stop',
   'vm.move', 'vm.planMove',

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { TaskSummary } from '../api/contract.js';
 import { action, printJson } from './output.js';
 import { createTaskProgress } from './progress.js';
-import { call, cli, taskExit } from './client.js';
+import { call, cli, runTask, taskExit } from './client.js';
 
 function shownState(t: TaskSummary): string {
   if (t.interrupted) return 'interrupted';
@@ -94,6 +94,16 @@ export function registerTasks(program: Command): void {
       const d = await call('tasks.get', { id, logLines: 50 });
       if (o.json) printJson(d);
       else process.stdout.write(renderTaskDetail(d.task, d.log));
+    }, { id: 'ID' }));
+
+  tasks.command('resume <id>')
+    .description('run an interrupted or failed VC task again from its first unfinished step (from any workstation)')
+    .option('--json', 'print the finished task as JSON')
+    .action(action(async (id: string, o: { json?: boolean }) => {
+      const { task, exitCode } = await runTask('tasks.resume', { id }, { json: Boolean(o.json) });
+      if (o.json) printJson(task);
+      else if (task.state === 'succeeded') process.stderr.write(`${task.kind} ${task.target}: done (task ${task.id.slice(0, 8)})\n`);
+      return exitCode;
     }, { id: 'ID' }));
 
   tasks.command('cancel <id>')

@@ -5,7 +5,7 @@ import { taskView } from './views.js';
 import type { ServiceContext } from './context.js';
 import type { Handlers } from './handlers.js';
 
-type C = 'tasks.list' | 'tasks.get' | 'tasks.cancel';
+type C = 'tasks.list' | 'tasks.get' | 'tasks.cancel' | 'tasks.resume';
 
 /** The cluster's database, when the current cluster has one (tasks of a cluster without one are this process's only). */
 async function dbOf(ctx: ServiceContext) {
@@ -37,5 +37,15 @@ export const handlers: Handlers<C> = {
     const db = await dbOf(ctx);
     if (!db) throw new VlxError('not-found', `task ${id} is not known`);
     return taskView(await cancelTask(db, id));
+  },
+  /**
+   * The task's workflow, rebuilt from what the DB recorded, runs again and continues from its
+   * first unfinished step (each step settles from what runs on the nodes first).
+   */
+  'tasks.resume': async (ctx, { id }) => {
+    if (id.startsWith('local-')) throw new VlxError('conflict', `task ${id} ran in an app that has exited: run its command again`, 'the lab and image builds are idempotent');
+    const s = await ctx.cluster().vc();
+    const { resumeTask } = await import('../workflows/resume.js');
+    return ctx.startTask((o) => resumeTask(s.env, id, { ...o, onEvent: (e) => { ctx.onTaskEvent(e); o.onEvent?.(e); } }), ['vcs', 'nodes', 'volumes']);
   },
 };

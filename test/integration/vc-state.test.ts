@@ -142,3 +142,34 @@ describe('kill -9 of the CLI during `vc start`', () => {
     expect(counts).toEqual([1, 1, 1, 1]);
   });
 });
+
+describe('vlx tasks resume', () => {
+  test('a `vc stop` killed in its shutdown step is finished by `vlx tasks resume ID`', async () => {
+    const child = spawn('bin/vlx', ['--cluster', 'lab', 'vc', 'stop', KILLED], { stdio: ['ignore', 'ignore', 'pipe'] });
+    await new Promise<void>((resolve, reject) => {
+      let err = '';
+      child.stderr.on('data', (c: Buffer) => {
+        err += String(c);
+        if (/shutdown: started/.test(err)) resolve();
+      });
+      child.on('exit', () => reject(new Error(`vlx vc stop ended before it could be killed:\n${err}`)));
+    });
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    const list = await vlx(['tasks', '--json']);
+    expect(list.code, list.stderr).toBe(0);
+    const stop = (JSON.parse(list.stdout) as { id: string; kind: string; target: string; interrupted?: boolean }[])
+      .find((t) => t.kind === 'vc.stop' && t.target === KILLED);
+    expect(stop?.interrupted).toBe(true);
+    const r = await vlx(['tasks', 'resume', stop!.id]);
+    expect(r.code, r.stderr).toBe(0);
+    const st = await s.vcStatus(KILLED);
+    expect(st.state).toBe('stopped');
+    expect(st.drift).toEqual([]);
+    expect(Object.values(st.actual).flat()).toEqual([]);
+    // A task that has succeeded has nothing left to resume.
+    const again = await vlx(['tasks', 'resume', stop!.id]);
+    expect(again.code).toBe(4);
+    expect(again.stderr).toContain('has already succeeded');
+  });
+});

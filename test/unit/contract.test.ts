@@ -66,6 +66,7 @@ describe('contract', () => {
         "tasks.cancel",
         "tasks.get",
         "tasks.list",
+        "tasks.resume",
         "terminal.ack",
         "terminal.close",
         "terminal.openNodeShell",

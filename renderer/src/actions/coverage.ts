@@ -32,6 +32,7 @@ export const GUI_PATHS: Record<string, { action?: string; screen: string }> = {
   'tasks.list': { action: 'go.tasks', screen: 'Tasks' },
   'tasks.get': { action: 'go.tasks', screen: 'Tasks: a task\'s steps and log; progress bars elsewhere' },
   'tasks.cancel': { action: 'task.cancel', screen: 'Tasks: Cancel' },
+  'tasks.resume': { action: 'task.resume', screen: 'Tasks: Resume (an interrupted or failed task)' },
   'images.list': { action: 'go.images', screen: 'Images' },
   'images.info': { action: 'images.info', screen: 'Images: click an image' },
   'images.build': { action: 'images.build.tiny', screen: 'Images: Build an image' },

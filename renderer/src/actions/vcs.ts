@@ -3,7 +3,7 @@ import { useApp } from '../stores/app.js';
 import { useVcs, type VcAction } from '../stores/vcs.js';
 import { useTopology } from '../stores/topology.js';
 import { useConsoles } from '../stores/consoles.js';
-import { useTasks } from '../stores/tasks.js';
+import { resumable, useTasks } from '../stores/tasks.js';
 import { taskTitle } from '../stores/tasks.logic.js';
 import { fresh, type Action, type ActionStep, type Choice } from './types.js';
 
@@ -118,5 +118,17 @@ export const vcActions: Action[] = [
       },
     }],
     run: ([id]) => { useApp.getState().go('tasks'); void useTasks.getState().select(id!); void useTasks.getState().cancel(id!); },
+  },
+  {
+    id: 'task.resume', category: 'Task', title: 'Resume an interrupted task…', keywords: 'vlx tasks resume continue retry interrupted failed',
+    steps: [{
+      prompt: 'Resume which task? (it continues from its first unfinished step)', none: 'No task is interrupted or failed',
+      choices: async () => {
+        const s = await fresh(() => useTasks.getState().load(), () => useTasks.getState(), () => useTasks.getState().error);
+        return s.order.map((id) => s.byId[id]!).filter(resumable)
+          .map((t) => ({ id: t.id, label: taskTitle(t), detail: t.interrupted ? `interrupted at ${t.currentStep ?? '?'}` : t.state }));
+      },
+    }],
+    run: ([id]) => { useApp.getState().go('tasks'); void useTasks.getState().select(id!); void useTasks.getState().resume(id!); },
   },
 ];

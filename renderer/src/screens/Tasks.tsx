@@ -1,5 +1,5 @@
 import { useEffect, useRef } from 'react';
-import { useTasks } from '../stores/tasks.js';
+import { resumable, useTasks } from '../stores/tasks.js';
 import { failure, runningFirst, taskTitle } from '../stores/tasks.logic.js';
 import { Badge, Empty, ErrorState, Loading, Progress, ago, duration } from '../components/common.js';
 
@@ -48,6 +48,7 @@ function TaskDetail({ id }: { id: string }) {
   const task = useTasks((s) => s.byId[id]);
   const log = useTasks((s) => s.logs[id]);
   const cancel = useTasks((s) => s.cancel);
+  const resume = useTasks((s) => s.resume);
   const logRef = useRef<HTMLPreElement>(null);
   const stick = useRef(true);
   useEffect(() => {
@@ -63,6 +64,7 @@ function TaskDetail({ id }: { id: string }) {
         <Badge state={task.interrupted ? 'warn' : TONE[task.state] ?? 'muted'}>{task.interrupted ? 'interrupted' : task.state}</Badge>
         <span className="spacer" />
         {task.state === 'running' && !task.interrupted && <button className="btn small danger" onClick={() => void cancel(task.id)} title="Stops between steps; a re-run resumes">Cancel</button>}
+        {resumable(task) && <button className="btn small primary" onClick={() => void resume(task.id)} title="Runs it again from its first unfinished step; each step first settles from what runs on the nodes">Resume</button>}
       </div>
       <div className="muted small">{task.kind} · id <span className="mono">{task.id}</span> · started {new Date(task.startedAt).toLocaleString()} · {duration(task.startedAt, task.endedAt)}</div>
       <div className="row-between"><span>{task.interrupted ? `interrupted at ${task.currentStep ?? '?'}: run the same operation again to resume` : task.currentStep ?? (task.state === 'succeeded' ? 'Done' : task.state === 'failed' ? 'Failed' : task.state === 'cancelled' ? 'Cancelled' : '')}</span><span className="mono">{Math.round(task.progress * 100)}%</span></div>

@@ -1,5 +1,5 @@
 import { create } from 'zustand';
-import type { TaskEvent } from '../../../main/api/contract.js';
+import type { TaskEvent, TaskSummary } from '../../../main/api/contract.js';
 import { api, shown, type ShownError } from '../api.js';
 import { emptyTasks, mergeTaskList, reduceTaskEvent, withLog, type TasksState } from './tasks.logic.js';
 
@@ -13,6 +13,7 @@ interface TasksStore extends TasksState {
   /** one task and its log, without selecting it (a progress bar shown elsewhere) */
   fetch(id: string): Promise<void>;
   cancel(id: string): Promise<void>;
+  resume(id: string): Promise<void>;
 }
 
 export const useTasks = create<TasksStore>()((set, get) => ({
@@ -53,7 +54,20 @@ export const useTasks = create<TasksStore>()((set, get) => ({
       set({ error: shown(e) });
     }
   },
+  async resume(id) {
+    try {
+      await api().call('tasks.resume', { id });
+    } catch (e) {
+      set({ error: shown(e) });
+    }
+  },
 }));
+
+/** A VC task that was interrupted, failed or cancelled can be run again from its first unfinished step. */
+export function resumable(t: Pick<TaskSummary, 'kind' | 'state' | 'interrupted' | 'id'>): boolean {
+  if (t.id.startsWith('local-') || !(t.kind.startsWith('vc.') || t.kind === 'vm.move')) return false;
+  return t.interrupted === true || t.state === 'failed' || t.state === 'cancelled';
+}
 
 /** Called by the boot code: every task event goes through the reducer. */
 export function followTaskEvents(): () => void {
