@@ -357,6 +357,17 @@ export const MovePlan = z.object({
 });
 export type MovePlan = z.infer<typeof MovePlan>;
 
+export const DbMember = z.object({
+  node: z.string(),
+  host: z.string(),
+  role: z.enum(['primary', 'sync_standby', 'standby', 'other', 'unreachable']),
+  state: z.string(),
+  patroniRole: z.string().optional(),
+  timeline: z.number().int().optional(),
+  lagBytes: z.number().int().nonnegative().optional(),
+});
+export type DbMember = z.infer<typeof DbMember>;
+export const DbSwitchover = z.object({ from: z.string(), to: z.string(), ms: z.number().int().nonnegative() });
 export const DbStatus = z.object({
   cluster: z.string(),
   endpoint: z.object({ node: z.string(), host: z.string(), port: z.number().int(), database: z.string(), user: z.string() }),
@@ -366,6 +377,16 @@ export const DbStatus = z.object({
   /** the connection is TLS with the pinned server certificate */
   tls: z.boolean().optional(),
   migrations: z.object({ applied: z.array(z.string()), pending: z.array(z.string()), unknown: z.array(z.string()) }).optional(),
+  /** The member that is primary now, as the members say (absent: none is). */
+  primary: z.string().optional(),
+  /** Every member as its Patroni sees it: role, state, timeline, replay lag. */
+  members: z.array(DbMember).optional(),
+  /** etcd, whose quorum holds the leader key: without quorum no member stays writable. */
+  etcd: z.object({
+    members: z.array(z.object({ node: z.string(), host: z.string(), healthy: z.boolean(), leader: z.boolean(), error: z.string().optional() })),
+    leader: z.string().optional(),
+    quorum: z.boolean(),
+  }).optional(),
 });
 export type DbStatus = z.infer<typeof DbStatus>;
 
@@ -469,7 +490,12 @@ export const contract = {
 
   'db.status': { input: Empty, output: DbStatus },
   'db.migrate': { input: Empty, output: z.object({ applied: z.array(z.string()) }) },
-  'db.deploy': { input: z.object({ node: NodeName, port: int(1, 65535).default(5432), allow: z.array(Cidr).max(64).optional() }), output: TaskStarted },
+  /** `node` is the one-member case of `nodes` (exactly one of them). */
+  'db.deploy': { input: z.object({
+    node: NodeName.optional(), nodes: z.array(NodeName).min(1).max(64).optional(), port: int(1, 65535).default(5432), allow: z.array(Cidr).max(64).optional(),
+  }), output: TaskStarted },
+  /** Patroni moves the primary to `to` (a running standby); returns once the app writes there. */
+  'db.switchover': { input: z.object({ to: NodeName }), output: DbSwitchover },
 
   'services.status': { input: Empty, output: ServicesStatus },
   'services.deploy': { input: Empty, output: TaskStarted },

@@ -6,7 +6,7 @@
 export const CHANNEL_NAMES = [
   'app.info',
   'clusters.add', 'clusters.list', 'clusters.remove', 'clusters.use',
-  'db.deploy', 'db.migrate', 'db.status',
+  'db.deploy', 'db.migrate', 'db.status', 'db.switchover',
   'exec.run',
   'hostKey.accept', 'hostKey.probe',
   'images.build', 'images.import', 'images.info', 'images.list',

@@ -16,6 +16,11 @@ export interface DbEndpoint {
    * pinned like a host key, so the client accepts this certificate and no other.
    */
   tlsCert?: string;
+  /**
+   * Every database member (Patroni + PostgreSQL). The client finds the primary among them;
+   * node/host above is the primary at deploy time, a first guess only.
+   */
+  members?: { node: string; host: string }[];
 }
 
 export interface ClusterConfig {
@@ -96,6 +101,13 @@ function parseDb(v: unknown, where: string): DbEndpoint {
   if (cert !== undefined) {
     if (!/^-----BEGIN CERTIFICATE-----\n[\s\S]+\n-----END CERTIFICATE-----\n?$/.test(cert)) throw bad(`${where}.tlsCert`, 'must be one PEM certificate');
     db.tlsCert = cert;
+  }
+  if (o.members !== undefined) {
+    if (!Array.isArray(o.members) || o.members.length === 0) throw bad(`${where}.members`, 'must be a non-empty array');
+    db.members = o.members.map((m, i) => {
+      const e = obj(m, `${where}.members[${i}]`);
+      return { node: str(e, 'node', `${where}.members[${i}]`)!, host: str(e, 'host', `${where}.members[${i}]`)! };
+    });
   }
   return db;
 }

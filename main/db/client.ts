@@ -3,6 +3,7 @@ import pg from 'pg';
 import { VlxError } from '../errors.js';
 import type { ClusterConfig, DbEndpoint } from '../config/clusters.js';
 import { pinnedTls, tlsRefusal, type DbTarget } from './tls.js';
+import { findPrimary, membersOf } from './primary.js';
 
 export type Row = Record<string, any>;
 
@@ -58,7 +59,7 @@ export function mapPgError(e: unknown, where: string, target?: DbTarget): VlxErr
   const err = e as { code?: string; message?: string; constraint?: string; detail?: string };
   const msg = err?.message ?? String(e);
   if (err?.code && UNREACHABLE.has(err.code)) {
-    return new VlxError('unreachable', `database ${where} is not reachable: ${msg}`, 'check `vlx db status`; deploy it with `vlx db deploy --node NODE`');
+    return new VlxError('unreachable', `database ${where} is not reachable: ${msg}`, 'check `vlx db status`; deploy it with `vlx db deploy --nodes NODES`');
   }
   // pg's own wording when the server vanished or never answered (no errno to go by)
   if ((/timeout/i.test(msg) && /connect/i.test(msg)) || /Connection terminated|timeout expired/i.test(msg)) {
@@ -98,43 +99,120 @@ export interface OpenOptions {
   connectTimeoutMs?: number;
   /** The cluster the endpoint belongs to, named in a refused certificate's message. */
   cluster?: string;
+  /**
+   * How long an operation keeps looking for a writable member after its own failed (a
+   * failover in progress). Default: 30 s with several members, none with one.
+   */
+  failoverWaitMs?: number;
+}
+
+// What a primary's loss (or demotion) looks like from a client; the operation is retried on
+// the next primary. Our writes are idempotent steps, so a retried write is harmless.
+const FAILOVER_PG = new Set(['25006', '57P01', '57P02', '57P03', '08000', '08003', '08006', '08001', '08004', '0A000']);
+export function isFailoverError(e: unknown): boolean {
+  const err = e as { code?: string; message?: string };
+  if (err?.code && FAILOVER_PG.has(err.code)) return true;
+  if (err?.code && UNREACHABLE.has(err.code)) return true;
+  if (e instanceof VlxError) return e.code === 'unreachable';
+  return /Connection terminated|Query read timeout|timeout expired|terminating connection|Client has encountered a connection error|not queryable/i.test(err?.message ?? '');
 }
 
 /**
  * Every connection is TLS to the pinned certificate (see tls.ts); an endpoint without a pin
- * is refused before any connection is made.
+ * is refused before any connection is made. With several members the Db follows the
+ * primary: it finds it (primary.ts), and when an operation fails the way a lost primary
+ * makes it fail, finds it again and retries, for up to failoverWaitMs.
  */
 export function openDb(endpoint: DbEndpoint, opts: OpenOptions = {}): Db {
-  const where = `${endpoint.user}@${endpoint.host}:${endpoint.port}/${endpoint.database}`;
-  const target: DbTarget = { node: endpoint.node, host: endpoint.host, port: endpoint.port, ...(opts.cluster ? { cluster: opts.cluster } : {}) };
-  const config: pg.ClientConfig = {
-    ssl: pinnedTls(endpoint, target),
-    host: endpoint.host,
-    port: endpoint.port,
-    database: endpoint.database,
-    user: endpoint.user,
-    password: endpoint.password,
-    application_name: `vlx ${processLabel()}`,
-    connectionTimeoutMillis: opts.connectTimeoutMs ?? 5000,
-    // A workstation that vanishes without closing its socket must not hold VC locks forever.
-    keepAlive: true,
-    keepAliveInitialDelayMillis: 10_000,
-  };
-  const pool = new pg.Pool({ ...config, max: opts.max ?? 4, idleTimeoutMillis: 30_000 });
-  // An idle pooled client whose server went away emits 'error'; without a listener that kills the process.
-  pool.on('error', () => {});
-  const pooled = wrap(pool, where, target);
+  const members = membersOf(endpoint);
+  const multi = members.length > 1;
+  const waitMs = opts.failoverWaitMs ?? (multi ? 30_000 : 0);
+  pinnedTls(endpoint, { node: endpoint.node, host: endpoint.host, port: endpoint.port });
+  let where = `${endpoint.user}@${endpoint.host}:${endpoint.port}/${endpoint.database}`;
 
-  async function dedicated(): Promise<pg.Client> {
-    const c = new pg.Client(config);
-    c.on('error', () => {});
-    try {
-      await c.connect();
-    } catch (e) {
-      await c.end().catch(() => {});
-      throw mapPgError(e, where, target);
+  interface Current { node: string; host: string; pool: pg.Pool; config: pg.ClientConfig; target: DbTarget }
+  let current: Current | undefined;
+  let finding: Promise<Current> | undefined;
+  let closed = false;
+
+  const configFor = (host: string, node: string): { config: pg.ClientConfig; target: DbTarget } => {
+    const target: DbTarget = { node, host, port: endpoint.port, ...(opts.cluster ? { cluster: opts.cluster } : {}) };
+    return {
+      target,
+      config: {
+        ssl: pinnedTls(endpoint, target),
+        host, port: endpoint.port, database: endpoint.database, user: endpoint.user, password: endpoint.password,
+        application_name: `vlx ${processLabel()}`,
+        connectionTimeoutMillis: opts.connectTimeoutMs ?? (multi ? 3000 : 5000),
+        // A workstation that vanishes without closing its socket must not hold VC locks forever.
+        keepAlive: true,
+        keepAliveInitialDelayMillis: 10_000,
+      },
+    };
+  };
+
+  const open = (node: string, host: string): Current => {
+    const { config, target } = configFor(host, node);
+    // A primary whose node died answers nothing: without a bound a query would hang on its
+    // socket for the kernel's TCP timeout instead of moving to the next primary.
+    const pool = new pg.Pool({ ...config, max: opts.max ?? 4, idleTimeoutMillis: 30_000, ...(multi ? { query_timeout: 6000 } : {}) });
+    // An idle pooled client whose server went away emits 'error'; without a listener that kills the process.
+    pool.on('error', () => {});
+    where = `${endpoint.user}@${host}:${endpoint.port}/${endpoint.database}`;
+    return { node, host, pool, config, target };
+  };
+
+  async function primary(deadline: number): Promise<Current> {
+    if (current) return current;
+    if (!multi) {
+      current = open(endpoint.node, endpoint.host);
+      return current;
     }
-    return c;
+    finding ??= findPrimary(endpoint, { ...(opts.cluster ? { cluster: opts.cluster } : {}), waitMs: Math.max(0, deadline - Date.now()) })
+      .then((p) => (current = open(p.node, p.host)))
+      .finally(() => { finding = undefined; });
+    return finding;
+  }
+
+  function drop(c: Current): void {
+    if (current !== c) return;
+    current = undefined;
+    // not awaited: a client stuck on a dead node's socket must not hold up the next primary
+    void c.pool.end().catch(() => {});
+  }
+
+  /** Run op against the primary; on a failover-shaped error find the primary again and retry. */
+  async function withPrimary<T>(op: (c: Current) => Promise<T>): Promise<T> {
+    if (closed) throw new VlxError('internal', `database ${where}: used after close`);
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      const c = await primary(deadline);
+      try {
+        return await op(c);
+      } catch (e) {
+        if (!multi || !isFailoverError(e) || Date.now() >= deadline) throw mapPgError(e, where, c.target);
+        drop(c);
+      }
+    }
+  }
+
+  const pooled: Queryable = {
+    query: <R extends Row = Row>(text: string, params?: unknown[]) =>
+      withPrimary(async (c) => (await c.pool.query(text, params)) as pg.QueryResult<R>),
+  };
+
+  async function dedicated(): Promise<{ client: pg.Client; target: DbTarget }> {
+    return withPrimary(async (cur) => {
+      const client = new pg.Client(cur.config);
+      client.on('error', () => {});
+      try {
+        await client.connect();
+      } catch (e) {
+        await client.end().catch(() => {});
+        throw e;
+      }
+      return { client, target: cur.target };
+    });
   }
 
   async function holder(key: string): Promise<string> {
@@ -153,68 +231,120 @@ export function openDb(endpoint: DbEndpoint, opts: OpenOptions = {}): Db {
     return w ? `${w.app || 'another session'}${w.addr ? ` from ${w.addr}` : ''}` : 'another session';
   }
 
+  async function tryLock(q: Queryable, key: string, wait: boolean): Promise<boolean> {
+    if (wait) {
+      await q.query(`select pg_advisory_lock(${LOCK_ARGS})`, [key]);
+      return true;
+    }
+    return (await q.query<{ ok: boolean }>(`select pg_try_advisory_lock(${LOCK_ARGS}) as ok`, [key])).rows[0]!.ok;
+  }
+
   return {
-    where,
+    get where() {
+      return where;
+    },
     query: pooled.query,
-    async tx(fn) {
-      let client: pg.PoolClient;
-      try {
-        client = await pool.connect();
-      } catch (e) {
-        throw mapPgError(e, where, target);
-      }
+    tx: (fn) => withPrimary(async (c) => {
+      const client = await c.pool.connect();
+      let broken: unknown;
       try {
         await client.query('begin');
-        const out = await fn(wrap(client, where, target));
+        const out = await fn(wrap(client, where, c.target));
         await client.query('commit');
         return out;
       } catch (e) {
+        broken = e;
         await client.query('rollback').catch(() => {});
-        throw mapPgError(e, where, target);
+        // a failover-shaped error inside fn arrives mapped: hand the raw shape back for the retry decision
+        throw e;
       } finally {
-        client.release();
+        client.release(broken !== undefined && isFailoverError(broken) ? (broken as Error) : undefined);
       }
-    },
+    }),
     async withAdvisoryLock(key, fn, lockOpts = {}) {
-      const c = await dedicated();
-      const q = wrap(c, where, target);
-      try {
-        if (lockOpts.wait) {
-          await q.query(`select pg_advisory_lock(${LOCK_ARGS})`, [key]);
-        } else {
-          const r = await q.query<{ ok: boolean }>(`select pg_try_advisory_lock(${LOCK_ARGS}) as ok`, [key]);
-          if (!r.rows[0].ok) {
-            throw new VlxError('conflict', `"${key}" is locked by ${await holder(key)}`,
-              'wait for it to finish, or cancel it with `vlx tasks cancel ID`', { lockKey: key });
+      let { client, target } = await dedicated();
+      if (!(await tryLock(wrap(client, where, target), key, Boolean(lockOpts.wait)))) {
+        await client.end().catch(() => {});
+        throw new VlxError('conflict', `"${key}" is locked by ${await holder(key)}`,
+          'wait for it to finish, or cancel it with `vlx tasks cancel ID`', { lockKey: key });
+      }
+      // The lock lives in the primary's memory: after a failover it is taken again on the new
+      // primary, so another workstation cannot start the same work while this one goes on.
+      let done = false;
+      const relock = (): void => {
+        if (done || closed || !multi) return;
+        void (async () => {
+          const until = Date.now() + 60_000;
+          while (!done && Date.now() < until) {
+            try {
+              const next = await dedicated();
+              if (await tryLock(wrap(next.client, where, next.target), key, false)) {
+                ({ client, target } = next);
+                client.on('end', relock);
+                if (done) await client.end().catch(() => {});
+                return;
+              }
+              await next.client.end().catch(() => {});
+            } catch {
+              // no primary yet: try again
+            }
+            await new Promise((r) => setTimeout(r, 500));
           }
-        }
-        try {
-          return await fn(q);
-        } finally {
-          await q.query(`select pg_advisory_unlock(${LOCK_ARGS})`, [key]).catch(() => {});
-        }
+        })();
+      };
+      client.on('end', relock);
+      try {
+        return await fn(wrap(client, where, target));
       } finally {
+        done = true;
+        await wrap(client, where, target).query(`select pg_advisory_unlock(${LOCK_ARGS})`, [key]).catch(() => {});
         // Closing the session would release the lock anyway; end() makes that certain.
-        await c.end().catch(() => {});
+        client.removeAllListeners('end');
+        await client.end().catch(() => {});
       }
     },
     async isLocked(key) {
       const r = await pooled.query<{ held: boolean }>(`select ${lockHeldSql('$1')} as held`, [key]);
-      return r.rows[0].held;
+      return r.rows[0]!.held;
     },
     async listen(channel, onPayload) {
       if (!/^[a-z_][a-z0-9_]*$/.test(channel)) throw new VlxError('invalid-input', `channel: must be a lowercase identifier (got ${JSON.stringify(channel)})`);
-      const c = await dedicated();
-      c.on('notification', (n) => {
-        if (n.channel === channel) onPayload(n.payload ?? '');
-      });
-      await wrap(c, where, target).query(`listen ${channel}`);
+      let stopped = false;
+      let client: pg.Client | undefined;
+      const attach = async (): Promise<void> => {
+        const d = await dedicated();
+        client = d.client;
+        client.on('notification', (n) => {
+          if (n.channel === channel) onPayload(n.payload ?? '');
+        });
+        await wrap(client, where, d.target).query(`listen ${channel}`);
+        // After a failover, listen again on the new primary (notifications in between are lost;
+        // listeners re-read state on any change, so a later one brings them up to date).
+        client.on('end', () => {
+          if (stopped || closed || !multi) return;
+          void (async () => {
+            for (let i = 0; i < 120 && !stopped && !closed; i++) {
+              try {
+                await attach();
+                return;
+              } catch {
+                await new Promise((r) => setTimeout(r, 500));
+              }
+            }
+          })();
+        });
+      };
+      await attach();
       return async () => {
-        await c.end().catch(() => {});
+        stopped = true;
+        await client?.end().catch(() => {});
       };
     },
     async close() {
-      await pool.end().catch(() => {});
+      closed = true;
+      const c = current;
+      current = undefined;
+      await c?.pool.end().catch(() => {});
     },
   };
 }
@@ -222,7 +352,7 @@ export function openDb(endpoint: DbEndpoint, opts: OpenOptions = {}): Db {
 /** The current cluster's database, from the app's config. */
 export function openClusterDb(cluster: ClusterConfig, opts?: OpenOptions): Db {
   if (!cluster.db) {
-    throw new VlxError('not-found', `cluster "${cluster.name}" has no database yet`, 'deploy it with `vlx db deploy --node NODE`');
+    throw new VlxError('not-found', `cluster "${cluster.name}" has no database yet`, 'deploy it with `vlx db deploy --nodes NODES`');
   }
   return openDb(cluster.db, { cluster: cluster.name, ...opts });
 }

@@ -18,7 +18,11 @@ export const Manifest = z.object({
     mac: z.string().optional(),
   })).min(1),
   /** Where the cluster database runs (no password here: that stays on the workstation). */
-  db: z.object({ node: z.string(), host: z.string(), port: z.number().int() }).optional(),
+  db: z.object({
+    node: z.string(), host: z.string(), port: z.number().int(),
+    /** Every member (Patroni + PostgreSQL); node/host is the primary when the members were last deployed. */
+    members: z.array(z.object({ node: z.string(), host: z.string() })).optional(),
+  }).optional(),
   /** Pool that VC subnets (one /24 each) are taken from. */
   vcSubnetPool: z.string().default('10.200.0.0/16'),
   /** The physical network, which no VC subnet may overlap. */

@@ -12,7 +12,7 @@ import {
 } from './layout.js';
 import { deleteLink, deleteNetns, ensureBridge, hostLinks, listNetns, nodeWired, setHostLink, wireNodes, type HostLink } from './net.js';
 import { killNode, nodePids, sshdPid, startNode, waitForSshd } from './node.js';
-import { findPostmasters, stopPostmaster } from './postgres.js';
+import { findPostmasters, stopPatronis, stopPostmaster } from './postgres.js';
 import { buildManifest, renderHostsFile, renderNodeJson, renderSshdConfig, renderStartScript } from './render.js';
 import { ensureTools } from './tools.js';
 import { holdLabLock as holdLock, readLabState, withLabLock, writeLabState } from './state.js';
@@ -363,6 +363,8 @@ export async function labDown(opts: { purge?: boolean } = {}, onProgress: Progre
 
 async function stopDatabases(netns: string, onProgress: Progress): Promise<void> {
   const node = `n${netnsIndexOf(netns)}`;
+  const patronis = await stopPatronis(await nodePids(netns));
+  if (patronis.length) onProgress(`Patroni on ${node} stopped its PostgreSQL`);
   for (const pm of findPostmasters(await nodePids(netns))) {
     const r = await stopPostmaster(pm);
     onProgress(r.clean

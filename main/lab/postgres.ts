@@ -102,3 +102,27 @@ export async function stopPostmaster(pm: Postmaster, timeoutS = 20): Promise<{ c
   while (alive(pm.pid) && Date.now() < deadline) await sleep(50);
   return { clean: !alive(pm.pid), ms: Date.now() - started, detail: (r.stderr || r.stdout).trim() };
 }
+
+/**
+ * Patroni restarts a PostgreSQL that stops under it, so a shutdown asks Patroni first: on
+ * SIGTERM it stops its PostgreSQL (fast) and exits. Returns the pids that stopped in time.
+ */
+export async function stopPatronis(pids: number[], timeoutS = 30): Promise<number[]> {
+  const ours = pids.filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').some((a) => a.endsWith('/patroni'));
+    } catch {
+      return false;
+    }
+  });
+  for (const pid of ours) {
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      // gone
+    }
+  }
+  const deadline = Date.now() + timeoutS * 1000;
+  while (ours.some(alive) && Date.now() < deadline) await sleep(50);
+  return ours.filter((p) => !alive(p));
+}

@@ -5,12 +5,15 @@ import { appliedMigrations, migrate } from '../db/migrate.js';
 import { MIGRATIONS } from '../db/migrations/index.js';
 import type { DbStatus } from '../api/contract.js';
 import type { Handlers } from './handlers.js';
+import { etcdMembers } from '../db/haConfig.js';
+import { etcdHealth, memberStatuses } from '../db/haStatus.js';
+import { endpointMembers, switchover } from '../db/switchover.js';
 
-type C = 'db.status' | 'db.migrate' | 'db.deploy';
+type C = 'db.status' | 'db.migrate' | 'db.deploy' | 'db.switchover';
 
 function endpointOf(ctx: Parameters<Handlers<'db.status'>['db.status']>[0]) {
   const c = ctx.cluster().config;
-  if (!c.db) throw new VlxError('not-found', `cluster ${c.name} has no database yet`, `deploy one with \`vlx db deploy --node NODE\``);
+  if (!c.db) throw new VlxError('not-found', `cluster ${c.name} has no database yet`, `deploy one with \`vlx db deploy --nodes NODES\``);
   return { cluster: c, ep: c.db };
 }
 
@@ -18,7 +21,11 @@ export const handlers: Handlers<C> = {
   /** Reachability is data: a database that does not answer is a status, not a failed call. */
   'db.status': async (ctx) => {
     const { cluster, ep } = endpointOf(ctx);
-    const conn = openClusterDb(cluster, { max: 1 });
+    // Status asks once: a failover in progress is what it should show, not wait out.
+    const conn = openClusterDb(cluster, { max: 1, failoverWaitMs: 0 });
+    const members = endpointMembers(ep);
+    // Patroni and etcd answer for themselves, in parallel with the SQL below; a dead node is a row.
+    const daemons = ep.members ? Promise.all([memberStatuses(members), etcdHealth(etcdMembers(members))]) : undefined;
     const status: DbStatus = {
       cluster: cluster.name,
       endpoint: { node: ep.node, host: ep.host, port: ep.port, database: ep.database, user: ep.user },
@@ -44,6 +51,13 @@ export const handlers: Handlers<C> = {
     } finally {
       await conn.close();
     }
+    if (daemons) {
+      const [ms, etcd] = await daemons;
+      status.members = ms;
+      status.etcd = etcd;
+      const p = ms.find((m) => m.role === 'primary');
+      if (p) status.primary = p.node;
+    }
     return status;
   },
   'db.migrate': async (ctx) => {
@@ -58,21 +72,34 @@ export const handlers: Handlers<C> = {
     }
   },
   /** Runs here, not as a DB task: the database it records tasks in is what it makes. */
-  'db.deploy': async (ctx, { node, port, allow }) => {
+  'db.deploy': async (ctx, { node, nodes, port, allow }) => {
+    if ((node === undefined) === (nodes === undefined)) throw new VlxError('invalid-input', 'nodes: give the members (or node for a single one), exactly one of the two');
+    if (nodes && new Set(nodes).size !== nodes.length) throw new VlxError('invalid-input', 'nodes: a member is named twice');
     const c = ctx.cluster();
-    if (!c.session.nodes().some((n) => n.name === node)) throw new VlxError('invalid-input', `node: must be a node of cluster ${c.name}`, `its nodes: ${c.session.nodes().map((n) => n.name).join(', ')}`);
+    const members = nodes ?? [node!];
+    for (const n of members) {
+      if (!c.session.nodes().some((x) => x.name === n)) throw new VlxError('invalid-input', `nodes: ${n} is not a node of cluster ${c.name}`, `its nodes: ${c.session.nodes().map((x) => x.name).join(', ')}`);
+    }
     const steps: string[] = [...DEPLOY_STEPS];
     return {
-      taskId: ctx.local.start('db.deploy', node, steps, async (t) => {
+      taskId: ctx.local.start('db.deploy', members.join(','), steps, async (t) => {
         const ep = await deployDatabase(c.session, {
-          node, port, ...(allow ? { allow } : {}),
+          nodes: members, port, ...(allow ? { allow } : {}),
           onProgress: (p) => { t.step(p.step, p.note); t.log(`${p.step}: ${p.note}`); },
         });
-        t.log(`database ${ep.user}@${ep.host}:${ep.port}/${ep.database} on ${ep.node} is ready (password stored in this workstation's config only)`);
+        t.log(`database ${ep.user}@…:${ep.port}/${ep.database} on ${members.join(', ')} (primary ${ep.node}) is ready (password stored in this workstation's config only)`);
         // The VC service holds a pool to the old endpoint, if any: reopen the cluster on next use.
         await ctx.closeCluster(c.name);
         ctx.changed('clusters', 'vcs');
       }),
     };
+  },
+  'db.switchover': async (ctx, { to }) => {
+    const { cluster, ep } = endpointOf(ctx);
+    const r = await switchover(ctx.cluster().session, cluster.name, ep, to);
+    // Pools of this process point at the old primary: they follow by themselves, but reopen now.
+    await ctx.closeCluster(cluster.name);
+    ctx.changed('clusters');
+    return r;
   },
 };

@@ -7,20 +7,20 @@ import type { DbEndpoint } from '../config/clusters.js';
 export const LAB_CLUSTER = 'lab';
 const DB_PORT = 5432;
 
-/** The report put its database on node 2 (`setup.sh -n 2`); a one-node lab has only n1. */
-function labDbNode(nodeCount: number): string {
-  return nodeCount > 1 ? 'n2' : 'n1';
+/** The database members: n1..n3 (etcd's quorum needs three to survive one loss); fewer on a smaller lab. */
+export function labDbNodes(nodeCount: number): string[] {
+  return ['n1', 'n2', 'n3'].slice(0, Math.max(1, Math.min(3, nodeCount)));
 }
 
 async function deployLabDatabase(onProgress: Progress): Promise<DbEndpoint> {
   const cluster = getCluster(LAB_CLUSTER);
-  const node = cluster.db?.node ?? labDbNode(cluster.nodes.length);
+  const nodes = labDbNodes(cluster.nodes.length);
   const session = openClusterSession(cluster);
   try {
     return await deployDatabase(session, {
-      node,
+      nodes,
       port: cluster.db?.port ?? DB_PORT,
-      onProgress: (p) => onProgress(`database on ${node}: ${p.note}`),
+      onProgress: (p) => onProgress(`database on ${nodes.join(',')}: ${p.note}`),
     });
   } finally {
     await session.close();
@@ -36,11 +36,13 @@ export function startLab(opts: Omit<LabUpOptions, 'afterNodesUp'>, onProgress: P
 }
 
 /**
- * A revived node starts with an empty /run and nothing running, as after a power cut; the
- * database node gets its PostgreSQL started again (same data, same credentials).
+ * A revived node starts with an empty /run and nothing running, as after a power cut; a
+ * database member gets its etcd and Patroni started again, and Patroni makes it a standby
+ * of whichever member is primary now (same data, rewound if it diverged).
  */
 export async function reviveLabNode(name: string, onProgress: Progress = () => {}): Promise<LabNodeStatus> {
   const status = await labRevive(name);
-  if (getCluster(LAB_CLUSTER).db?.node === name) await deployLabDatabase(onProgress);
+  const db = getCluster(LAB_CLUSTER).db;
+  if (db && (db.members ?? [{ node: db.node }]).some((m) => m.node === name)) await deployLabDatabase(onProgress);
   return status;
 }

@@ -278,7 +278,7 @@ describe('deploy on lab node n2 (as `setup.sh -n 2 -p 5432`)', () => {
 
   async function deploy(): Promise<{ ep: DbEndpoint; notes: string[] }> {
     const notes: string[] = [];
-    const ep = await deployDatabase(session, { node: 'n2', port: 5432, onProgress: (p: DeployProgress) => notes.push(`${p.step}: ${p.note}`) });
+    const ep = await deployDatabase(session, { nodes: ['n2'], port: 5432, onProgress: (p: DeployProgress) => notes.push(`${p.step}: ${p.note}`) });
     return { ep, notes };
   }
 

@@ -39,6 +39,7 @@ describe('contract', () => {
         "db.deploy",
         "db.migrate",
         "db.status",
+        "db.switchover",
         "exec.run",
         "hostKey.accept",
         "hostKey.probe",

@@ -1,35 +1,56 @@
 import { describe, expect, it } from 'vitest';
-import { LOGIN_ROLE, checkCidr, newLoginRole, renderPgConf, renderPgHba, roleSql } from '../../main/db/deploy.js';
+import { LOGIN_ROLE, checkCidr, newLoginRole, roleSql } from '../../main/db/deploy.js';
+import { haPgHba, renderEtcdConf, renderPatroniConf } from '../../main/db/haConfig.js';
 import { scramVerifier } from '../../main/db/scram.js';
 
 describe('deploy config rendering', () => {
-  it('postgresql.conf listens on the node address and localhost, on the port, socket node-private', () => {
-    const conf = renderPgConf({ address: '10.77.0.2', port: 5433 });
-    expect(conf).toContain("listen_addresses = '10.77.0.2,localhost'\n");
-    expect(conf).toContain('port = 5433\n');
-    expect(conf).toContain("unix_socket_directories = '/run/postgresql/vlx'\n");
-    expect(conf).toContain('password_encryption = scram-sha-256\n');
+  const members = [{ node: 'n1', address: '10.77.0.1' }, { node: 'n2', address: '10.77.0.2' }, { node: 'n3', address: '10.77.0.3' }];
+  const secrets = { superuser: 'a'.repeat(32), replication: 'b'.repeat(32), rest: 'c'.repeat(32) };
+  const conf = () => JSON.parse(renderPatroniConf({
+    cluster: 'lab', self: members[1]!, members, port: 5433, binDir: '/usr/lib/postgresql/15/bin', secrets,
+    allow: ['10.77.0.0/24'], tls: { cert: '/var/lib/virtualinux/pg/tls/server.crt', key: '/var/lib/virtualinux/pg/tls/server.key' },
+  }, 'virtualinux', 'vlx'));
+
+  it('Patroni: listens on the member address and localhost, socket node-private, TLS with the cluster certificate', () => {
+    const c = conf();
+    expect(c.name).toBe('n2');
+    expect(c.scope).toBe('vlx-lab');
+    expect(c.postgresql.listen).toBe('10.77.0.2,127.0.0.1:5433');
+    expect(c.postgresql.connect_address).toBe('10.77.0.2:5433');
+    expect(c.postgresql.parameters).toMatchObject({ unix_socket_directories: '/run/postgresql/vlx', ssl: 'on', password_encryption: 'scram-sha-256',
+      ssl_cert_file: '/var/lib/virtualinux/pg/tls/server.crt', ssl_key_file: '/var/lib/virtualinux/pg/tls/server.key' });
+    expect(c.etcd3.hosts).toEqual(['10.77.0.1:2379', '10.77.0.2:2379', '10.77.0.3:2379']);
   });
 
-  it('postgresql.conf turns TLS on with the node-made certificate and key', () => {
-    const conf = renderPgConf({ address: '10.77.0.2', port: 5432 });
-    expect(conf).toContain('ssl = on\n');
-    expect(conf).toContain("ssl_cert_file = '/var/lib/virtualinux/pg/tls/server.crt'\n");
-    expect(conf).toContain("ssl_key_file = '/var/lib/virtualinux/pg/tls/server.key'\n");
+  it('Patroni: TTL 10 s with loop_wait + 2 × retry_timeout ≤ ttl, synchronous mode not strict, pg_rewind', () => {
+    const dcs = conf().bootstrap.dcs;
+    expect(dcs.ttl).toBe(10);
+    expect(dcs.loop_wait + 2 * dcs.retry_timeout).toBeLessThanOrEqual(dcs.ttl);
+    expect(dcs.synchronous_mode).toBe(true);
+    expect(dcs.synchronous_mode_strict).toBe(false);
+    expect(dcs.postgresql.use_pg_rewind).toBe(true);
+    expect(dcs.postgresql.parameters.wal_log_hints).toBe('on');
   });
 
-  it('pg_hba: superuser by local peer only, the app role by SCRAM over TLS from each allowed network once', () => {
-    const hba = renderPgHba(['10.77.0.0/24', '192.168.1.5/32', '10.77.0.0/24']);
-    const rules = hba.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split(/\s+/));
+  it('pg_hba: superuser by local peer, replication and rewind between members only, the app role from each allowed network once, all hostssl', () => {
+    const rules = haPgHba(members, ['10.77.0.0/24', '192.168.1.5/32', '10.77.0.0/24'], 'virtualinux', 'vlx').map((l) => l.split(/\s+/));
     expect(rules).toEqual([
       ['local', 'all', 'all', 'peer'],
       ['hostssl', 'all', 'all', '127.0.0.1/32', 'scram-sha-256'],
+      ...members.map((m) => ['hostssl', 'replication', 'replicator', `${m.address}/32`, 'scram-sha-256']),
+      ...members.map((m) => ['hostssl', 'postgres', 'postgres', `${m.address}/32`, 'scram-sha-256']),
       ['hostssl', 'virtualinux', '+vlx', '10.77.0.0/24', 'scram-sha-256'],
       ['hostssl', 'virtualinux', '+vlx', '192.168.1.5/32', 'scram-sha-256'],
     ]);
-    // no plain-TCP line at all: only the local socket and hostssl
     expect(rules.every((r) => r[0] === 'local' || r[0] === 'hostssl')).toBe(true);
-    expect(hba).not.toMatch(/trust|md5|password\b/);
+  });
+
+  it('etcd: every member in the initial cluster, at most five', () => {
+    const six = Array.from({ length: 6 }, (_, i) => ({ node: `n${i + 1}`, address: `10.77.0.${i + 1}` }));
+    const c = JSON.parse(renderEtcdConf({ cluster: 'lab', self: six[0]!, members: six, state: 'new' }));
+    expect(c['initial-cluster'].split(',')).toHaveLength(5);
+    expect(c['listen-client-urls']).toBe('http://10.77.0.1:2379,http://127.0.0.1:2379');
+    expect(c['initial-cluster-state']).toBe('new');
   });
 
   it.each([

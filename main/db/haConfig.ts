@@ -1,0 +1,219 @@
+import { NODE_LIB, NODE_RUN } from '../domain/nodePaths.js';
+
+/**
+ * What the highly available database writes on its members: Patroni's and etcd's
+ * configuration and their systemd units, as pure functions so every byte is tested without a
+ * node. Patroni and etcd read YAML; JSON is YAML, so the configs are rendered with
+ * JSON.stringify and no quoting can go wrong.
+ */
+
+export const PG_ROOT = `${NODE_LIB}/pg`;
+export const PG_DATA = `${PG_ROOT}/data`;
+// A directory of its own on the node's tmpfs /run: a distribution cluster may use /run/postgresql.
+export const PG_SOCKETS = '/run/postgresql/vlx';
+export const PATRONI_CONF = `${PG_ROOT}/patroni.yml`;
+export const PATRONI_LOG = `${PG_ROOT}/log/patroni.log`;
+/** The cluster's shared secrets (superuser, replication, REST), the same on every member; 0600 postgres. */
+export const HA_SECRETS = `${PG_ROOT}/secrets.json`;
+export const ETCD_ROOT = `${NODE_LIB}/etcd`;
+export const ETCD_DATA = `${ETCD_ROOT}/data`;
+export const ETCD_CONF = `${ETCD_ROOT}/etcd.yml`;
+export const ETCD_LOG = `${ETCD_ROOT}/etcd.log`;
+export const PATRONI_PID = `${NODE_RUN}/patroni.pid`;
+export const ETCD_PID = `${NODE_RUN}/etcd.pid`;
+
+export const PATRONI_PORT = 8008;
+export const ETCD_CLIENT_PORT = 2379;
+export const ETCD_PEER_PORT = 2380;
+/** etcd's quorum is itself master-less: every member up to five runs it (more only slows its writes). */
+export const MAX_ETCD = 5;
+export const ETCD_PREFIX = '/vlx/';
+
+/**
+ * Failure detection. The leader key lives TTL seconds after its last renewal; Patroni renews
+ * it every loop_wait and needs loop_wait + 2 × retry_timeout ≤ ttl. A primary's crash is
+ * noticed when its key expires, so promotion comes 8–10 s after the crash.
+ */
+export const HA_TIMING = { ttl: 10, loop_wait: 2, retry_timeout: 4 } as const;
+
+export interface HaMember {
+  node: string;
+  address: string;
+}
+
+export interface HaSecrets {
+  superuser: string;
+  replication: string;
+  rest: string;
+}
+
+export function parseSecrets(text: string): HaSecrets | undefined {
+  try {
+    const o = JSON.parse(text) as Record<string, unknown>;
+    const ok = (v: unknown): v is string => typeof v === 'string' && /^[A-Za-z0-9_-]{20,}$/.test(v);
+    return ok(o.superuser) && ok(o.replication) && ok(o.rest) ? { superuser: o.superuser, replication: o.replication, rest: o.rest } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The Patroni scope (cluster name in etcd): one per vlx cluster, so two clusters can share nothing by mistake. */
+export function haScope(cluster: string): string {
+  return `vlx-${cluster.replace(/[^A-Za-z0-9_-]/g, '_')}`;
+}
+
+/** Members that run etcd: the first five DB members. */
+export function etcdMembers(members: readonly HaMember[]): HaMember[] {
+  return members.slice(0, MAX_ETCD);
+}
+
+export interface EtcdConfInput {
+  cluster: string;
+  self: HaMember;
+  members: readonly HaMember[];
+  /** 'existing' when this member joins a running etcd cluster (after `etcdctl member add`). */
+  state: 'new' | 'existing';
+}
+
+/** etcd's config file (etcd --config-file). Plain HTTP on the cluster network; see the DB notes in the report. */
+export function renderEtcdConf(o: EtcdConfInput): string {
+  const peer = (m: HaMember) => `http://${m.address}:${ETCD_PEER_PORT}`;
+  return JSON.stringify({
+    name: o.self.node,
+    'data-dir': ETCD_DATA,
+    'listen-client-urls': `http://${o.self.address}:${ETCD_CLIENT_PORT},http://127.0.0.1:${ETCD_CLIENT_PORT}`,
+    'advertise-client-urls': `http://${o.self.address}:${ETCD_CLIENT_PORT}`,
+    'listen-peer-urls': peer(o.self),
+    'initial-advertise-peer-urls': peer(o.self),
+    'initial-cluster': etcdMembers(o.members).map((m) => `${m.node}=${peer(m)}`).join(','),
+    'initial-cluster-token': `vlx-${o.cluster}`,
+    'initial-cluster-state': o.state,
+    // etcd's defaults: a heartbeat every 100 ms, a new leader after 1 s of silence
+    'heartbeat-interval': 100,
+    'election-timeout': 1000,
+    'enable-v2': false,
+    // Flags default it on; a config file does not: Patroni and the app use the JSON gateway.
+    'enable-grpc-gateway': true,
+  }, null, 2) + '\n';
+}
+
+export interface PatroniConfInput {
+  cluster: string;
+  self: HaMember;
+  members: readonly HaMember[];
+  port: number;
+  /** PostgreSQL's bin directory on the node (/usr/lib/postgresql/15/bin). */
+  binDir: string;
+  secrets: HaSecrets;
+  /** Networks whose app logins are allowed (hostssl, SCRAM). */
+  allow: readonly string[];
+  tls: { cert: string; key: string };
+}
+
+/**
+ * pg_hba: the superuser only through the local socket (peer) and, for pg_rewind, from the
+ * other members; replication only between members; app logins from the allowed networks.
+ * Every TCP line is hostssl: a plain connection matches none.
+ */
+export function haPgHba(members: readonly HaMember[], allow: readonly string[], dbName: string, appRole: string): string[] {
+  const hosts = [...new Set(members.map((m) => `${m.address}/32`))];
+  return [
+    'local   all          all                   peer',
+    'hostssl all          all   127.0.0.1/32    scram-sha-256',
+    ...hosts.map((h) => `hostssl replication  replicator  ${h.padEnd(18)} scram-sha-256`),
+    ...hosts.map((h) => `hostssl postgres     postgres    ${h.padEnd(18)} scram-sha-256`),
+    ...[...new Set(allow)].map((net) => `hostssl ${dbName}  +${appRole}  ${net.padEnd(18)} scram-sha-256`),
+  ];
+}
+
+export function renderPatroniConf(o: PatroniConfInput, dbName: string, appRole: string): string {
+  const etcd = etcdMembers(o.members);
+  const conf = {
+    scope: haScope(o.cluster),
+    namespace: ETCD_PREFIX,
+    name: o.self.node,
+    log: { level: 'INFO' },
+    restapi: {
+      // Read-only GETs are open on the cluster network (members use them to compare their
+      // WAL positions before a promotion); anything that changes state needs the password.
+      listen: `${o.self.address}:${PATRONI_PORT}`,
+      connect_address: `${o.self.address}:${PATRONI_PORT}`,
+      authentication: { username: 'patroni', password: o.secrets.rest },
+    },
+    etcd3: { hosts: etcd.map((m) => `${m.address}:${ETCD_CLIENT_PORT}`), protocol: 'http' },
+    bootstrap: {
+      dcs: {
+        ...HA_TIMING,
+        maximum_lag_on_failover: 1048576,
+        // Commit waits for one standby; Patroni promotes only that standby. Not strict: when
+        // no standby is left the primary keeps taking writes (a one- or two-node lab must),
+        // and no write acknowledged while a sync standby existed can be lost by one failure.
+        synchronous_mode: true,
+        synchronous_mode_strict: false,
+        synchronous_node_count: 1,
+        postgresql: {
+          use_pg_rewind: true,
+          use_slots: true,
+          parameters: {
+            max_connections: 200,
+            wal_log_hints: 'on',
+            wal_keep_size: '128MB',
+            max_wal_senders: 10,
+            max_replication_slots: 10,
+            hot_standby: 'on',
+          },
+        },
+      },
+      initdb: [{ encoding: 'UTF8' }, 'no-locale', { 'auth-host': 'scram-sha-256' }, { 'auth-local': 'peer' }],
+    },
+    postgresql: {
+      listen: `${o.self.address},127.0.0.1:${o.port}`,
+      connect_address: `${o.self.address}:${o.port}`,
+      data_dir: PG_DATA,
+      bin_dir: o.binDir,
+      pgpass: `${PG_ROOT}/pgpass`,
+      use_unix_socket: true,
+      authentication: {
+        superuser: { username: 'postgres', password: o.secrets.superuser },
+        replication: { username: 'replicator', password: o.secrets.replication, sslmode: 'require' },
+        rewind: { username: 'postgres', password: o.secrets.superuser, sslmode: 'require' },
+      },
+      parameters: {
+        unix_socket_directories: PG_SOCKETS,
+        password_encryption: 'scram-sha-256',
+        // a workstation that vanishes must not hold its VC locks for hours
+        tcp_keepalives_idle: 30,
+        tcp_keepalives_interval: 10,
+        tcp_keepalives_count: 3,
+        ssl: 'on',
+        ssl_cert_file: o.tls.cert,
+        ssl_key_file: o.tls.key,
+        ssl_min_protocol_version: 'TLSv1.2',
+      },
+      pg_hba: haPgHba(o.members, o.allow, dbName, appRole),
+    },
+    tags: { nofailover: false, noloadbalance: false, clonefrom: false, nosync: false },
+  };
+  return JSON.stringify(conf, null, 2) + '\n';
+}
+
+/** systemd units for real nodes (the lab has no init system: it starts the same commands itself). */
+export function renderEtcdUnit(): string {
+  return [
+    '[Unit]', 'Description=etcd for the VirtuaLinux cluster database', 'After=network-online.target', 'Wants=network-online.target', '',
+    '[Service]', 'Type=notify', 'User=etcd', `ExecStart=/usr/bin/etcd --config-file ${ETCD_CONF}`, 'Restart=always', 'RestartSec=2s', 'LimitNOFILE=65536', '',
+    '[Install]', 'WantedBy=multi-user.target', '',
+  ].join('\n');
+}
+
+export function renderPatroniUnit(): string {
+  return [
+    '[Unit]', 'Description=Patroni for the VirtuaLinux cluster database', 'After=network-online.target vlx-etcd.service', 'Wants=network-online.target', '',
+    '[Service]', 'Type=simple', 'User=postgres', 'Group=postgres',
+    'RuntimeDirectory=postgresql/vlx', 'RuntimeDirectoryMode=2775', 'RuntimeDirectoryPreserve=yes',
+    `ExecStart=/usr/bin/patroni ${PATRONI_CONF}`, 'ExecReload=/bin/kill -s HUP $MAINPID',
+    // only Patroni itself: it stops PostgreSQL cleanly on its way out
+    'KillMode=process', 'TimeoutSec=60', 'Restart=on-failure', '',
+    '[Install]', 'WantedBy=multi-user.target', '',
+  ].join('\n');
+}

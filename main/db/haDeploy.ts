@@ -1,0 +1,247 @@
+import { randomBytes } from 'node:crypto';
+import { VlxError } from '../errors.js';
+import type { NodeConn } from '../ssh/types.js';
+import { sh } from '../util/quote.js';
+import { isIPv4 } from '../util/names.js';
+import {
+  ETCD_CONF, ETCD_PREFIX, HA_SECRETS, PATRONI_CONF, PATRONI_PID, PG_SOCKETS, etcdMembers, haScope, parseSecrets, renderEtcdConf,
+  renderEtcdUnit, renderPatroniConf, renderPatroniUnit, type HaMember, type HaSecrets,
+} from './haConfig.js';
+import {
+  etcdGetScript, memberProbeScript, moveAsideScript, prepareDirsScript, retireStandaloneScript, startEtcdScript,
+  startPatroniScript, writeIfChangedScript,
+} from './haScripts.js';
+import { etcdHealth, memberStatuses, type MemberStatus } from './haStatus.js';
+import { scramVerifier } from './scram.js';
+import { serverCertScript, parseServerCert, type TlsPaths } from './nodeScripts.js';
+
+/**
+ * Bring up the database members: etcd on up to five of them, Patroni on each, PostgreSQL
+ * under Patroni with synchronous streaming replication. Every step checks first, so a re-run
+ * on a running cluster only reads. The first member initialises once (or keeps the data of
+ * the one-node database it replaces); the others are cloned by Patroni (pg_basebackup).
+ */
+
+export interface MemberProbe {
+  conn: NodeConn;
+  bin: string;
+  client?: string;
+  systemd: boolean;
+  pgData: boolean;
+  sysid?: string;
+  etcdData: boolean;
+  secrets?: HaSecrets;
+  cert?: string;
+  patroniPid?: number;
+  etcdPid?: number;
+}
+
+export interface HaSetupOptions {
+  cluster: string;
+  conns: NodeConn[];
+  port: number;
+  allow: (probes: MemberProbe[]) => string[];
+  tls: TlsPaths;
+  /** The certificate this workstation pinned before: members keep it when one of them has it. */
+  pinned?: string;
+  /** The node whose data to keep when no cluster exists yet (the old one-node database). */
+  seed?: string;
+  dbName: string;
+  appRole: string;
+  report: (note: string) => void;
+}
+
+export interface HaSetup {
+  members: HaMember[];
+  primary: string;
+  cert: string;
+  probes: MemberProbe[];
+}
+
+const kv = (out: string): Record<string, string> =>
+  Object.fromEntries(out.split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+const unb64 = (s: string | undefined): string | undefined => (s ? Buffer.from(s, 'base64').toString('utf8') : undefined);
+const pid = (s: string | undefined): number | undefined => (s && /^\d+$/.test(s) ? Number(s) : undefined);
+
+async function probeMember(conn: NodeConn, tls: TlsPaths): Promise<MemberProbe> {
+  const o = kv(await conn.run(memberProbeScript(tls)));
+  const missing = (what: string, pkg: string) => new VlxError('missing-tool', `node ${conn.name} has no ${what}`, `install it on the node: apt-get install ${pkg}`);
+  if (!o.bin || o.user !== 'postgres') throw missing('PostgreSQL server (looked in /usr/lib/postgresql/*/bin)', 'postgresql');
+  if (o.openssl !== 'yes') throw missing('openssl (needed for the database\'s TLS certificate)', 'openssl');
+  if (o.patroni !== 'yes') throw missing('patroni', 'patroni');
+  if (o.etcd !== 'yes' || o.etcduser !== 'etcd') throw missing('etcd server and client', 'etcd-server etcd-client');
+  const secrets = o.secrets ? parseSecrets(unb64(o.secrets)!) : undefined;
+  return {
+    conn, bin: o.bin, ...(o.client && isIPv4(o.client) ? { client: o.client } : {}), systemd: o.systemd === 'yes',
+    pgData: o.pgdata === 'yes', ...(o.sysid ? { sysid: o.sysid } : {}), etcdData: o.etcddata === 'yes',
+    ...(secrets ? { secrets } : {}), ...(o.cert ? { cert: unb64(o.cert) } : {}),
+    ...(pid(o.patronipid) ? { patroniPid: pid(o.patronipid) } : {}), ...(pid(o.etcdpid) ? { etcdPid: pid(o.etcdpid) } : {}),
+  };
+}
+
+const secret = (): string => randomBytes(24).toString('base64url');
+
+async function write(conn: NodeConn, path: string, owner: string, content: string): Promise<boolean> {
+  return (await conn.run(writeIfChangedScript(path, owner), { stdin: content })).trim() === 'changed';
+}
+
+/** One cluster certificate on every member (the pin is the certificate, not a host name): made once, copied over SSH. */
+async function clusterCert(o: HaSetupOptions, probes: MemberProbe[]): Promise<string> {
+  const source = probes.find((p) => p.cert && p.cert === o.pinned) ?? probes.find((p) => p.cert);
+  let pem: string;
+  let from: NodeConn;
+  if (source) {
+    pem = source.cert!;
+    from = source.conn;
+  } else {
+    from = probes[0]!.conn;
+    pem = parseServerCert(await from.run(serverCertScript(o.tls, `vlx-db ${o.cluster}`))).pem;
+    o.report(`TLS certificate made on ${from.name}`);
+  }
+  const others = probes.filter((p) => p.conn !== from && p.cert !== pem);
+  if (others.length > 0) {
+    // The key passes through this process's memory only, between two host-key-checked links.
+    const key = await from.run(sh('cat', o.tls.key));
+    for (const p of others) {
+      await p.conn.run(sh('install', '-d', '-o', 'postgres', '-g', 'postgres', '-m', '0700', o.tls.dir));
+      await write(p.conn, o.tls.key, 'postgres:postgres', key);
+      await write(p.conn, o.tls.cert, 'postgres:postgres', pem);
+      await p.conn.run(sh('chmod', '0644', o.tls.cert));
+    }
+    o.report(`cluster TLS certificate copied to ${others.map((p) => p.conn.name).join(', ')}`);
+  }
+  return pem;
+}
+
+async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>, detail: () => Promise<string>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new VlxError('timeout', `${what} (waited ${Math.round(timeoutMs / 1000)} s): ${await detail()}`, 'see the member logs under /var/lib/virtualinux/pg/log and /var/lib/virtualinux/etcd');
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** The superuser's password (pg_rewind from the other members) and the replication role; only SCRAM verifiers travel. */
+async function ensureClusterRoles(p: MemberProbe, port: number, secrets: HaSecrets): Promise<void> {
+  const sql = [
+    `alter role postgres password '${scramVerifier(secrets.superuser)}';`,
+    `select 'create role replicator' where not exists (select 1 from pg_roles where rolname = 'replicator') \\gexec`,
+    `alter role replicator replication login password '${scramVerifier(secrets.replication)}';`,
+    '',
+  ].join('\n');
+  await p.conn.run(psqlScript(p.bin, port), { stdin: sql });
+}
+
+/** psql as the superuser through the member's local socket (peer): the SQL comes on stdin. */
+export function psqlScript(bin: string, port: number): string {
+  return sh('runuser', '-u', 'postgres', '--', `${bin}/psql`, '-h', PG_SOCKETS, '-p', String(port), '-d', 'postgres', '-v', 'ON_ERROR_STOP=1', '-Atq', '-f', '-');
+}
+
+const describe = (ms: MemberStatus[]): string => ms.map((m) => `${m.node} ${m.role} (${m.state})`).join(', ');
+
+async function startEtcd(o: HaSetupOptions, probes: MemberProbe[], members: HaMember[]): Promise<void> {
+  const etcd = etcdMembers(members);
+  const onEtcd = probes.filter((p) => etcd.some((m) => m.node === p.conn.name));
+  const existing = onEtcd.some((p) => p.etcdData);
+  for (const p of onEtcd) {
+    const self = etcd.find((m) => m.node === p.conn.name)!;
+    // A member joining a running etcd cluster is announced first, then starts as "existing".
+    const joining = existing && !p.etcdData;
+    if (joining) {
+      const peer = onEtcd.find((x) => x.etcdData)!;
+      await peer.conn.run(`ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:2379 member list | grep -qF ${sh(`, ${self.node}, `)} || `
+        + `ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:2379 member add ${sh(self.node)} --peer-urls=${sh(`http://${self.address}:2380`)}`);
+      o.report(`etcd member ${self.node} added`);
+    }
+    const changed = await write(p.conn, ETCD_CONF, 'etcd:etcd', renderEtcdConf({ cluster: o.cluster, self, members: etcd, state: joining || existing ? 'existing' : 'new' }));
+    if (p.systemd) {
+      await write(p.conn, '/etc/systemd/system/vlx-etcd.service', 'root:root', renderEtcdUnit());
+      await p.conn.run(`chmod 0644 /etc/systemd/system/vlx-etcd.service && systemctl daemon-reload && systemctl enable --now vlx-etcd${changed ? ' && systemctl restart vlx-etcd' : ''}`);
+    } else if (!p.etcdPid) {
+      await p.conn.run(startEtcdScript());
+    } else if (changed) {
+      // etcd reads its file only at start; its data (and membership) stays
+      await p.conn.run(`kill ${p.etcdPid}; for i in $(seq 50); do kill -0 ${p.etcdPid} 2>/dev/null || break; sleep 0.1; done; ${startEtcdScript()}`);
+      p.etcdPid = undefined;
+    }
+  }
+  const notRunning = onEtcd.filter((p) => !p.etcdPid).map((p) => p.conn.name);
+  if (notRunning.length) o.report(`etcd started on ${notRunning.join(', ')}`);
+  await waitFor('etcd has no quorum', 30_000, async () => ((await etcdHealth(etcd, 1000)).quorum ? true : undefined),
+    async () => JSON.stringify((await etcdHealth(etcd, 1000)).members));
+}
+
+export async function setupHaMembers(o: HaSetupOptions): Promise<HaSetup> {
+  o.report(`probing ${o.conns.map((c) => c.name).join(', ')}`);
+  const probes = await Promise.all(o.conns.map((c) => probeMember(c, o.tls)));
+  const members: HaMember[] = probes.map((p) => ({ node: p.conn.name, address: p.conn.address }));
+  const secrets = probes.find((p) => p.secrets)?.secrets ?? { superuser: secret(), replication: secret(), rest: secret() };
+
+  await Promise.all(probes.map((p) => p.conn.run(prepareDirsScript())));
+  const cert = await clusterCert(o, probes);
+  const allow = o.allow(probes);
+  const confChanged = await Promise.all(probes.map(async (p) => {
+    await write(p.conn, HA_SECRETS, 'postgres:postgres', JSON.stringify(secrets) + '\n');
+    const self = members.find((m) => m.node === p.conn.name)!;
+    return write(p.conn, PATRONI_CONF, 'postgres:postgres', renderPatroniConf({
+      cluster: o.cluster, self, members, port: o.port, binDir: p.bin, secrets, allow, tls: { cert: o.tls.cert, key: o.tls.key },
+    }, o.dbName, o.appRole));
+  }));
+
+  await startEtcd(o, probes, members);
+
+  // Which data survives: the cluster's own when etcd knows it, else the seed's.
+  const initialized = (await probes[0]!.conn.exec(etcdGetScript(`${ETCD_PREFIX}${haScope(o.cluster)}/initialize`))).stdout.trim();
+  const seed = initialized ? undefined
+    : probes.find((p) => p.conn.name === o.seed && p.pgData) ?? probes.find((p) => p.pgData && p.patroniPid) ?? probes.find((p) => p.pgData) ?? probes[0]!;
+  const stamp = new Date().toISOString().replace(/[^0-9]/g, '').slice(0, 14);
+  for (const p of probes) {
+    const foreign = p.pgData && (initialized ? p.sysid !== initialized : p !== seed);
+    if (foreign && !p.patroniPid) {
+      await p.conn.run(moveAsideScript(stamp));
+      o.report(`${p.conn.name}: data of another database moved aside (${stamp}); it will be cloned from the primary`);
+      p.pgData = false;
+    }
+  }
+
+  const start = async (p: MemberProbe, i: number): Promise<void> => {
+    if (p.systemd) {
+      await write(p.conn, '/etc/systemd/system/vlx-patroni.service', 'root:root', renderPatroniUnit());
+      await p.conn.run(`chmod 0644 /etc/systemd/system/vlx-patroni.service && systemctl daemon-reload && systemctl enable --now vlx-patroni${confChanged[i] ? ' && systemctl reload vlx-patroni' : ''}`);
+    } else if (p.patroniPid) {
+      // Patroni re-reads its file on SIGHUP: pg_hba and parameters apply without a restart.
+      if (confChanged[i]) await p.conn.run(`kill -HUP $(cat ${sh(PATRONI_PID)})`);
+    } else {
+      await p.conn.run(retireStandaloneScript(p.bin), { timeoutMs: 90_000 });
+      await p.conn.run(startPatroniScript());
+    }
+  };
+  const primaryUp = (timeoutMs: number) => waitFor('no database primary', timeoutMs,
+    async () => (await memberStatuses(members, 1000)).find((m) => m.role === 'primary')?.node, async () => describe(await memberStatuses(members, 1000)));
+
+  if (seed) {
+    // Alone first, so it initialises (or adopts its data) and no empty member races it to the initialize key.
+    o.report(`${seed.conn.name} ${seed.pgData ? 'takes its existing data' : 'initialises the database (initdb)'}`);
+    await start(seed, probes.indexOf(seed));
+    const p0 = await primaryUp(120_000);
+    // Adopted data may lack the replication role: standbys need it before they can clone.
+    await ensureClusterRoles(probes.find((p) => p.conn.name === p0)!, o.port, secrets);
+  }
+  await Promise.all(probes.map((p, i) => (p === seed ? undefined : start(p, i))));
+  const primary = await primaryUp(60_000);
+  if (!seed) await ensureClusterRoles(probes.find((p) => p.conn.name === primary)!, o.port, secrets);
+  const fresh = probes.filter((p) => !p.patroniPid).map((p) => p.conn.name);
+  if (fresh.length) o.report(`Patroni started on ${fresh.join(', ')}; primary ${primary}`);
+  if (members.length > 1) {
+    // A standby counts once it streams; pg_basebackup of a new member takes a few seconds.
+    await waitFor('the standbys did not catch up', 120_000, async () => {
+      const ms = await memberStatuses(members, 1000);
+      return ms.every((m) => m.role === 'primary' || ((m.role === 'sync_standby' || m.role === 'standby') && (m.state === 'running' || m.state === 'streaming')))
+        && ms.some((m) => m.role === 'sync_standby') ? true : undefined;
+    }, async () => describe(await memberStatuses(members, 1000)));
+    o.report('standbys streaming, one synchronous');
+  }
+  return { members, primary, cert, probes };
+}
