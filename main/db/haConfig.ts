@@ -32,9 +32,11 @@ export const ETCD_PREFIX = '/vlx/';
 /**
  * Failure detection. The leader key lives TTL seconds after its last renewal; Patroni renews
  * it every loop_wait and needs loop_wait + 2 × retry_timeout ≤ ttl. A primary's crash is
- * noticed when its key expires, so promotion comes 8–10 s after the crash.
+ * noticed when its key expires, 9–10 s after the crash (more when the crashed node was also
+ * etcd's leader: a new etcd leader extends every lease once); before promoting, the sync
+ * standby asks every member's REST API for its position and waits up to 2 s on the dead one.
  */
-export const HA_TIMING = { ttl: 10, loop_wait: 2, retry_timeout: 4 } as const;
+export const HA_TIMING = { ttl: 10, loop_wait: 1, retry_timeout: 4 } as const;
 
 export interface HaMember {
   node: string;
@@ -120,10 +122,45 @@ export function haPgHba(members: readonly HaMember[], allow: readonly string[], 
   return [
     'local   all          all                   peer',
     'hostssl all          all   127.0.0.1/32    scram-sha-256',
+    // Patroni asks its own server for timeline and position over a replication connection
+    'hostssl replication  replicator  127.0.0.1/32       scram-sha-256',
     ...hosts.map((h) => `hostssl replication  replicator  ${h.padEnd(18)} scram-sha-256`),
     ...hosts.map((h) => `hostssl postgres     postgres    ${h.padEnd(18)} scram-sha-256`),
     ...[...new Set(allow)].map((net) => `hostssl ${dbName}  +${appRole}  ${net.padEnd(18)} scram-sha-256`),
   ];
+}
+
+/**
+ * The cluster-wide settings Patroni keeps in etcd. bootstrap.dcs applies only when the
+ * cluster is made, so a deploy also applies it to a running cluster (patronictl edit-config).
+ */
+export function dcsConfig(): Record<string, unknown> {
+  return {
+    ...HA_TIMING,
+    maximum_lag_on_failover: 1048576,
+    // Commit waits for one standby; Patroni promotes only that standby. Not strict: when
+    // no standby is left the primary keeps taking writes (a one- or two-node lab must),
+    // and no write acknowledged while a sync standby existed can be lost by one failure.
+    synchronous_mode: true,
+    synchronous_mode_strict: false,
+    synchronous_node_count: 1,
+    postgresql: {
+      use_pg_rewind: true,
+      use_slots: true,
+      parameters: {
+        max_connections: 200,
+        wal_log_hints: 'on',
+        wal_keep_size: '128MB',
+        max_wal_senders: 10,
+        max_replication_slots: 10,
+        hot_standby: 'on',
+        // A standby whose node died must stop holding up synchronous commits soon, so
+        // Patroni can name another one (the default waits 60 s).
+        wal_sender_timeout: '5s',
+        wal_receiver_timeout: '5s',
+      },
+    },
+  };
 }
 
 export function renderPatroniConf(o: PatroniConfInput, dbName: string, appRole: string): string {
@@ -142,28 +179,7 @@ export function renderPatroniConf(o: PatroniConfInput, dbName: string, appRole: 
     },
     etcd3: { hosts: etcd.map((m) => `${m.address}:${ETCD_CLIENT_PORT}`), protocol: 'http' },
     bootstrap: {
-      dcs: {
-        ...HA_TIMING,
-        maximum_lag_on_failover: 1048576,
-        // Commit waits for one standby; Patroni promotes only that standby. Not strict: when
-        // no standby is left the primary keeps taking writes (a one- or two-node lab must),
-        // and no write acknowledged while a sync standby existed can be lost by one failure.
-        synchronous_mode: true,
-        synchronous_mode_strict: false,
-        synchronous_node_count: 1,
-        postgresql: {
-          use_pg_rewind: true,
-          use_slots: true,
-          parameters: {
-            max_connections: 200,
-            wal_log_hints: 'on',
-            wal_keep_size: '128MB',
-            max_wal_senders: 10,
-            max_replication_slots: 10,
-            hot_standby: 'on',
-          },
-        },
-      },
+      dcs: dcsConfig(),
       initdb: [{ encoding: 'UTF8' }, 'no-locale', { 'auth-host': 'scram-sha-256' }, { 'auth-local': 'peer' }],
     },
     postgresql: {

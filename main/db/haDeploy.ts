@@ -4,7 +4,7 @@ import type { NodeConn } from '../ssh/types.js';
 import { sh } from '../util/quote.js';
 import { isIPv4 } from '../util/names.js';
 import {
-  ETCD_CONF, ETCD_PREFIX, HA_SECRETS, PATRONI_CONF, PATRONI_PID, PG_SOCKETS, etcdMembers, haScope, parseSecrets, renderEtcdConf,
+  dcsConfig, ETCD_CONF, ETCD_PREFIX, HA_SECRETS, PATRONI_CONF, PATRONI_PID, PG_SOCKETS, etcdMembers, haScope, parseSecrets, renderEtcdConf,
   renderEtcdUnit, renderPatroniConf, renderPatroniUnit, type HaMember, type HaSecrets,
 } from './haConfig.js';
 import {
@@ -86,10 +86,11 @@ async function write(conn: NodeConn, path: string, owner: string, content: strin
 }
 
 /** One cluster certificate on every member (the pin is the certificate, not a host name): made once, copied over SSH. */
-async function clusterCert(o: HaSetupOptions, probes: MemberProbe[]): Promise<string> {
+async function clusterCert(o: HaSetupOptions, probes: MemberProbe[]): Promise<{ pem: string; renewed: MemberProbe[] }> {
   const source = probes.find((p) => p.cert && p.cert === o.pinned) ?? probes.find((p) => p.cert);
   let pem: string;
   let from: NodeConn;
+  const renewed: MemberProbe[] = [];
   if (source) {
     pem = source.cert!;
     from = source.conn;
@@ -97,6 +98,7 @@ async function clusterCert(o: HaSetupOptions, probes: MemberProbe[]): Promise<st
     from = probes[0]!.conn;
     pem = parseServerCert(await from.run(serverCertScript(o.tls, `vlx-db ${o.cluster}`))).pem;
     o.report(`TLS certificate made on ${from.name}`);
+    renewed.push(probes[0]!);
   }
   const others = probes.filter((p) => p.conn !== from && p.cert !== pem);
   if (others.length > 0) {
@@ -109,8 +111,9 @@ async function clusterCert(o: HaSetupOptions, probes: MemberProbe[]): Promise<st
       await p.conn.run(sh('chmod', '0644', o.tls.cert));
     }
     o.report(`cluster TLS certificate copied to ${others.map((p) => p.conn.name).join(', ')}`);
+    renewed.push(...others);
   }
-  return pem;
+  return { pem, renewed };
 }
 
 async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>, detail: () => Promise<string>): Promise<T> {
@@ -180,7 +183,7 @@ export async function setupHaMembers(o: HaSetupOptions): Promise<HaSetup> {
   const secrets = probes.find((p) => p.secrets)?.secrets ?? { superuser: secret(), replication: secret(), rest: secret() };
 
   await Promise.all(probes.map((p) => p.conn.run(prepareDirsScript())));
-  const cert = await clusterCert(o, probes);
+  const { pem: cert, renewed } = await clusterCert(o, probes);
   const allow = o.allow(probes);
   const confChanged = await Promise.all(probes.map(async (p) => {
     await write(p.conn, HA_SECRETS, 'postgres:postgres', JSON.stringify(secrets) + '\n');
@@ -231,7 +234,13 @@ export async function setupHaMembers(o: HaSetupOptions): Promise<HaSetup> {
   }
   await Promise.all(probes.map((p, i) => (p === seed ? undefined : start(p, i))));
   const primary = await primaryUp(60_000);
+  // A running server reads new certificate files on reload only.
+  for (const p of renewed.filter((x) => x.patroniPid)) await p.conn.exec(psqlScript(p.bin, o.port), { stdin: 'select pg_reload_conf();\n' });
   if (!seed) await ensureClusterRoles(probes.find((p) => p.conn.name === primary)!, o.port, secrets);
+  // bootstrap.dcs counts only when the cluster is made: settings of a newer deploy go in here
+  const edit = await probes.find((p) => p.conn.name === primary)!.conn
+    .run(`${sh('patronictl', '-c', PATRONI_CONF, 'edit-config', '--force', '--apply', '-')} 2>&1 || true`, { stdin: JSON.stringify(dcsConfig()) });
+  if (/^[+-][^+-]/m.test(edit)) o.report(`cluster settings updated: ${edit.split('\n').filter((l) => /^[+-][^+-]/.test(l)).map((l) => l.trim()).join(' ')}`);
   const fresh = probes.filter((p) => !p.patroniPid).map((p) => p.conn.name);
   if (fresh.length) o.report(`Patroni started on ${fresh.join(', ')}; primary ${primary}`);
   if (members.length > 1) {

@@ -31,7 +31,7 @@ function label(t: DbTarget): string {
 }
 
 function redeployHint(t: DbTarget): string {
-  return `if its certificate was renewed on purpose, run \`vlx db deploy --node ${t.node}\`${t.cluster ? ` on cluster ${t.cluster}` : ''}: `
+  return `if its certificate was renewed on purpose, run \`vlx db deploy --nodes MEMBERS\`${t.cluster ? ` on cluster ${t.cluster}` : ''} (node ${t.node} is one): `
     + 'it reads the certificate over SSH (host key checked) and pins it; otherwise something may be intercepting the connection';
 }
 
@@ -42,7 +42,7 @@ const PIN_MISMATCH = 'VLX_DB_CERT_MISMATCH';
 export function pinnedTls(endpoint: DbEndpoint, target: DbTarget): ConnectionOptions {
   if (!endpoint.tlsCert) {
     throw new VlxError('host-key-unknown', `${label(target)} has no pinned TLS certificate in this workstation's config`,
-      `run \`vlx db deploy --node ${target.node}\`: it reads the certificate over SSH and pins it`);
+      `run \`vlx db deploy --nodes MEMBERS\` (node ${target.node} is one): it reads the certificate over SSH and pins it`);
   }
   const want = certFingerprint(endpoint.tlsCert);
   return {
@@ -75,7 +75,7 @@ export function tlsRefusal(e: unknown, target: DbTarget): VlxError | undefined {
   }
   if (err?.code && CLOCK.has(err.code)) {
     return new VlxError('host-key-changed', `${label(target)}: its TLS certificate is ${err.code === 'CERT_HAS_EXPIRED' ? 'expired' : 'not valid yet'} by this workstation's clock (${msg})`,
-      `check the clocks of this machine and node ${target.node}; \`vlx db deploy --node ${target.node}\` makes a new certificate only if it is missing`);
+      `check the clocks of this machine and node ${target.node}; \`vlx db deploy --nodes MEMBERS\` makes a new certificate only if it is missing`);
   }
   if (!err?.code || !TLS_REFUSALS.has(err.code)) return undefined;
   return new VlxError('host-key-changed',

@@ -1,5 +1,5 @@
-// The cluster database on lab node n2 speaks TLS only, with a certificate made on the node and
-// pinned by this workstation like a host key; the deploy starts it past a stale pid file.
+// The cluster database (Patroni members n1..n3) speaks TLS only, with one cluster certificate
+// made on a member, copied to the others over SSH and pinned by this workstation like a host key.
 import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,10 +20,11 @@ const CERT = '/var/lib/virtualinux/pg/tls/server.crt';
 const KEY = '/var/lib/virtualinux/pg/tls/server.key';
 
 let session: ClusterSession;
+const MEMBERS = ['n1', 'n2', 'n3'];
 
 async function deploy(): Promise<{ ep: DbEndpoint; notes: string[] }> {
   const notes: string[] = [];
-  const ep = await deployDatabase(session, { nodes: ['n2'], port: 5432, onProgress: (p: DeployProgress) => notes.push(`${p.step}: ${p.note}`) });
+  const ep = await deployDatabase(session, { nodes: MEMBERS, port: 5432, onProgress: (p: DeployProgress) => notes.push(`${p.step}: ${p.note}`) });
   return { ep, notes };
 }
 
@@ -71,16 +72,15 @@ afterAll(async () => {
 describe('TLS to the cluster database', () => {
   it('the app connects with TLS, to the certificate pinned in the 0600 config', async () => {
     const ep = getCluster('lab').db!;
-    const conn = await session.node('n2');
-    expect(ep.tlsCert).toBe(await conn.run(`cat ${CERT}`));
+    for (const n of MEMBERS) expect(ep.tlsCert, n).toBe(await (await session.node(n)).run(`cat ${CERT}`));
     expect(await sslOfSession(ep)).toMatchObject({ ssl: true, version: expect.stringMatching(/^TLSv1\.[23]$/) });
     const db = openClusterDb(getCluster('lab'), { max: 1 });
     expect((await db.query('select 1 as one')).rows[0].one).toBe(1);
     await db.close();
   });
 
-  it('the key is the postgres user\'s alone (0600), the certificate readable; hba has hostssl lines only', async () => {
-    const conn = await session.node('n2');
+  it.each(MEMBERS)('%s: the key is the postgres user\'s alone (0600), the certificate readable; hba has hostssl lines only', async (node) => {
+    const conn = await session.node(node);
     expect((await conn.run(`stat -c '%U %a' ${KEY} ${CERT}`)).trim().split('\n')).toEqual(['postgres 600', 'postgres 644']);
     const hba = (await conn.run(`grep -v '^#' ${DATA}/pg_hba.conf`)).trim().split('\n').filter(Boolean).map((l) => l.split(/\s+/)[0]);
     expect(new Set(hba)).toEqual(new Set(['local', 'hostssl']));
@@ -88,9 +88,10 @@ describe('TLS to the cluster database', () => {
     expect(settings.trim().split('\n')).toEqual(['ssl=on', `ssl_cert_file=${CERT}`, `ssl_key_file=${KEY}`]);
   });
 
-  it('the server refuses a connection without TLS, whatever the credentials', async () => {
+  it.each(MEMBERS)('%s refuses a connection without TLS, whatever the credentials', async (node) => {
     const ep = getCluster('lab').db!;
-    const plain = new pg.Client({ host: ep.host, port: ep.port, user: ep.user, password: ep.password, database: ep.database, ssl: false });
+    const host = ep.members!.find((m) => m.node === node)!.host;
+    const plain = new pg.Client({ host, port: ep.port, user: ep.user, password: ep.password, database: ep.database, ssl: false });
     plain.on('error', () => {});
     const err = await plain.connect().then(() => undefined, (e: { code?: string; message: string }) => e);
     await plain.end().catch(() => {});
@@ -110,13 +111,13 @@ describe('TLS to the cluster database', () => {
       const err = await rejection(db.query('select 1'));
       await db.close();
       expect(err.code).toBe('host-key-changed');
-      expect(err.message).toMatch(/^the database of cluster "lab" \(10\.77\.0\.2:5432 on node n2\) presented a TLS certificate that is not the one pinned at deploy: refused/);
-      expect(err.hint).toContain('vlx db deploy --node n2');
+      expect(err.message).toMatch(/^the database of cluster "lab" \(10\.77\.0\.\d:5432 on node n\d\) presented a TLS certificate that is not the one pinned at deploy: refused/);
+      expect(err.hint).toContain('vlx db deploy --nodes');
 
       const cli = await vlx('db', 'migrate');
       expect(cli.code).toBe(6);
-      expect(cli.stderr).toContain('the database of cluster "lab" (10.77.0.2:5432 on node n2) presented a TLS certificate that is not the one pinned');
-      expect(cli.stderr).toContain('hint: if its certificate was renewed on purpose, run `vlx db deploy --node n2`');
+      expect(cli.stderr).toMatch(/the database of cluster "lab" \(10\.77\.0\.\d:5432 on node n\d\) presented a TLS certificate that is not the one pinned/);
+      expect(cli.stderr).toContain('hint: if its certificate was renewed on purpose, run `vlx db deploy --nodes');
       expect(cli.stderr).not.toMatch(/\n\s+at /);
     } finally {
       putCluster(saved);
@@ -131,42 +132,23 @@ describe('TLS to the cluster database', () => {
     const before = getCluster('lab').db!;
     const again = await deploy();
     expect(again.ep.tlsCert).toBe(before.tlsCert);
-    expect(again.notes).toContain(`configure: TLS certificate kept (SHA-256 ${certFingerprint(before.tlsCert!)})`);
-    expect(again.notes).toContain('start: already running');
+    expect(again.notes).toContain(`members: primary ${again.ep.node}; TLS certificate SHA-256 ${certFingerprint(before.tlsCert!)} on every member`);
+    expect(again.notes.join('\n')).not.toMatch(/made|copied|started/);
 
-    const conn = await session.node('n2');
-    await conn.run(`rm -f ${CERT} ${KEY}`);
+    // one member lost its copy: it gets the cluster's again, the pin stays
+    await (await session.node('n3')).run(`rm -f ${CERT} ${KEY}`);
+    const healed = await deploy();
+    expect(healed.ep.tlsCert).toBe(before.tlsCert);
+    expect(healed.notes).toContain('members: cluster TLS certificate copied to n3');
+
+    // every member lost it: a new one is made, served (PostgreSQL reloads it) and pinned
+    for (const n of MEMBERS) await (await session.node(n)).run(`rm -f ${CERT} ${KEY}`);
     const remade = await deploy();
     expect(remade.ep.tlsCert).not.toBe(before.tlsCert);
-    expect(remade.notes).toContain(`configure: TLS certificate made (SHA-256 ${certFingerprint(remade.ep.tlsCert!)})`);
+    expect(remade.notes.some((n) => /TLS certificate made on n\d/.test(n))).toBe(true);
     expect(getCluster('lab').db?.tlsCert).toBe(remade.ep.tlsCert);
     expect(await sslOfSession(remade.ep)).toMatchObject({ ssl: true });
     // the old pin no longer opens the database: the server really serves the new certificate
     expect((await rejection(openDb({ ...remade.ep, tlsCert: before.tlsCert }, { max: 1 }).query('select 1'))).code).toBe('host-key-changed');
-  });
-});
-
-describe('a stale postmaster.pid (its pid now another process)', () => {
-  it('the deploy removes it and starts PostgreSQL; pg_ctl status alone would have said "running"', async () => {
-    const conn = await session.node('n2');
-    // A power cut of the database alone: the postmaster and its children die, the pid file stays.
-    await conn.run(`pid=$(head -n 1 ${DATA}/postmaster.pid); kill -KILL $pid; while kill -0 $pid 2>/dev/null; do sleep 0.05; done;`
-      + ` while ls -l /proc/[0-9]*/cwd 2>/dev/null | grep -q ' -> ${DATA}$'; do sleep 0.05; done`);
-    // Its pid now belongs to a live process of the postgres user that is no postmaster.
-    const other = (await conn.run('setpriv --reuid postgres --regid postgres --clear-groups sleep 120 </dev/null >/dev/null 2>&1 & echo $!')).trim();
-    try {
-      await conn.run(`sed -i "1s/.*/${other}/" ${DATA}/postmaster.pid`);
-      const pgctl = await conn.exec(`runuser -u postgres -- $(ls -d /usr/lib/postgresql/*/bin | tail -n 1)/pg_ctl -D ${DATA} status`);
-      expect(pgctl.stdout).toContain(`server is running (PID: ${other})`);
-
-      const { ep, notes } = await deploy();
-      expect(notes).toContain(`start: starting PostgreSQL on 10.77.0.2:5432 (removed a stale postmaster.pid: pid ${other} is no postmaster of ${DATA})`);
-      const db = openDb(ep, { max: 1 });
-      expect((await db.query('select 1 as one')).rows[0].one).toBe(1);
-      await db.close();
-      expect((await conn.run(`head -n 1 ${DATA}/postmaster.pid`)).trim()).not.toBe(other);
-    } finally {
-      await conn.exec(`kill ${other}`);
-    }
   });
 });

@@ -267,7 +267,7 @@ describe('client', () => {
 });
 
 // Needs the lab (global setup brings it up) and runs against the app home of this test run.
-describe('deploy on lab node n2 (as `setup.sh -n 2 -p 5432`)', () => {
+describe('deploy on lab nodes n1..n3 (the report\'s `setup.sh -n 2 -p 5432`, made highly available)', () => {
   let session: ReturnType<typeof openCluster>;
   beforeAll(async () => {
     session = openCluster(getCluster('lab'));
@@ -278,35 +278,36 @@ describe('deploy on lab node n2 (as `setup.sh -n 2 -p 5432`)', () => {
 
   async function deploy(): Promise<{ ep: DbEndpoint; notes: string[] }> {
     const notes: string[] = [];
-    const ep = await deployDatabase(session, { nodes: ['n2'], port: 5432, onProgress: (p: DeployProgress) => notes.push(`${p.step}: ${p.note}`) });
+    const ep = await deployDatabase(session, { nodes: ['n1', 'n2', 'n3'], port: 5432, onProgress: (p: DeployProgress) => notes.push(`${p.step}: ${p.note}`) });
     return { ep, notes };
   }
 
-  it('deploys, is reachable from the workstation at 10.77.0.2:5432, and a second deploy changes nothing', async () => {
+  it('deploys, the primary is reachable from the workstation on port 5432, and a second deploy changes nothing', async () => {
     const first = await deploy();
-    expect(first.ep).toMatchObject({ node: 'n2', host: '10.77.0.2', port: 5432, database: 'virtualinux' });
+    expect(first.ep).toMatchObject({ port: 5432, database: 'virtualinux', members: [
+      { node: 'n1', host: '10.77.0.1' }, { node: 'n2', host: '10.77.0.2' }, { node: 'n3', host: '10.77.0.3' }] });
     expect(first.ep.user).toMatch(LOGIN_ROLE);
     const second = await deploy();
     expect(second.ep).toEqual(first.ep);
-    expect(second.notes).toEqual(expect.arrayContaining([
-      'initdb: already initialised', 'start: already running', 'migrate: schema up to date', 'record: manifest already up to date',
-    ]));
+    expect(second.notes).toEqual(expect.arrayContaining(['migrate: schema up to date', 'record: manifest already up to date']));
+    // nothing was started, copied or made the second time
+    expect(second.notes.join('\n')).not.toMatch(/started|copied|made|initialises|moved aside/);
 
     const db = openDb(second.ep);
     opened.push(db);
-    const r = await db.query(`select host(inet_server_addr()) as addr, inet_server_port() as port, current_user as u, (select count(*)::int from schema_migrations) as n`);
-    expect(r.rows[0]).toEqual({ addr: '10.77.0.2', port: 5432, u: 'vlx', n: MIGRATIONS.length });
+    const r = await db.query(`select host(inet_server_addr()) as addr, inet_server_port() as port, current_user as u, (select count(*)::int from schema_migrations) as n, pg_is_in_recovery() as ro`);
+    expect(r.rows[0]).toEqual({ addr: second.ep.host, port: 5432, u: 'vlx', n: MIGRATIONS.length, ro: false });
     // the app role is not a superuser: only the local peer login on the node is
     expect((await db.query(`select rolsuper from pg_roles where rolname = current_user`)).rows[0].rolsuper).toBe(false);
   });
 
   it('keeps the password only in the app config (mode 0600); the manifest gets the endpoint without it', async () => {
     const ep = getCluster('lab').db!;
-    expect(ep.node).toBe('n2');
     expect(statSync(appPaths.clusters()).mode & 0o777).toBe(0o600);
     const conn = await session.node('n2');
     const manifest = JSON.parse(await conn.run('cat /srv/virtualinux/manifest.json'));
-    expect(manifest.db).toEqual({ node: 'n2', host: '10.77.0.2', port: 5432 });
+    expect(manifest.db).toMatchObject({ port: 5432, members: ep.members });
+    expect(Object.keys(manifest.db).sort()).toEqual(['host', 'members', 'node', 'port']);
     // The password is nowhere on the node: not in PostgreSQL's files or logs, not on shared storage.
     const found = await conn.exec('grep -rqF -f - /var/lib/virtualinux/pg /srv/virtualinux/manifest.json', { stdin: ep.password + '\n' });
     expect(found.code).toBe(1);
@@ -333,9 +334,11 @@ describe('deploy on lab node n2 (as `setup.sh -n 2 -p 5432`)', () => {
   });
 
   it.each([
-    [{ node: 'n2;reboot' }, 'invalid-input', 'node: must be 1-32 chars'],
-    [{ node: 'n2', port: 0 }, 'invalid-input', 'port: must be a whole number from 1 to 65535'],
-    [{ node: 'n9' }, 'not-found', 'has no node "n9"'],
+    [{ nodes: ['n2;reboot'] }, 'invalid-input', 'nodes: must be 1-32 chars'],
+    [{ nodes: ['n2'], port: 0 }, 'invalid-input', 'port: must be a whole number from 1 to 65535'],
+    [{ nodes: ['n9'] }, 'not-found', 'has no node "n9"'],
+    [{ nodes: [] }, 'invalid-input', 'nodes: name at least one node'],
+    [{ nodes: ['n1', 'n2', 'n1'] }, 'invalid-input', 'nodes: n1 is named twice'],
   ])('refuses %j', async (opts, code, message) => {
     const err = await rejection(deployDatabase(session, opts));
     expect(err.code).toBe(code);

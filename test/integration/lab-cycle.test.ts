@@ -1,5 +1,5 @@
 // The lab comes back, database included, every time: `vlx lab down; vlx lab up` five times in
-// a row, and a crash and revive of the database node. Each time a real query through the app's
+// a row, and a crash and revive of the database primary's node. Each time a real query through the app's
 // client (TLS to the pinned certificate) must answer.
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
@@ -12,6 +12,9 @@ import { openClusterDb } from '../../main/db/client.js';
 import { holdLabLock, labStatus } from '../../main/lab/index.js';
 import { LOCK_ENV } from '../../main/lab/state.js';
 import { ensureLab } from './support/lab.js';
+import { findPrimary } from '../../main/db/primary.js';
+import { memberStatuses } from '../../main/db/haStatus.js';
+import { labDbNodes } from '../../main/service/labStart.js';
 
 interface CliResult {
   code: number;
@@ -29,13 +32,13 @@ async function vlx(...args: string[]): Promise<CliResult> {
   }
 }
 
-/** A real query through the app's client, on the current config's endpoint. */
-async function dbAnswers(): Promise<{ node: string; addr: string; migrations: number }> {
+/** A real query through the app's client, on whichever member is primary now. */
+async function dbAnswers(): Promise<{ addr: string; migrations: number; readOnly: boolean }> {
   const cluster = getCluster('lab');
   const db = openClusterDb(cluster, { max: 1 });
   try {
-    const r = await db.query<{ addr: string; n: number }>('select host(inet_server_addr()) as addr, (select count(*)::int from schema_migrations) as n');
-    return { node: cluster.db!.node, addr: r.rows[0].addr, migrations: r.rows[0].n };
+    const r = await db.query<{ addr: string; n: number; ro: boolean }>('select host(inet_server_addr()) as addr, (select count(*)::int from schema_migrations) as n, pg_is_in_recovery() as ro');
+    return { addr: r.rows[0].addr, migrations: r.rows[0].n, readOnly: r.rows[0].ro };
   } finally {
     await db.close();
   }
@@ -69,20 +72,20 @@ describe('lab cycle', () => {
       const down = await vlx('lab', 'down');
       const t1 = Date.now();
       expect(down.code, `cycle ${i} down: ${down.stderr}`).toBe(0);
-      // pg_ctl stop -m fast removed its pid file: nothing stale is left for the next start
-      expect(down.stderr).toMatch(/PostgreSQL on n\d+ stopped \(\d+\.\d s\)/);
-      expect(existsSync(pidFileOf(getDbNodeGuess()))).toBe(false);
+      // Patroni stopped its PostgreSQL (fast) and the pid file went: nothing stale is left for the next start
+      expect(down.stderr).toMatch(/Patroni on n\d+ stopped its PostgreSQL/);
+      for (const n of dbMembers()) expect(existsSync(pidFileOf(n)), n).toBe(false);
       const up = await vlx('lab', 'up', '--nodes', String(nodes));
       const t2 = Date.now();
       expect(up.code, `cycle ${i} up: ${up.stderr}`).toBe(0);
-      expect(await dbAnswers()).toMatchObject({ addr: `10.77.0.${getDbNodeGuess().slice(1)}`, migrations: expect.any(Number) });
+      expect(await dbAnswers()).toMatchObject({ addr: expect.stringMatching(/^10\.77\.0\.[123]$/), migrations: expect.any(Number), readOnly: false });
       times.push(`cycle ${i}: down ${seconds(t1 - t0)}, up ${seconds(t2 - t1)}, query ${seconds(Date.now() - t2)}`);
     }
     console.log(times.join('\n'));
   });
 
-  it('crash and revive of the database node: PostgreSQL is back and answers (its old pid now another process)', async () => {
-    const node = getCluster('lab').db!.node;
+  it('crash and revive of the database primary\'s node: it is back as a member (its old pid now another process) and the DB answers', async () => {
+    const node = (await findPrimary(getCluster('lab').db!)).node;
     expect((await vlx('lab', 'crash', node)).code).toBe(0);
     // A power cut leaves the pid file; after a reboot its pid is often another process of the
     // postgres user, which pg_ctl status (and the old deploy) took for the running server.
@@ -93,8 +96,10 @@ describe('lab cycle', () => {
       const t0 = Date.now();
       const revive = await vlx('lab', 'revive', node);
       expect(revive.code, revive.stderr).toBe(0);
-      expect(revive.stderr).toContain(`removed a stale postmaster.pid: pid ${other.pid} is no postmaster`);
-      expect((await dbAnswers()).addr).toBe(getCluster('lab').db!.host);
+      // the deploy waited for every member to stream again, this one included
+      const members = await memberStatuses(getCluster('lab').db!.members!.map((m) => ({ node: m.node, address: m.host })));
+      expect(members.find((m) => m.node === node)).toMatchObject({ role: expect.stringMatching(/standby/), state: expect.stringMatching(/running|streaming/) });
+      expect((await dbAnswers()).readOnly).toBe(false);
       console.log(`revive of ${node} with its database: ${seconds(Date.now() - t0)}`);
     } finally {
       other.kill();
@@ -102,7 +107,7 @@ describe('lab cycle', () => {
   });
 });
 
-/** The lab puts its database on n2 (n1 in a one-node lab). */
-function getDbNodeGuess(): string {
-  return nodes > 1 ? 'n2' : 'n1';
+/** The lab's database members (labStart): n1..n3, fewer on a smaller lab. */
+function dbMembers(): string[] {
+  return labDbNodes(nodes);
 }

@@ -37,6 +37,7 @@ describe('deploy config rendering', () => {
     expect(rules).toEqual([
       ['local', 'all', 'all', 'peer'],
       ['hostssl', 'all', 'all', '127.0.0.1/32', 'scram-sha-256'],
+      ['hostssl', 'replication', 'replicator', '127.0.0.1/32', 'scram-sha-256'],
       ...members.map((m) => ['hostssl', 'replication', 'replicator', `${m.address}/32`, 'scram-sha-256']),
       ...members.map((m) => ['hostssl', 'postgres', 'postgres', `${m.address}/32`, 'scram-sha-256']),
       ['hostssl', 'virtualinux', '+vlx', '10.77.0.0/24', 'scram-sha-256'],

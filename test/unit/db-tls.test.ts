@@ -69,7 +69,7 @@ describe('pinned TLS to the cluster database', () => {
     expect(mapped).toBeInstanceOf(VlxError);
     expect(mapped.code).toBe('host-key-changed');
     expect(mapped.message).toMatch(/^the database of cluster "prod" \(127\.0\.0\.1:5432 on node n2\) presented a TLS certificate that is not the one pinned at deploy: refused/);
-    expect(mapped.hint).toContain('vlx db deploy --node n2');
+    expect(mapped.hint).toContain('vlx db deploy --nodes');
     // through the client's error mapping too
     expect(mapPgError(err, 'vlx_1@127.0.0.1:5432/virtualinux', target).code).toBe('host-key-changed');
   });
