@@ -62,7 +62,7 @@ export function mapPgError(e: unknown, where: string, target?: DbTarget): VlxErr
     return new VlxError('unreachable', `database ${where} is not reachable: ${msg}`, 'check `vlx db status`; deploy it with `vlx db deploy --nodes NODES`');
   }
   // pg's own wording when the server vanished or never answered (no errno to go by)
-  if ((/timeout/i.test(msg) && /connect/i.test(msg)) || /Connection terminated|timeout expired/i.test(msg)) {
+  if ((/timeout/i.test(msg) && /connect/i.test(msg)) || /Connection terminated|timeout expired|Query read timeout/i.test(msg)) {
     return new VlxError('unreachable', `database ${where} did not answer: ${msg}`, 'check `vlx db status`');
   }
   if (err?.code === '28P01' || err?.code === '28000') {
@@ -113,7 +113,8 @@ export function isFailoverError(e: unknown): boolean {
   const err = e as { code?: string; message?: string };
   if (err?.code && FAILOVER_PG.has(err.code)) return true;
   if (err?.code && UNREACHABLE.has(err.code)) return true;
-  if (e instanceof VlxError) return e.code === 'unreachable';
+  if (e instanceof VlxError && e.code === 'unreachable') return true;
+  // errors mapped inside a transaction keep pg's words in their message
   return /Connection terminated|Query read timeout|timeout expired|terminating connection|Client has encountered a connection error|not queryable/i.test(err?.message ?? '');
 }
 
