@@ -28,6 +28,12 @@ export async function switchover(session: ClusterSession, cluster: string, ep: D
   if (target.role !== 'sync_standby' && target.role !== 'standby') {
     throw new VlxError('conflict', `${to} cannot take over: it is ${target.role} (${target.state})`, 'wait until it streams (see `vlx db status`)');
   }
+  // Synchronous mode: only the standby that has every acknowledged commit may take over.
+  if (target.role !== 'sync_standby') {
+    const sync = states.find((m) => m.role === 'sync_standby');
+    throw new VlxError('conflict', `${to} is an asynchronous standby: Patroni hands the primary only to the synchronous standby${sync ? ` (now ${sync.node})` : ''}, which has every acknowledged write`,
+      sync ? `run \`vlx db switchover --to ${sync.node}\`, or again once ${to} is the synchronous standby` : 'wait until a standby is synchronous (see `vlx db status`)');
+  }
   const started = Date.now();
   const conn = await session.node(to);
   const r = await conn.exec(sh('patronictl', '-c', PATRONI_CONF, 'switchover', '--leader', from.node, '--candidate', to, '--force'), { timeoutMs: 60_000 });

@@ -115,7 +115,15 @@ describe('database failover (Patroni + etcd on n1..n3)', () => {
     try {
       const from = (await findPrimary(ep())).node;
       await db.query('select 1');
-      const to = membersOf(ep()).map((m) => m.node).find((n) => n !== from)!;
+      const ms = await memberStatuses(membersOf(ep()).map((m) => ({ node: m.node, address: m.host })));
+      // in synchronous mode only the synchronous standby may take over; the other is refused by name
+      const to = ms.find((m) => m.role === 'sync_standby')!.node;
+      const async = ms.find((m) => m.role === 'standby');
+      if (async) {
+        const refused = await run('bin/vlx', ['db', 'switchover', '--to', async.node]).then(() => undefined, (e: { code: number; stderr: string }) => e);
+        expect(refused?.code).toBe(4);
+        expect(refused?.stderr).toContain(`${async.node} is an asynchronous standby: Patroni hands the primary only to the synchronous standby (now ${to})`);
+      }
       const out = JSON.parse(await vlx({}, 'db', 'switchover', '--to', to, '--json')) as { from: string; to: string; ms: number };
       expect(out).toMatchObject({ from, to });
       expect((await findPrimary(ep())).node).toBe(to);
