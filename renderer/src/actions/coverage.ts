@@ -26,6 +26,7 @@ export const GUI_PATHS: Record<string, { action?: string; screen: string }> = {
   'db.status': { action: 'db.status', screen: 'Nodes: Cluster database' },
   'db.migrate': { action: 'db.migrate', screen: 'Nodes: Apply migrations' },
   'db.deploy': { action: 'db.deploy', screen: 'Nodes: Deploy…' },
+  'db.switchover': { action: 'db.switchover', screen: 'Nodes: Cluster database (palette "Move the primary to…")' },
   'services.status': { action: 'services.status', screen: 'Nodes: Node services' },
   'services.deploy': { action: 'services.deploy', screen: 'Nodes: Node services, Deploy' },
   'services.stop': { action: 'services.stop', screen: 'Nodes: Node services, Stop…' },

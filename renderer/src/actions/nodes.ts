@@ -83,6 +83,21 @@ export const nodeActions: Action[] = [
     run: async ([node, port]) => { goNodes(); await useNodes.getState().deployDb(node!, Number(port)); },
   },
   {
+    id: 'db.switchover', category: 'Database', title: 'Move the primary to…', keywords: 'vlx db switchover patroni primary standby failover',
+    steps: [{
+      prompt: 'Which member becomes primary?', none: 'The database has no other member',
+      choices: async () => {
+        await useNodes.getState().loadDb();
+        return (useNodes.getState().db?.members ?? []).filter((m) => m.role !== 'primary').map((m) => ({
+          id: m.node, label: m.node, detail: `${m.role} (${m.state})`,
+          // in synchronous mode Patroni hands over only to the synchronous standby
+          ...(m.role !== 'sync_standby' ? { disabled: 'only the synchronous standby can take over' } : {}),
+        }));
+      },
+    }],
+    run: async ([to]) => { goNodes(); await useNodes.getState().switchover(to!); },
+  },
+  {
     id: 'services.status', category: 'Node services', title: 'Show status', keywords: 'vlx services status dhcp dns ntp gateway vip keepalived',
     run: () => { goNodes(); void useNodes.getState().loadServices(); focusSoon('#svc-h'); },
   },

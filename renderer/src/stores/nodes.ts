@@ -30,6 +30,7 @@ interface NodesStore {
   loadDb(): Promise<void>;
   migrate(): Promise<void>;
   deployDb(node: string, port: number): Promise<string | undefined>;
+  switchover(to: string): Promise<void>;
   loadServices(): Promise<void>;
   deployServices(): Promise<string | undefined>;
   stopServices(): Promise<void>;
@@ -60,6 +61,15 @@ export const useNodes = create<NodesStore>()((set, get) => ({
       await get().loadDb();
     } catch (e) {
       set({ migrating: false, actionError: shown(e) });
+    }
+  },
+  async switchover(to) {
+    set({ actionError: undefined });
+    try {
+      await api().call('db.switchover', { to });
+      await get().loadDb();
+    } catch (e) {
+      set({ actionError: shown(e) });
     }
   },
   async deployDb(node, port) {
