@@ -20,9 +20,13 @@ export const INSTALL_DEFAULTS = {
   sharedMb: 10240,
   hostnamePrefix: 'node',
   netmask: '255.255.255.0',
-  /** Host parts of the report's well-known addresses: storage .252, spare (gateway VIP) .253. */
-  storageHost: 252,
-  spareHost: 253,
+  /**
+   * Host parts of the well-known addresses in a /24: the storage address .250 (the root
+   * server's floating address, node-services/storage), the spare (gateway VIP) .253 as in
+   * the report. In a smaller network: the last addresses but two and but one.
+   */
+  storageHost: { inSlash24: 250, fromEnd: 3 },
+  spareHost: { inSlash24: 253, fromEnd: 2 },
 } as const;
 
 export const MAX_INSTALL_NODES = 250;
@@ -88,7 +92,7 @@ export const InstallConfig = z.strictObject({
     boot: Network,
     /** Omitted: storage travels on the boot network (the report's one-network case). */
     storage: Network.optional(),
-    /** The floating address that serves every root; default the .252 of the storage network. */
+    /** The floating address that serves every root; default the .250 of the storage network. */
     storageIp: Ip.optional(),
     /** Interface and modules for the boot line's sif/sifm; omitted: the initrd uses the boot interface. */
     interface: z.string({ error: 'must be an interface name like eth0' }).regex(/^[A-Za-z][A-Za-z0-9_.:-]{0,14}$/, { error: 'must be an interface name like eth0' }).optional(),
@@ -197,7 +201,7 @@ export function validateInstallConfig(raw: unknown, facts: InstallFacts = {}): I
   const boot = net(c.network.boot);
   const storage = c.network.storage ? net(c.network.storage) : boot;
   const inside = (ip: string, n: typeof boot) => ipInt(ip) > n.base && ipInt(ip) < n.last;
-  const hostOf = (n: typeof boot, host: number) => intToIp(n.base + (n.prefix <= 24 ? host : blockSize(n.prefix) - 255 + host));
+  const hostOf = (n: typeof boot, h: { inSlash24: number; fromEnd: number }) => intToIp(n.base + (n.prefix <= 24 ? h.inSlash24 : blockSize(n.prefix) - h.fromEnd));
 
   // Node ranges: first address plus N-1, all usable hosts of their network.
   const bootFirst = ipInt(c.network.boot.firstIp);

@@ -43,6 +43,25 @@ export const Manifest = z.object({
     /** Nodes preferred as gateway, most preferred first; the others follow in manifest order. */
     order: z.array(z.string()).optional(),
   }).optional(),
+  /**
+   * The disk-less installation (written by `vlx install`): the config as given and each
+   * node as planned from it. Its nodes join the DHCP map and boot from the TFTP root.
+   */
+  install: z.object({
+    container: z.string(),
+    /** The install config as validated (domain/installConfig), so restore needs nothing else. */
+    config: z.record(z.string(), z.unknown()),
+    storageIp: z.string(),
+    nodes: z.array(z.object({
+      ordinal: z.number().int().positive(),
+      hostname: z.string(),
+      mac: z.string(),
+      ip: z.string(),
+      storageIp: z.string(),
+      /** NBD export of the node's root overlay (the boot line's ivid). */
+      export: z.string(),
+    })),
+  }).optional(),
   /** Options of the actively replicated services (DHCP+TFTP+DNS by dnsmasq, NTP by chrony). */
   services: z.object({
     dhcp: z.object({

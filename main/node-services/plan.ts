@@ -1,6 +1,7 @@
 import { invalid } from '../errors.js';
 import type { Manifest } from '../domain/manifest.js';
 import { SHARED_ROOT } from '../domain/nodePaths.js';
+import { INSTALL_BOOT_FILE } from '../domain/bootFiles.js';
 import { checkAddress, checkName, isIPv4 } from '../util/names.js';
 import { blockSize, cidrContains, cidrLast, formatCidr, intToIp, ipToInt, parseCidr } from '../domain/subnet.js';
 import { DEFAULT_STORAGE_PORT, checkStoragePort, defaultStorageVip, type StoragePlan } from './storage.js';
@@ -179,6 +180,12 @@ export function planServices(m: Manifest, facts: NodeFacts[]): ServicesPlan {
     if (typeof h.name !== 'string' || !HOST_NAME.test(h.name)) throw invalid(`${field}.name`, 'must be a host name: lowercase letters, digits and "-", at most 63', h.name);
     dhcpHosts.push({ mac, ip: h.ip, name: h.name });
   });
+  // Disk-less nodes of the installation: fixed addresses, and they boot from the TFTP root.
+  (m.install?.nodes ?? []).forEach((n, i) => {
+    const field = `install.nodes[${i}]`;
+    hostAddress(n.ip, net, `${field}.ip`);
+    dhcpHosts.push({ mac: checkMac(n.mac, `${field}.mac`), ip: n.ip, name: n.hostname });
+  });
   for (const key of ['mac', 'ip', 'name'] as const) {
     const seen = new Set<string>();
     for (const h of dhcpHosts) {
@@ -189,7 +196,7 @@ export function planServices(m: Manifest, facts: NodeFacts[]): ServicesPlan {
 
   const leaseTime = svc.dhcp?.leaseTime ?? DEFAULT_LEASE_TIME;
   if (!LEASE.test(leaseTime)) throw invalid('services.dhcp.leaseTime', 'must be a number with an optional unit s, m, h, d or w, or "infinite"', leaseTime);
-  const bootFile = svc.dhcp?.bootFile;
+  const bootFile = svc.dhcp?.bootFile ?? (m.install ? INSTALL_BOOT_FILE : undefined);
   if (bootFile !== undefined && (!BOOT_FILE.test(bootFile) || bootFile.split('/').includes('..'))) {
     throw invalid('services.dhcp.bootFile', 'must be a relative path under the TFTP root (letters, digits, ".", "_", "-", "/")', bootFile);
   }

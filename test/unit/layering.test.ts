@@ -149,7 +149,7 @@ const LAYER_OF: [RegExp, (typeof LAYERS)[number]][] = [
   [/^main\/api\//, 'api'],
   [/^main\/(config|ssh|db)\//, 'core'],
   [/^main\/(tasks|cluster)\//, 'state'],
-  [/^main\/(vm|network|images|node-services|consoles|lab|nodes|boot|health)\//, 'drivers'],
+  [/^main\/(vm|network|images|node-services|consoles|lab|nodes|boot|health|install)\//, 'drivers'],
   [/^main\/workflows\//, 'workflows'],
   [/^main\/service\//, 'service'],
   [/^main\/(cli|web|agent)\//, 'faces'],
