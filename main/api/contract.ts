@@ -448,6 +448,32 @@ const VolumePath = z.string().regex(/^\/[A-Za-z0-9._/-]+$/, { error: 'must be a 
 const TermSize = { rows: int(2, 500), cols: int(10, 1000) };
 const labInt = (f: keyof typeof LAB_LIMITS) => int(LAB_LIMITS[f].min, LAB_LIMITS[f].max);
 
+const InstallSource = z.object({
+  /** The config as YAML text (errors then carry line and column), or as an object. */
+  yaml: z.string().max(1 << 20).optional(),
+  config: z.record(z.string(), z.unknown()).optional(),
+}).refine((i) => (i.yaml === undefined) !== (i.config === undefined), { error: 'give exactly one of yaml or config' });
+const PlannedNodeShape = z.object({ ordinal: z.number().int(), hostname: z.string(), mac: z.string(), bootIp: z.string(), storageIp: z.string(), exportName: z.string() });
+export const InstallCheck = z.object({
+  ok: z.boolean(),
+  errors: z.array(z.object({ path: z.string(), rule: z.string(), line: z.number().int().optional(), col: z.number().int().optional() })),
+  /** Every value the install will use, defaults filled in (when ok). */
+  config: z.record(z.string(), z.unknown()).optional(),
+  derived: z.object({ bootNetwork: z.string(), storageNetwork: z.string(), storageIp: z.string(), spare: z.string(), primary: z.string(), backup: z.string() }).optional(),
+  nodes: z.array(PlannedNodeShape).optional(),
+  /** Facts of the cluster the config was checked against (absent when not asked or unreachable). */
+  facts: z.object({ freeMb: z.number().optional(), containersInUse: z.array(z.string()), note: z.string().optional() }).optional(),
+});
+export type InstallCheck = z.infer<typeof InstallCheck>;
+export const InstallStatus = z.object({
+  installed: z.boolean(),
+  container: z.string().optional(),
+  sharedRoot: z.string().optional(),
+  storageIp: z.string().optional(),
+  nodes: z.array(z.object({ ordinal: z.number().int(), hostname: z.string(), mac: z.string(), ip: z.string(), export: z.string() })),
+});
+export type InstallStatus = z.infer<typeof InstallStatus>;
+
 // ---------------------------------------------------------------- the call table
 
 export const contract = {
@@ -562,6 +588,44 @@ export const contract = {
   /** Brings back the VMs the last evacuation moved away (live where they run) and ends maintenance. */
   'node.restore': { input: z.object({ node: NodeName }), output: TaskStarted },
   'node.setMaintenance': { input: z.object({ node: NodeName, on: z.boolean() }), output: NodeHealth },
+
+  // ------------------------------------------------------------ install and restore (disk-less cluster)
+  // The config's own rules are domain/installConfig: these channels carry it as YAML text or as
+  // an object and answer its errors as data (field path, rule, line), so the wizard shows them as you type.
+
+  /** cluster: also check against the cluster (free space, containers and addresses in use). */
+  'install.validate': { input: InstallSource.extend({ cluster: z.boolean().default(true) }), output: InstallCheck },
+  /** A commented config that installs 3 disk-less nodes onto the running lab as it is. */
+  'install.example': { input: Empty, output: z.object({ yaml: z.string() }) },
+  'install.run': { input: InstallSource, output: TaskStarted },
+  /** The installation recorded in the manifest (what the Restore dialog offers). */
+  'install.status': { input: z.object({ manifest: FilePath.optional() }), output: InstallStatus },
+  /**
+   * MACs seen asking for an address on the boot network (the DHCP log of `node`, default the
+   * node in use) since `cursor`, in order, without the `known` ones. Without a cursor: none,
+   * and the cursor of the log's end (start watching now). Poll it with the cursor it answers.
+   */
+  'install.macs': { input: z.object({
+    node: NodeName.optional(), cursor: z.number().int().min(0).max(2 ** 48).optional(), known: z.array(z.string().max(64)).max(1024).default([]),
+  }), output: z.object({ node: z.string(), cursor: z.number(), restarted: z.boolean(), macs: z.array(z.string()) }) },
+  /** MACs from a CSV file's text (ordinal,mac[,hostname]) or typed by hand; every bad line or word is an error. */
+  'install.parseMacs': { input: z.object({
+    csv: z.string().max(1 << 20).optional(), text: z.string().max(1 << 20).optional(), known: z.array(z.string().max(64)).max(1024).default([]),
+  }).refine((i) => (i.csv === undefined) !== (i.text === undefined), { error: 'give exactly one of csv or text' }), output: z.object({
+    entries: z.array(z.object({ ordinal: z.number().int(), mac: z.string(), hostname: z.string().optional() })),
+    errors: z.array(z.object({ line: z.number().int().optional(), index: z.number().int().optional(), text: z.string().optional(), rule: z.string() })),
+  }) },
+  /** Destructive actions need confirm = the container's name (the typed confirmation); force: even under running nodes. */
+  'restore.run': { input: z.object({
+    action: z.enum(['rebuild-config', 'reset-all', 'reset-node']),
+    node: int(1, 250).optional(),
+    formatShared: z.boolean().default(false),
+    force: z.boolean().default(false),
+    manifest: FilePath.optional(),
+    confirm: z.string().max(64).optional(),
+  }).refine((i) => (i.action === 'reset-node') === (i.node !== undefined), { error: 'node: give it with reset-node, and only then', path: ['node'] }), output: TaskStarted },
+  /** The original becomes a copy of `image` (default: the config's base image, rebuilt with the change), then every root is reset. */
+  'install.updateOriginal': { input: z.object({ image: ImageName.optional(), force: z.boolean().default(false), confirm: z.string().max(64).optional() }), output: TaskStarted },
 } as const;
 
 // ---------------------------------------------------------------- the event table

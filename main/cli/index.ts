@@ -23,6 +23,8 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   services: async () => (await import('./services.js')).registerServices,
   gui: async () => (await import('./gui.js')).registerGui,
   agent: async () => (await import('./agent.js')).registerAgent,
+  install: async () => (await import('./install.js')).registerInstall,
+  restore: async () => (await import('./install.js')).registerRestore,
 };
 
 export async function buildProgram(args: string[]): Promise<Command> {

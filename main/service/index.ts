@@ -24,6 +24,7 @@ const DOMAINS = {
   vms: () => import('./vms.js'),
   volumes: () => import('./volumes.js'),
   terminals: () => import('./terminals.js'),
+  install: () => import('./install.js'),
 } as const;
 export type Domain = keyof typeof DOMAINS;
 
@@ -31,6 +32,7 @@ export type Domain = keyof typeof DOMAINS;
 const PREFIX: Record<string, Domain> = {
   app: 'app', clusters: 'clusters', hostKey: 'clusters', lab: 'lab', nodes: 'nodes', node: 'health', exec: 'exec', db: 'db',
   services: 'nodeServices', tasks: 'tasks', images: 'images', vc: 'vcs', vm: 'vms', volumes: 'volumes', terminal: 'terminals',
+  install: 'install', restore: 'install',
 };
 
 export function domainOf(channel: Channel): Domain {
