@@ -46,40 +46,40 @@ export function renderStorageScript(b: StorageBatch): string {
   const rootBytes = checkInt(b.rootMb, 'rootMb', 1, 1 << 30) * MB;
   const swapMb = checkInt(b.swapMb, 'swapMb', 0, 1 << 30);
   const tmp = `${dir}/.new`;
+  // The private directory is made only when something is missing: a no-op run touches nothing, not even a directory's mtime.
   const lines = [
     'umask 022',
     sh('mkdir', '-p', dir, p.clusterShared(b.container), `${dir}/keys`),
-    sh('rm', '-rf', tmp),
-    sh('mkdir', tmp),
+    'roots= ; swaps= ; made=0 ; need=0',
+    `[ -e ${sh(orig)} ] || need=1`,
+  ];
+  for (const n of b.ordinals) {
+    lines.push(`[ -e ${sh(p.nodeRoot(b.container, n))} ] || { roots="$roots "${sh(`${tmp}/node${n}.qcow2`)}; made=$((made+1)); need=1; }`);
+    if (swapMb > 0) lines.push(`[ -e ${sh(p.nodeSwap(b.container, n))} ] || { swaps="$swaps "${sh(`${tmp}/node${n}.swap`)}; need=1; }`);
+  }
+  lines.push(
+    `if [ $need = 1 ]; then ${sh('rm', '-rf', tmp)}; ${sh('mkdir', tmp)}; fi`,
     `if [ -e ${sh(orig)} ]; then echo original kept; else`,
     `  [ -e ${sh(img)} ] || { echo ${sh(`base image ${img} is missing: build or import it first`)} >&2; exit 3; }`,
     `  cp --reflink=auto --sparse=always ${sh(img, `${tmp}/original.qcow2`)}`,
     `  chmod 0444 ${sh(`${tmp}/original.qcow2`)} && mv ${sh(`${tmp}/original.qcow2`, orig)}`,
     '  echo original copied',
     'fi',
-    // The overlay is as large as the root volume asked for, never smaller than the original.
-    `vsize=$(qemu-img info --output=json ${sh(orig)} | sed -n 's/^ *"virtual-size": *\\([0-9]*\\).*/\\1/p' | head -n 1)`,
-    `size=${rootBytes}; [ "$vsize" -gt "$size" ] && size=$vsize`,
-    'roots= ; swaps= ; made=0',
-  ];
-  for (const n of b.ordinals) {
-    lines.push(`[ -e ${sh(p.nodeRoot(b.container, n))} ] || { roots="$roots "${sh(`${tmp}/node${n}.qcow2`)}; made=$((made+1)); }`);
-    if (swapMb > 0) lines.push(`[ -e ${sh(p.nodeSwap(b.container, n))} ] || swaps="$swaps "${sh(`${tmp}/node${n}.swap`)}`);
-  }
-  lines.push(
     'if [ -n "$roots" ]; then',
+    // The overlay is as large as the root volume asked for, never smaller than the original.
+    `  vsize=$(qemu-img info --output=json ${sh(orig)} | sed -n 's/^ *"virtual-size": *\\([0-9]*\\).*/\\1/p' | head -n 1)`,
+    `  size=${rootBytes}; [ "$vsize" -gt "$size" ] && size=$vsize`,
     `  qemu-img create -q -f qcow2 -b ${sh(orig)} -F qcow2 ${sh(`${tmp}/root.tpl`)} "$size"`,
     `  tee $roots < ${sh(`${tmp}/root.tpl`)} > /dev/null`,
     `  rm ${sh(`${tmp}/root.tpl`)}`,
     'fi',
     'if [ -n "$swaps" ]; then',
     `  truncate -s ${swapMb}M ${sh(`${tmp}/swap.tpl`)}`,
-    `  if command -v mkswap >/dev/null 2>&1; then mkswap -q ${sh(`${tmp}/swap.tpl`)} >/dev/null 2>&1 || mkswap ${sh(`${tmp}/swap.tpl`)} >/dev/null; fi`,
+    `  if command -v mkswap >/dev/null 2>&1; then mkswap ${sh(`${tmp}/swap.tpl`)} >/dev/null 2>&1 || true; fi`,
     `  for f in $swaps; do cp --sparse=always ${sh(`${tmp}/swap.tpl`)} "$f"; done`,
     `  rm ${sh(`${tmp}/swap.tpl`)}`,
     'fi',
-    `set -- ${sh(tmp)}/*; if [ -e "$1" ]; then mv "$@" ${sh(`${dir}/`)}; fi`,
-    sh('rmdir', tmp),
+    `if [ $need = 1 ]; then set -- ${sh(tmp)}/*; if [ -e "$1" ]; then mv "$@" ${sh(`${dir}/`)}; fi; ${sh('rmdir', tmp)}; fi`,
     'echo "roots_made $made"',
   );
   return lines.join('\n') + '\n';
@@ -119,20 +119,20 @@ export interface FileToWrite { path: string; data: Buffer; mode?: number }
  * mtime and a re-run rewrites nothing. Prints `written N` and `kept N`.
  */
 export function renderWriteFilesScript(files: FileToWrite[]): string {
-  const lines = ['w=0; k=0'];
-  for (const f of files) {
+  // Decoded in a private directory first: a file found unchanged never touches its own directory.
+  const lines = ['w=0; k=0', 'scratch=$(mktemp -d)', 'trap \'rm -rf "$scratch"\' EXIT'];
+  files.forEach((f, i) => {
     if (!/^\/[A-Za-z0-9._/-]+$/.test(f.path) || f.path.split('/').includes('..')) throw new Error(`bad path ${f.path}`);
-    const tmp = `${f.path}.vlx-new`;
     const dir = f.path.slice(0, f.path.lastIndexOf('/')) || '/';
     lines.push(
-      `mkdir -p ${sh(dir)}`,
-      `base64 -d > ${sh(tmp)} <<'VLX_EOF'`,
+      `base64 -d > "$scratch/${i}" <<'VLX_EOF'`,
       ...(f.data.toString('base64').match(/.{1,76}/g) ?? []),
       'VLX_EOF',
-      `chmod ${(f.mode ?? 0o644).toString(8)} ${sh(tmp)}`,
-      `if cmp -s ${sh(tmp, f.path)}; then rm ${sh(tmp)}; k=$((k+1)); else mv ${sh(tmp, f.path)}; w=$((w+1)); fi`,
+      `if cmp -s "$scratch/${i}" ${sh(f.path)}; then k=$((k+1)); else`,
+      `  mkdir -p ${sh(dir)} && cp "$scratch/${i}" ${sh(`${f.path}.vlx-new`)} && chmod ${(f.mode ?? 0o644).toString(8)} ${sh(`${f.path}.vlx-new`)} && mv ${sh(`${f.path}.vlx-new`, f.path)}; w=$((w+1))`,
+      'fi',
     );
-  }
+  });
   lines.push('echo "written $w"', 'echo "kept $k"');
   return lines.join('\n') + '\n';
 }

@@ -6,7 +6,7 @@ import type { Db } from '../db/client.js';
 import type { NodeConn } from '../ssh/types.js';
 import { storagePaths, type StoragePaths } from '../domain/storagePaths.js';
 import type { InstallPlan } from '../domain/installConfig.js';
-import type { Manifest } from '../domain/manifest.js';
+import { Manifest } from '../domain/manifest.js';
 import { tftpLayout } from '../domain/bootFiles.js';
 import { readManifestVia } from '../cluster/manifest.js';
 import { deployServices } from '../node-services/deploy.js';
@@ -90,7 +90,8 @@ export async function recordManifest(env: InstallEnv, conn: NodeConn, plan: Inst
   const root = plan.config.sharedRoot;
   const m = await readManifestVia(conn, root);
   if (!m) throw new VlxError('not-found', `no manifest at ${root}/manifest.json`, 'the install adds to the manifest of a running cluster (`vlx lab up` or the first node writes it)');
-  const next = withInstall(m, plan);
+  // Through the schema: its key order, so the same manifest is always the same bytes.
+  const next = Manifest.parse(withInstall(m, plan));
   const w = await writeFiles(conn, [{ path: `${root}/manifest.json`, data: Buffer.from(JSON.stringify(next, null, 2) + '\n') }], 'manifest');
   ctx.log(w.written ? `manifest: ${root}/manifest.json updated` : 'manifest: unchanged');
   if (env.db) {

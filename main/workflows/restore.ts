@@ -24,12 +24,16 @@ export interface RestoreRequest {
 
 const step = (name: string, run: (ctx: StepContext) => Promise<void>): Step => ({ name, run });
 
-/** Nodes answering ping, asked in parallel from a serving node. */
+/** Nodes answering on the network (ping, else sshd's port), asked in parallel from a serving node. */
 export async function runningNodes(conn: NodeConn, plan: InstallPlan, ordinals: number[]): Promise<{ ordinal: number; hostname: string; ip: string }[] | undefined> {
   const nodes = plan.nodes.filter((n) => ordinals.includes(n.ordinal));
+  // ping where there is one; else a TCP connect to sshd (refused still means a live machine).
   const script = [
-    'command -v ping >/dev/null 2>&1 || { echo noping; exit 0; }',
-    ...nodes.map((n) => `( ping -c 1 -W 1 ${sh(n.bootIp)} >/dev/null 2>&1 && echo ${sh(`up ${n.bootIp}`)} ) &`),
+    'if command -v ping >/dev/null 2>&1; then probe() { ping -c 1 -W 1 "$1" >/dev/null 2>&1 && echo "up $1"; }',
+    'elif command -v bash >/dev/null 2>&1 && command -v timeout >/dev/null 2>&1; then',
+    '  probe() { out=$(timeout 2 bash -c "exec 3<>/dev/tcp/$1/22" 2>&1) && { echo "up $1"; return; }; case "$out" in *refused*) echo "up $1";; esac; }',
+    'else echo noping; exit 0; fi',
+    ...nodes.map((n) => `probe ${sh(n.bootIp)} &`),
     'wait',
   ].join('\n') + '\n';
   const out = await runOn(conn, script, 'running check', 30_000);
@@ -40,7 +44,7 @@ export async function runningNodes(conn: NodeConn, plan: InstallPlan, ordinals: 
 
 async function refuseRunning(conn: NodeConn, plan: InstallPlan, ordinals: number[], force: boolean | undefined, ctx: StepContext): Promise<void> {
   const running = await runningNodes(conn, plan, ordinals);
-  if (running === undefined) { ctx.log(`cannot tell which nodes run (no ping on ${conn.name})${force ? '' : ': give --force to go on'}`); if (!force) throw new VlxError('conflict', `cannot tell whether the nodes run (no ping on ${conn.name})`, 'power them off, then give --force'); return; }
+  if (running === undefined) { ctx.log(`cannot tell which nodes run (neither ping nor bash on ${conn.name})${force ? '' : ': give --force to go on'}`); if (!force) throw new VlxError('conflict', `cannot tell whether the nodes run (neither ping nor bash on ${conn.name})`, 'power them off, then give --force'); return; }
   if (running.length === 0) return ctx.log('no node to reset is running');
   const names = running.map((n) => `${n.hostname} (${n.ip})`).join(', ');
   if (!force) throw new VlxError('conflict', `${names} ${running.length > 1 ? 'are' : 'is'} running: its root is in use`, 'power it off first (`vlx lab power-off NAME` in the lab), or give --force');
