@@ -21,11 +21,11 @@ export const INSTALL_DEFAULTS = {
   hostnamePrefix: 'node',
   netmask: '255.255.255.0',
   /**
-   * Host parts of the well-known addresses in a /24: the storage address .250 (the root
-   * server's floating address, node-services/storage), the spare (gateway VIP) .253 as in
-   * the report. In a smaller network: the last addresses but two and but one.
+   * Host parts of the well-known addresses in a /24, as in the report: the storage address
+   * .252 (the root server's floating address, node-services/storage), the spare (gateway
+   * VIP) .253. In a smaller network: the last addresses but two and but one.
    */
-  storageHost: { inSlash24: 250, fromEnd: 3 },
+  storageHost: { inSlash24: 252, fromEnd: 3 },
   spareHost: { inSlash24: 253, fromEnd: 2 },
 } as const;
 
@@ -92,7 +92,7 @@ export const InstallConfig = z.strictObject({
     boot: Network,
     /** Omitted: storage travels on the boot network (the report's one-network case). */
     storage: Network.optional(),
-    /** The floating address that serves every root; default the .250 of the storage network. */
+    /** The floating address that serves every root; default the .252 of the storage network. */
     storageIp: Ip.optional(),
     /** Interface and modules for the boot line's sif/sifm; omitted: the initrd uses the boot interface. */
     interface: z.string({ error: 'must be an interface name like eth0' }).regex(/^[A-Za-z][A-Za-z0-9_.:-]{0,14}$/, { error: 'must be an interface name like eth0' }).optional(),

@@ -41,7 +41,7 @@ network:
     netmask: 255.255.255.0
   # One network carries boot and storage here; give "storage:" (firstIp, netmask) for a second one.
   # The floating address that serves every node's root (NBD), held by one live node at a time.
-  storageIp: 10.77.0.250
+  storageIp: 10.77.0.252
   # Modules the initrd loads for the boot interface (the lab's machines have an e1000).
   modules: [e1000]
 gateway:

@@ -54,7 +54,7 @@ function config(n = 3, first = 101, container = C): string {
     `container: ${container}`,
     'hostnamePrefix: it',
     'sizes: { rootMb: 512, swapMb: 16, sharedMb: 16 }',
-    `network: { boot: { firstIp: 10.77.0.${first}, netmask: 255.255.255.0 }, storageIp: 10.77.0.250, modules: [e1000] }`,
+    `network: { boot: { firstIp: 10.77.0.${first}, netmask: 255.255.255.0 }, storageIp: 10.77.0.252, modules: [e1000] }`,
     'gateway: { primary: 10.77.0.1, backup: 10.77.0.2, spare: 10.77.0.253 }',
     'nodes:',
     ...Array.from({ length: n }, (_, i) => `  - mac: 52:54:4d:00:0e:${(i + 1).toString(16).padStart(2, '0')}`),
@@ -124,7 +124,7 @@ describe('vlx install on the lab', () => {
       expect(info['virtual-size']).toBe(512 * 1024 * 1024);
     }
     const entry = await sh(`cat ${TFTP}/nodes/52-54-4d-00-0e-02.ipxe`);
-    expect(entry).toContain(`kernel /${C}/vmlinuz console=ttyS0 net.ifnames=0 rw BOOTIF=01-52-54-4d-00-0e-02 storage_ip=10.77.0.250 storage_port=10809 sifip=10.77.0.102 sifnm=255.255.255.0 sifm=e1000 ivid=${C}-node2 root=/dev/nbd0 ---`);
+    expect(entry).toContain(`kernel /${C}/vmlinuz console=ttyS0 net.ifnames=0 rw BOOTIF=01-52-54-4d-00-0e-02 storage_ip=10.77.0.252 storage_port=10809 sifip=10.77.0.102 sifnm=255.255.255.0 sifm=e1000 ivid=${C}-node2 root=/dev/nbd0 ---`);
     expect(entry).toContain(`initrd /${C}/node2.cpio`);
     expect(await sh(`cat ${TFTP}/boot.ipxe`)).toContain('chain nodes/${mac:hexhyp}.ipxe');
     // The manifest holds the config as given (defaults filled in) and each node as planned.

@@ -34,9 +34,9 @@ describe('boot files', () => {
     const n = p.nodes[1]!;
     const entry = renderNodeEntry(p, n, 'console=ttyS0 net.ifnames=0 rw quiet root=/dev/vda');
     const kernel = entry.split('\n').find((l) => l.startsWith('kernel '))!;
-    expect(kernel).toBe('kernel /lab/vmlinuz console=ttyS0 net.ifnames=0 rw quiet BOOTIF=01-52-54-4d-00-01-02 storage_ip=10.77.0.250 storage_port=10809 sifip=10.77.0.102 sifnm=255.255.255.0 sifm=e1000 ivid=lab-node2 root=/dev/nbd0 ---');
+    expect(kernel).toBe('kernel /lab/vmlinuz console=ttyS0 net.ifnames=0 rw quiet BOOTIF=01-52-54-4d-00-01-02 storage_ip=10.77.0.252 storage_port=10809 sifip=10.77.0.102 sifnm=255.255.255.0 sifm=e1000 ivid=lab-node2 root=/dev/nbd0 ---');
     const line = parseBootLine(kernel.slice('kernel /lab/vmlinuz '.length));
-    expect(line.params).toMatchObject({ ivid: 'lab-node2', root: '/dev/nbd0', storage_ip: '10.77.0.250' });
+    expect(line.params).toMatchObject({ ivid: 'lab-node2', root: '/dev/nbd0', storage_ip: '10.77.0.252' });
     expect(entry).toContain('initrd /lab/initrd.img\ninitrd /lab/node2.cpio\nboot\n');
     expect(tftpLayout('lab').nodeEntry('52:54:4D:00:01:02')).toBe('nodes/52-54-4d-00-01-02.ipxe');
     expect(renderBootScript()).toContain('chain nodes/${mac:hexhyp}.ipxe || shell');

@@ -20,7 +20,7 @@ describe('install config: defaults', () => {
     if (!v.ok) return;
     const p = v.plan;
     expect(p.config).toMatchObject({ baseImage: 'debian-12-node', sharedRoot: '/srv/virtualinux', hostnamePrefix: 'node', sizes: { rootMb: 5120, swapMb: 2048, sharedMb: 10240 } });
-    expect([p.bootNetwork, p.storageNetwork, p.storageIp, p.spare, p.primary, p.backup]).toEqual(['10.77.0.0/24', '10.77.0.0/24', '10.77.0.250', '10.77.0.253', '10.77.0.1', '10.77.0.2']);
+    expect([p.bootNetwork, p.storageNetwork, p.storageIp, p.spare, p.primary, p.backup]).toEqual(['10.77.0.0/24', '10.77.0.0/24', '10.77.0.252', '10.77.0.253', '10.77.0.1', '10.77.0.2']);
     expect(p.nodes.map((n) => [n.ordinal, n.hostname, n.mac, n.bootIp, n.exportName])).toEqual([
       [1, 'node1', '52:54:4d:00:01:01', '10.77.0.101', 'lab-node1'],
       [2, 'node2', '52:54:4d:00:01:02', '10.77.0.102', 'lab-node2'],
@@ -30,7 +30,7 @@ describe('install config: defaults', () => {
 
   it('a second network carries storage, with its own node range', () => {
     const v = validateInstallConfig(edit((c) => { c.network.storage = { firstIp: '192.168.5.11', netmask: '255.255.0.0' }; }));
-    expect(v.ok && [v.plan.storageNetwork, v.plan.storageIp, v.plan.nodes[2]!.storageIp]).toEqual(['192.168.0.0/16', '192.168.0.250', '192.168.5.13']);
+    expect(v.ok && [v.plan.storageNetwork, v.plan.storageIp, v.plan.nodes[2]!.storageIp]).toEqual(['192.168.0.0/16', '192.168.0.252', '192.168.5.13']);
   });
 
   it('MACs are normalised, people write them many ways', () => {
@@ -59,14 +59,14 @@ const TABLE: [string, Cfg, string[], InstallFacts?][] = [
   ['first IP is the network address', edit((c) => { c.network.boot.firstIp = '10.77.0.0'; }), ['network.boot.firstIp: must be a host address of 10.77.0.0/24']],
   ['node range runs past the network', edit((c) => { c.network.boot.firstIp = '10.77.0.253'; }), ['network.boot.firstIp: 3 nodes from 10.77.0.253 run past the end of 10.77.0.0/24']],
   ['storage network overlaps boot', edit((c) => { c.network.storage = { firstIp: '10.77.0.150' }; }), ['network.storage: must be a network apart from the boot network 10.77.0.0/24 (omit it to use one network)']],
-  ['storage IP outside its network', edit((c) => { c.network.storageIp = '10.78.0.250'; }), ['network.storageIp: must be a host address of the storage network 10.77.0.0/24']],
+  ['storage IP outside its network', edit((c) => { c.network.storageIp = '10.78.0.252'; }), ['network.storageIp: must be a host address of the storage network 10.77.0.0/24']],
   ['storage IP in the node range', edit((c) => { c.network.storageIp = '10.77.0.102'; }), ['network.storageIp: must not be in the node range 10.77.0.101-10.77.0.103']],
   ['spare outside the boot network', edit((c) => { c.gateway.spare = '192.168.1.253'; }), ['gateway.spare: must be a host address of the boot network 10.77.0.0/24']],
   ['spare in the node range', edit((c) => { c.gateway.spare = '10.77.0.103'; }), ['gateway.spare: must not be in the node range 10.77.0.101-10.77.0.103']],
-  ['spare is the storage IP', edit((c) => { c.gateway.spare = '10.77.0.250'; }), ['gateway.spare: must not be the storage address (network.storageIp)']],
+  ['spare is the storage IP', edit((c) => { c.gateway.spare = '10.77.0.252'; }), ['gateway.spare: must not be the storage address (network.storageIp)']],
   ['primary outside the network', edit((c) => { c.gateway.primary = '10.78.0.1'; }), ['gateway.primary: must be a host address of the boot network 10.77.0.0/24']],
   ['primary is the spare', edit((c) => { c.gateway.primary = '10.77.0.253'; }), ['gateway.primary: must not be the spare address (gateway.spare): that one moves between primary and backup']],
-  ['backup is the storage IP', edit((c) => { c.gateway.backup = '10.77.0.250'; }), ['gateway.backup: must not be the storage address (network.storageIp)']],
+  ['backup is the storage IP', edit((c) => { c.gateway.backup = '10.77.0.252'; }), ['gateway.backup: must not be the storage address (network.storageIp)']],
   ['backup equals primary', edit((c) => { c.gateway.backup = '10.77.0.1'; }), ['gateway.backup: must differ from gateway.primary']],
   ['public router outside public network', edit((c) => { c.gateway.public = { ip: '192.0.2.10', netmask: '255.255.255.0', router: '198.51.100.1' }; }), ['gateway.public.router: must be in the public network 192.0.2.0/24']],
   ['public network is the boot network', edit((c) => { c.gateway.public = { ip: '10.77.0.200', netmask: '255.255.0.0', router: '10.77.1.1' }; }), ['gateway.public: must be a network apart from the boot network 10.77.0.0/24']],
