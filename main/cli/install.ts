@@ -6,7 +6,7 @@ import { EXIT, action, num, printJson } from './output.js';
 import { call, runTask } from './client.js';
 import { installInteractively, askLine, withPrompt } from './installAsk.js';
 
-const FLAGS = { node: '--reset-node', image: '--image', manifest: '--manifest', confirm: '--yes', cursor: '--cursor' };
+const FLAGS = { node: '--reset-node', image: '--image', manifest: '--manifest', confirm: '--yes', cursor: '--since' };
 
 function readText(file: string, what: string): string {
   try {
@@ -94,8 +94,19 @@ export function registerInstall(program: Command): void {
     .option('--manual', 'type or paste the MACs')
     .option('--watch', 'list each new MAC seen in the DHCP log, in order, and ask to confirm it')
     .option('--count <n>', 'with --watch: stop after this many', '0')
-    .option('--node <name>', 'with --watch: whose DHCP log to watch (default: the node in use)')
-    .action(action(async (o: { csv?: string; manual?: boolean; watch?: boolean; count: string; node?: string }) => {
+    .option('--node <name>', 'with --watch or --since: whose DHCP log to watch (default: the node in use)')
+    .option('--since <cursor>', 'for scripts and polling: the new MACs since a cursor ("now": none, and the cursor of the log\'s end)')
+    .option('--known <mac...>', 'with --since: MACs already gathered, left out')
+    .option('--json', 'with --since: print as JSON')
+    .action(action(async (o: { csv?: string; manual?: boolean; watch?: boolean; count: string; node?: string; since?: string; known?: string[]; json?: boolean }) => {
+      if (o.since !== undefined) {
+        const r = await call('install.macs', {
+          ...(o.node ? { node: o.node } : {}), ...(o.since === 'now' ? {} : { cursor: num(o.since) as number }), known: (o.known ?? []).filter((k) => k !== '-'),
+        });
+        if (o.json) printJson(r);
+        else process.stdout.write(`cursor ${r.cursor} (${r.node})\n${r.macs.map((m) => `${m}\n`).join('')}`);
+        return 0;
+      }
       const { gatherMacs } = await import('./installAsk.js');
       const entries = await gatherMacs(o.csv ? { csv: o.csv } : o.manual ? { manual: true } : o.watch ? { watch: true, count: Number(num(o.count)) || 0, ...(o.node ? { node: o.node } : {}) } : undefined);
       process.stdout.write(entries.map((e) => `${e.ordinal},${e.mac}${e.hostname ? `,${e.hostname}` : ''}`).join('\n') + (entries.length ? '\n' : ''));

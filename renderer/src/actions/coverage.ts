@@ -65,4 +65,14 @@ export const GUI_PATHS: Record<string, { action?: string; screen: string }> = {
   'node.evacuate': { action: 'node.evacuate', screen: 'Topology: a lane\'s menu, Evacuate…' },
   'node.restore': { action: 'node.restore', screen: 'Topology: a lane\'s menu, Restore' },
   'node.setMaintenance': { action: 'node.maintenance', screen: 'Topology: a lane\'s menu, Maintenance on/off' },
+  // The Install wizard and the Restore dialog are not built yet: these channels are ready for them
+  // (validation as you type, the example, the three ways of gathering MACs, the typed confirmation).
+  'install.validate': { screen: 'Install wizard (to be built): each field checked as typed' },
+  'install.example': { screen: 'Install wizard (to be built): start from the lab example' },
+  'install.run': { screen: 'Install wizard (to be built): Install' },
+  'install.status': { screen: 'Restore dialog (to be built): the installation and its nodes' },
+  'install.macs': { screen: 'Install wizard (to be built): MACs, automatic (machines as they power on)' },
+  'install.parseMacs': { screen: 'Install wizard (to be built): MACs, typed or from a CSV file' },
+  'install.updateOriginal': { screen: 'Restore dialog (to be built): Update the original' },
+  'restore.run': { screen: 'Restore dialog (to be built): rebuild configuration, reset all, reset one node' },
 };
