@@ -78,9 +78,9 @@ export function registerInstall(program: Command): void {
   install.command('status')
     .description('the installation recorded in the manifest: container, nodes, storage address')
     .option('--json', 'print as JSON')
-    .action(action(async (o: { json?: boolean }) => {
+    .action(action(async (o: { json?: boolean }, cmd: Command) => {
       const s = await call('install.status', {});
-      if (o.json) printJson(s);
+      if (o.json || cmd.optsWithGlobals().json) printJson(s);
       else if (!s.installed) process.stdout.write('no disk-less installation in the manifest\n');
       else {
         process.stdout.write(`container ${s.container} on ${s.sharedRoot}, roots served from ${s.storageIp}\n`);
@@ -98,12 +98,14 @@ export function registerInstall(program: Command): void {
     .option('--since <cursor>', 'for scripts and polling: the new MACs since a cursor ("now": none, and the cursor of the log\'s end)')
     .option('--known <mac...>', 'with --since: MACs already gathered, left out')
     .option('--json', 'with --since: print as JSON')
-    .action(action(async (o: { csv?: string; manual?: boolean; watch?: boolean; count: string; node?: string; since?: string; known?: string[]; json?: boolean }) => {
+    .action(action(async (o: { csv?: string; manual?: boolean; watch?: boolean; count: string; node?: string; since?: string; known?: string[]; json?: boolean }, cmd: Command) => {
+      // `install` has --json too: after the subcommand, commander may give it to either.
+      const json = Boolean(o.json || cmd.optsWithGlobals().json);
       if (o.since !== undefined) {
         const r = await call('install.macs', {
           ...(o.node ? { node: o.node } : {}), ...(o.since === 'now' ? {} : { cursor: num(o.since) as number }), known: (o.known ?? []).filter((k) => k !== '-'),
         });
-        if (o.json) printJson(r);
+        if (json) printJson(r);
         else process.stdout.write(`cursor ${r.cursor} (${r.node})\n${r.macs.map((m) => `${m}\n`).join('')}`);
         return 0;
       }
@@ -118,10 +120,11 @@ export function registerInstall(program: Command): void {
     .option('--force', 'even when nodes are running (they must be rebooted)')
     .option('--yes', 'do not ask for the typed confirmation')
     .option('--json', 'print the finished task as JSON')
-    .action(action(async (o: { image?: string; force?: boolean; yes?: boolean; json?: boolean }) => {
+    .action(action(async (o: { image?: string; force?: boolean; yes?: boolean; json?: boolean }, cmd: Command) => {
+      const json = Boolean(o.json || cmd.optsWithGlobals().json);
       const confirm = await confirmation(o, 'update the original and reset every node root');
-      const { task, exitCode } = await runTask('install.updateOriginal', { ...(o.image ? { image: o.image } : {}), force: Boolean(o.force), confirm }, { json: Boolean(o.json) });
-      if (o.json) printJson(task);
+      const { task, exitCode } = await runTask('install.updateOriginal', { ...(o.image ? { image: o.image } : {}), force: Boolean(o.force), confirm }, { json });
+      if (json) printJson(task);
       return exitCode;
     }, FLAGS));
 }

@@ -10,7 +10,7 @@ import { getCluster } from '../../main/config/clusters.js';
 import { openCluster, type SshClusterSession } from '../../main/ssh/session.js';
 import { openClusterDb } from '../../main/db/client.js';
 import { migrate } from '../../main/db/migrate.js';
-import { stopServices, servicesStatus } from '../../main/node-services/deploy.js';
+import { stopServices } from '../../main/node-services/deploy.js';
 import { validateInstallConfig } from '../../main/domain/installConfig.js';
 import { storagePaths } from '../../main/domain/storagePaths.js';
 import { renderStorageScript } from '../../main/install/scripts.js';
@@ -28,7 +28,6 @@ let home: string;
 let work: string;
 let session: SshClusterSession;
 let manifestBefore: string;
-let servicesBefore: boolean;
 let bootFileBefore: boolean;
 let key: string;
 
@@ -84,7 +83,8 @@ beforeAll(async () => {
   // A lab brought up by an older vlx has the database without the install's table.
   if (cluster.db) { const db = openClusterDb(cluster); try { await migrate(db); } finally { await db.close(); } }
   manifestBefore = await sh(`cat ${ROOT}/manifest.json`);
-  servicesBefore = (await servicesStatus(session)).nodes.some((n) => n.deployed);
+  // Services from a clean start (as the services and diskless suites do): the install deploys them.
+  await stopServices(session);
   bootFileBefore = (await sh(`test -e ${TFTP}/boot.ipxe && echo yes || echo no`)).trim() === 'yes';
   // A stand-in base image: the storage and boot files need its files, nothing here boots it.
   await sh([
@@ -102,7 +102,7 @@ afterAll(async () => {
     const f = join(work, 'manifest.json');
     writeFileSync(f, manifestBefore);
     await new Promise<void>((res) => execFile('sh', ['-c', `ssh -i ${labFiles().key} -o UserKnownHostsFile=${labFiles().knownHosts} -o BatchMode=yes root@10.77.0.1 'cat > ${ROOT}/manifest.json' < ${f}`], () => res()));
-    if (!servicesBefore) await stopServices(session).catch(() => undefined);
+    await stopServices(session).catch(() => undefined);
     await session.close();
   }
   rmSync(home, { recursive: true, force: true });
