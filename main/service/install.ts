@@ -100,6 +100,15 @@ async function start(ctx: ServiceContext, build: (env: InstallEnv) => WorkflowDe
   if (c.config.db) {
     const db: Db = openClusterDb(c.config);
     const def = build({ session: c.session, db });
+    // An earlier run that did not finish is taken up again from its first step, not its last:
+    // every step is idempotent and re-checks shared storage, which may have changed since.
+    if (def.lockKey && !(await db.isLocked(def.lockKey))) {
+      await db.query(
+        `update task_steps set state = 'pending', progress = 0, note = null, started_at = null, ended_at = null
+          where task_id in (select id from tasks where kind = $1 and target = $2 and state <> 'succeeded')`,
+        [def.kind, def.target],
+      );
+    }
     return ctx.startTask((o) => {
       const mine = o.onEvent;
       return runWorkflow(db, def, { ...o, onEvent: (e) => { ctx.onTaskEvent(e); mine?.(e); } }).finally(() => void db.close());

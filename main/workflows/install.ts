@@ -108,8 +108,14 @@ export async function recordManifest(env: InstallEnv, conn: NodeConn, plan: Inst
 
 /** The DHCP map (and boot file) reach dnsmasq on every live serving node through the services deploy. */
 export async function deployBootServices(env: InstallEnv, m: Manifest, ctx: StepContext): Promise<void> {
-  const r = await deployServices(env.session, m, (p) => { if (p.step === 'configure' && p.node) ctx.log(`services ${p.node}: ${p.note}`); });
-  if (r.skipped.length > 0) ctx.log(`services: left alone (did not answer): ${r.skipped.join(', ')}`);
+  try {
+    const r = await deployServices(env.session, m, (p) => { if (p.step === 'configure' && p.node) ctx.log(`services ${p.node}: ${p.note}`); });
+    if (r.skipped.length > 0) ctx.log(`services: left alone (did not answer): ${r.skipped.join(', ')}`);
+  } catch (e) {
+    // Like a node that does not answer: the others serve the map; `vlx services deploy` finishes the rest.
+    if (!(e instanceof VlxError) || e.code === 'unreachable' || e.code === 'invalid-input') throw e;
+    ctx.log(`warning: services deploy did not finish everywhere: ${e.message.split('\n')[0]}; run \`vlx services deploy\` again`);
+  }
 }
 
 export function installWorkflow(env: InstallEnv, plan: InstallPlan): WorkflowDef {
