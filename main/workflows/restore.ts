@@ -59,10 +59,24 @@ function ordinalsOf(plan: InstallPlan, req: RestoreRequest): number[] {
   return [req.node];
 }
 
-async function resetRoots(conn: NodeConn, plan: InstallPlan, ordinals: number[], ctx: StepContext): Promise<void> {
+/**
+ * The root server keeps the replaced overlay open (same name, old file): it must open the
+ * new one. Its own script (node-services/storage) stops and converges again on every node;
+ * only the holder of the storage address starts serving.
+ */
+const STORAGE_SCRIPT = '/etc/virtualinux/services/storage-serve.sh';
+async function reopenRoots(env: InstallEnv, ctx: StepContext): Promise<void> {
+  const script = `s=${STORAGE_SCRIPT}; if [ -x "$s" ]; then "$s" vlx_storage vlx_storage BACKUP >/dev/null 2>&1; "$s" converge 2>&1 | tail -n 1; else echo "no root server here"; fi`;
+  const rs = await env.session.onNodes('all', script, { timeoutMs: 60_000 });
+  for (const r of rs) ctx.log(`root server ${r.node}: ${r.error ? r.error.message : (r.stdout.trim() || `exit ${r.code}`)}`);
+}
+
+async function resetRoots(env: InstallEnv, plan: InstallPlan, ordinals: number[], ctx: StepContext): Promise<void> {
+  const conn = await env.session.any();
   const t0 = performance.now();
   const out = await runOn(conn, renderResetScript(pathsOf(plan), plan.config.container, ordinals), 'reset');
   ctx.log(`${out.split('\n').filter((l) => l.startsWith('reset ')).length} root(s) reset to the original in ${Math.round(performance.now() - t0)} ms`);
+  await reopenRoots(env, ctx);
 }
 
 async function formatShared(conn: NodeConn, plan: InstallPlan, ctx: StepContext): Promise<void> {
@@ -76,7 +90,7 @@ export function restoreWorkflow(env: InstallEnv, plan: InstallPlan, req: Restore
   const resets = req.action !== 'rebuild-config';
   const steps: Step[] = [];
   if (resets) steps.push(step('check', async (ctx) => refuseRunning(await env.session.any(), plan, ordinals, req.force, ctx)));
-  if (resets) steps.push(step('reset', async (ctx) => resetRoots(await env.session.any(), plan, ordinals, ctx)));
+  if (resets) steps.push(step('reset', async (ctx) => resetRoots(env, plan, ordinals, ctx)));
   if (req.formatShared) steps.push(step('format-shared', async (ctx) => formatShared(await env.session.any(), plan, ctx)));
   steps.push(
     step('configure', async (ctx) => writeNodeConfigs(await env.session.any(), plan, ctx, req.action === 'reset-node' ? ordinals : undefined)),
@@ -130,7 +144,7 @@ export function updateOriginalWorkflow(env: InstallEnv, plan: InstallPlan, opts:
         ].join('\n') + '\n', 'update original');
         ctx.log(parseFacts(out).same === '1' ? `original already equals ${opts.image}` : `original replaced by a copy of ${opts.image}`);
       }),
-      step('reset', async (ctx) => resetRoots(await env.session.any(), plan, ordinals, ctx)),
+      step('reset', async (ctx) => resetRoots(env, plan, ordinals, ctx)),
       step('boot', async (ctx) => writeBootFiles(await env.session.any(), withImage, ctx)),
       step('manifest', async (ctx) => { await recordManifest(env, await env.session.any(), withImage, ctx); }),
     ],
