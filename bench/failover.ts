@@ -8,7 +8,7 @@
 import { loadavg } from 'node:os';
 import { getCluster } from '../main/config/clusters.js';
 import { openClusterDb } from '../main/db/client.js';
-import { memberStatuses } from '../main/db/haStatus.js';
+import { memberStatuses, recordedSyncStandby } from '../main/db/haStatus.js';
 import { findPrimary, membersOf, probeMember } from '../main/db/primary.js';
 import { labCrash } from '../main/lab/index.js';
 import { reviveLabNode } from '../main/service/labStart.js';
@@ -55,6 +55,8 @@ async function once(): Promise<Run> {
   })();
   try {
     while (acks.length < 10) await sleep(50);
+    // a failover needs the synchronous standby recorded in etcd (see recordedSyncStandby)
+    while (!(await recordedSyncStandby(membersOf(ep).map((x) => ({ node: x.node, address: x.host }))))) await sleep(200);
     const old = await findPrimary(ep);
     const load = loadavg()[0]!;
     const t0 = Date.now();

@@ -11,7 +11,7 @@ import {
   etcdGetScript, memberProbeScript, moveAsideScript, prepareDirsScript, retireStandaloneScript, startEtcdScript,
   startPatroniScript, writeIfChangedScript,
 } from './haScripts.js';
-import { etcdHealth, memberStatuses, type MemberStatus } from './haStatus.js';
+import { etcdHealth, memberStatuses, recordedSyncStandby, type MemberStatus } from './haStatus.js';
 import { scramVerifier } from './scram.js';
 import { serverCertScript, parseServerCert, type TlsPaths } from './nodeScripts.js';
 
@@ -248,7 +248,7 @@ export async function setupHaMembers(o: HaSetupOptions): Promise<HaSetup> {
     await waitFor('the standbys did not catch up', 120_000, async () => {
       const ms = await memberStatuses(members, 1000);
       return ms.every((m) => m.role === 'primary' || ((m.role === 'sync_standby' || m.role === 'standby') && (m.state === 'running' || m.state === 'streaming')))
-        && ms.some((m) => m.role === 'sync_standby') ? true : undefined;
+        && ms.some((m) => m.role === 'sync_standby') && (await recordedSyncStandby(members, 1000)) ? true : undefined;
     }, async () => describe(await memberStatuses(members, 1000)));
     o.report('standbys streaming, one synchronous');
   }

@@ -127,3 +127,20 @@ export async function etcdHealth(members: readonly HaMember[], timeoutMs = 1500)
   }));
   return summariseEtcd(members, answers);
 }
+
+/**
+ * The synchronous standby Patroni has recorded in etcd (GET /cluster): only that member may
+ * be promoted. PostgreSQL may already stream synchronously to it a moment before Patroni has
+ * written it down; a primary lost in that moment leaves no member allowed to take over.
+ */
+export async function recordedSyncStandby(members: readonly HaMember[], timeoutMs = 1500): Promise<string | undefined> {
+  for (const m of members) {
+    try {
+      const c = (await getJson(`http://${m.address}:${PATRONI_PORT}/cluster`, timeoutMs)) as { members?: { name?: string; role?: string }[] };
+      return c.members?.find((x) => x.role === 'sync_standby')?.name;
+    } catch {
+      // next member
+    }
+  }
+  return undefined;
+}

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getCluster } from '../../main/config/clusters.js';
 import { openClusterDb, openDb } from '../../main/db/client.js';
 import { findPrimary, membersOf } from '../../main/db/primary.js';
-import { memberStatuses } from '../../main/db/haStatus.js';
+import { memberStatuses, recordedSyncStandby } from '../../main/db/haStatus.js';
 import { holdLabLock, labCrash } from '../../main/lab/index.js';
 import { LOCK_ENV } from '../../main/lab/state.js';
 import { reviveLabNode } from '../../main/service/labStart.js';
@@ -55,6 +55,7 @@ describe('database failover (Patroni + etcd on n1..n3)', () => {
     try {
       await Promise.all(writers.map((w) => w.ready));
       await waitUntil('both writers write', 20_000, async () => (writers.every((w) => w.acks.length >= 10) ? true : undefined));
+      await waitUntil('Patroni has recorded a synchronous standby', 30_000, () => recordedSyncStandby(membersOf(ep()).map((m) => ({ node: m.node, address: m.host }))), 200);
       crashed = (await findPrimary(ep())).node;
       const oldHost = addressOf(crashed);
       const loadBefore = load();
