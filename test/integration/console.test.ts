@@ -21,7 +21,11 @@ import { sh } from '../../main/util/quote.js';
 
 const VLX = join(process.cwd(), 'bin/vlx');
 
-/** Everything a hub says about one terminal, with waits on what arrives. */
+/**
+ * Everything a hub says about one terminal, with waits on what arrives. It draws what it
+ * gets at once (acknowledges it), as a face does: the hub's flow control holds back a face
+ * that does not.
+ */
 class Watch {
   text = '';
   chunks: string[] = [];
@@ -33,6 +37,7 @@ class Watch {
       if (tid !== this.id) return;
       this.text += d;
       this.chunks.push(d);
+      setImmediate(() => { try { hub.ack(tid, d.length); } catch { /* closed meanwhile */ } });
       this.wake();
     });
     hub.onExit((tid, e) => {

@@ -1,3 +1,4 @@
+import { DEFAULT_VC_POOL } from '../../main/domain/subnet.js';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { ensureLab, labSsh } from './support/lab.js';
@@ -84,7 +85,8 @@ export async function leftovers(vc: string, subnetPrefix: string): Promise<strin
       `ls /run/virtualinux/vm/${vc} 2>/dev/null | sed 's/^/run: /'`,
       `ip -o link show type tun 2>/dev/null | grep -o 'vt[0-9a-f]*' | sed 's/^/tap: /'`,
       `ip route show proto 77 | grep -F '${subnetPrefix}' | sed 's/^/route: /'`,
-      `nft list ruleset 2>/dev/null | grep -F '${subnetPrefix}' | sed 's/^/nft: /'`,
+      // The gateway's NAT names the whole VC pool (10.200.0.0/16): that rule is the cluster's, not this VC's.
+      `nft list ruleset 2>/dev/null | grep -F '${subnetPrefix}' | grep -vF '${DEFAULT_VC_POOL}' | sed 's/^/nft: /'`,
       `ls /srv/virtualinux/vc/${vc} 2>/dev/null | sed 's/^/file: /'`,
       `grep -F '"/vc/${vc}"' /etc/virtualinux/nfs/exports.conf 2>/dev/null | sed 's/^/nfs export: /'`,
       `for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null | grep -q -- '/vm/''${vc}/' && echo "qemu: $p"; done`,
