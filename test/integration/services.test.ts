@@ -106,10 +106,10 @@ function clocksAgree(s: ServicesStatus, live: string[]): string | undefined {
 
 const addrOf = (node: string) => manifest.nodes.find((n) => n.name === node)!.address;
 
-/** One TCP connect to ADDRESS:22 within `ms`: sshd listens on every address, so whoever holds the VIP answers. */
+/** One TCP connect to ADDRESS:2049 within `ms`: NFS-Ganesha listens on every address of every node (sshd only on the node's own), so whoever holds the VIP answers. */
 function answers(address: string, ms: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const sock = connect({ host: address, port: 22 });
+    const sock = connect({ host: address, port: 2049 });
     const done = (ok: boolean) => { clearTimeout(t); sock.destroy(); resolve(ok); };
     const t = setTimeout(() => done(false), ms);
     sock.once('connect', () => done(true));
