@@ -32,7 +32,7 @@ async function runConsole(targetText: string, o: { quietMs: string }): Promise<n
 
 /**
  * Attach this terminal to a node's shell or a VM's serial console, through the contract's
- * terminal channels like the GUI. With a TTY: raw mode, the window size follows SIGWINCH, and
+ * terminal channels like the GUI. With a TTY: raw mode, the window size follows the terminal's, and
  * the terminal is restored however it ends. Without one (pipe mode, for scripts): input is
  * sent as it comes; once it has ended and the remote side has been quiet for --quiet-ms, a
  * node shell gets Ctrl-D and a serial console is left.
@@ -147,8 +147,10 @@ async function attach(target: ConsoleTarget, quietMs: number): Promise<number> {
       const s = windowSize();
       if (open && id) void client.invoke('terminal.resize', { sessionId: id, ...s });
     };
-    process.on('SIGWINCH', onWinch);
-    cleanups.push(() => process.off('SIGWINCH', onWinch));
+    // stdout's 'resize' comes after Node has read the new size (a SIGWINCH handler of our own
+    // could run first and send the old one).
+    process.stdout.on('resize', onWinch);
+    cleanups.push(() => process.stdout.off('resize', onWinch));
     // Killed from outside: still give the terminal back in a usable state.
     for (const sig of ['SIGTERM', 'SIGHUP'] as const) {
       process.on(sig, closeIt);
