@@ -101,6 +101,27 @@ export function retireStandaloneScript(bin: string): string {
   ].join('\n');
 }
 
+/**
+ * A member's boot, as its units would do it: the daemons it was deployed with start again
+ * from their files, on this node alone (the other members may be down). A postmaster.pid
+ * left by a power cut names no postmaster of ours (its pid may be anyone's now): it goes.
+ * Prints what it started.
+ */
+export function bootMemberScript(): string {
+  const ours = `[ "$(readlink /proc/$pid/cwd 2>/dev/null)" = "$(readlink -f ${sh(PG_DATA)})" ] && [ "$(readlink /proc/$pid/ns/mnt)" = "$(readlink /proc/self/ns/mnt)" ]`;
+  return [
+    `( ${prepareDirsScript()} ) || exit 1`,
+    `if [ -s ${sh(ETCD_CONF)} ] && [ -z "$(${etcdPidScript()})" ]; then ${startEtcdScript()} && echo started etcd; fi`,
+    `if [ -s ${sh(PATRONI_CONF)} ] && [ -z "$(${patroniPidScript()})" ]; then`,
+    `  pid=$(head -n 1 ${sh(`${PG_DATA}/postmaster.pid`)} 2>/dev/null)`,
+    '  case "$pid" in \'\'|*[!0-9]*) pid= ;; esac',
+    `  if [ -n "$pid" ] && ! { ${ours}; }; then rm -f ${sh(`${PG_DATA}/postmaster.pid`)}; fi`,
+    `  ${startPatroniScript()} && echo started patroni`,
+    'fi',
+    'true',
+  ].join('\n');
+}
+
 /** A data dir that belongs to no cluster we keep is moved aside, never deleted. */
 export function moveAsideScript(stamp: string): string {
   return `[ -d ${sh(PG_DATA)} ] && mv ${sh(PG_DATA, `${PG_DATA}.aside-${stamp}`)}; true`;

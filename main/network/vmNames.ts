@@ -36,7 +36,10 @@ export function renderVmHosts(vms: readonly NamedVm[], domain?: string): string 
 
 /** Shell: replace the file only when its content changed (dnsmasq re-reads it on the change). */
 export function renderVmHostsScript(body: string): string {
-  const tmp = `${VM_HOSTS_FILE}.new`;
+  // Written beside the directory, not in it: dnsmasq reads every file there, and when a
+  // temporary one goes it flushes that file's names from its cache, the same names `vms`
+  // holds, so an unchanged sync would make every VM name unknown.
+  const tmp = `${servicePaths.dir}/vm-hosts.new`;
   return [
     sh('mkdir', '-p', HOSTS_DIR),
     `printf '%s' ${sh(body)} > ${sh(tmp)}`,

@@ -2,6 +2,7 @@ import { labRevive, labUp, type LabNodeStatus, type LabStatus, type LabUpOptions
 import { getCluster } from '../config/clusters.js';
 import { openClusterSession } from '../cluster/session.js';
 import { deployDatabase } from '../db/deploy.js';
+import { bootMemberScript } from '../db/haScripts.js';
 import type { DbEndpoint } from '../config/clusters.js';
 
 export const LAB_CLUSTER = 'lab';
@@ -42,7 +43,17 @@ export function startLab(opts: Omit<LabUpOptions, 'afterNodesUp'>, onProgress: P
  */
 export async function reviveLabNode(name: string, onProgress: Progress = () => {}): Promise<LabNodeStatus> {
   const status = await labRevive(name);
-  const db = getCluster(LAB_CLUSTER).db;
-  if (db && (db.members ?? [{ node: db.node }]).some((m) => m.node === name)) await deployLabDatabase(onProgress);
+  const cluster = getCluster(LAB_CLUSTER);
+  const db = cluster.db;
+  if (db && (db.members ?? [{ node: db.node }]).some((m) => m.node === name)) {
+    // This node alone: another member may still be down, and the cluster's set is unchanged.
+    const session = openClusterSession(cluster);
+    try {
+      const out = await (await session.node(name)).run(bootMemberScript(), { timeoutMs: 60_000 });
+      for (const line of out.split('\n').filter((l) => l.startsWith('started '))) onProgress(`${name}: database member: ${line}`);
+    } finally {
+      await session.close();
+    }
+  }
   return status;
 }

@@ -31,13 +31,37 @@ export interface ShownError {
   hint?: string;
 }
 
+/**
+ * Where the window does what a terminal hint's command does. The first command a hint
+ * names decides; a hint whose command has no place here is left out.
+ */
+const WINDOW_PLACE: ReadonlyArray<readonly [RegExp, string]> = [
+  [/`vlx db deploy\b/, 'Deploy it on the Nodes screen: Cluster database, Deploy….'],
+  [/`vlx db status\b/, 'See the Nodes screen: Cluster database.'],
+  [/`vlx lab up\b/, 'Start the lab from the Connect screen.'],
+  [/`vlx image build\b/, 'Build one on the Images screen.'],
+  [/`vlx image list\b/, 'See the Images screen.'],
+  [/`vlx tasks\b/, 'See the task log.'],
+  [/`vlx (vc (list|status)|nodes)\b/, 'See the Virtual clusters and Topology screens.'],
+  [/`vlx cluster (list|add)\b/, 'See the Connect screen.'],
+];
+
+export function windowHint(hint: string): string | undefined {
+  if (!cliOnly(hint)) return hint;
+  const first = hint.indexOf('`vlx');
+  if (first < 0) return undefined;
+  const rest = hint.slice(first);
+  return WINDOW_PLACE.find(([re]) => re.test(rest) && rest.search(re) === 0)?.[1];
+}
+
 export function shown(e: unknown): ShownError {
   if (e && typeof e === 'object' && 'message' in e) {
     const o = e as { code?: unknown; message: unknown; hint?: unknown };
+    const hint = typeof o.hint === 'string' ? windowHint(o.hint) : undefined;
     return {
       code: typeof o.code === 'string' ? o.code : 'internal',
       message: String(o.message),
-      ...(typeof o.hint === 'string' && !cliOnly(o.hint) ? { hint: o.hint } : {}),
+      ...(hint ? { hint } : {}),
     };
   }
   return { code: 'internal', message: String(e) };

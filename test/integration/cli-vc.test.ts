@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
-import { cleanUpTestVcs, ensureVcLab, guestRun, onNode, testVc, vcService, vlx } from './vc-support.js';
+import { cleanUpTestVcs, ensureVcLab, guestRun, nodeAddr, onNode, testVc, vcService, vlx } from './vc-support.js';
 import type { VcService } from '../../main/service/vcCore.js';
 import { MIGRATIONS } from '../../main/db/migrations/index.js';
 
@@ -145,9 +145,13 @@ describe('a VC through the CLI', () => {
 });
 
 describe('the cluster around it, through the CLI', () => {
-  test('db status: the lab database on its node, reachable, every migration applied', async () => {
-    const db = await json<{ endpoint: { node: string; host: string }; reachable: boolean; migrations: { applied: string[]; pending: string[] } }>(['db', 'status']);
-    expect(db.endpoint).toMatchObject({ node: 'n2', host: '10.77.0.2' });
+  test('db status: the lab database on its members, the app on the primary, every migration applied', async () => {
+    const db = await json<{ endpoint: { node: string; host: string }; reachable: boolean; primary?: string; members?: { node: string; role: string }[]; migrations: { applied: string[]; pending: string[] } }>(['db', 'status']);
+    // The lab's members are n1..n3; which one is primary is Patroni's choice (earlier files fail it over).
+    expect(db.members?.map((m) => m.node).sort()).toEqual(['n1', 'n2', 'n3']);
+    expect(db.primary).toBeDefined();
+    expect(db.members?.filter((m) => m.role === 'primary').map((m) => m.node)).toEqual([db.primary]);
+    expect(db.endpoint).toMatchObject({ node: db.primary, host: nodeAddr(db.primary!) });
     expect(db.reachable).toBe(true);
     expect(db.migrations.pending).toEqual([]);
     expect(db.migrations.applied).toEqual(expect.arrayContaining(MIGRATIONS.map((m) => m.name)));

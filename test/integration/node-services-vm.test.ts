@@ -29,11 +29,10 @@ vi.setConfig({ testTimeout: 300_000, hookTimeout: 600_000 });
 /** The management ports a VM must never reach: sshd, PostgreSQL, etcd, Patroni, NBD roots. */
 const MGMT_PORTS = [22, 5432, 2379, 2380, 8008, NBD_PORT];
 
-/** A listener on every management port of a node that has none yet, so a refusal is the firewall's. */
-async function listenOn(node: string): Promise<void> {
-  const addr = nodeAddr(node);
+/** A listener on every management port of a node (or the given ports of one of its addresses) that has none yet, so a refusal is the firewall's. */
+async function listenOn(node: string, addr = nodeAddr(node), ports = MGMT_PORTS): Promise<void> {
   // Listening on this address (or all): a server on 127.0.0.1 alone would fail the control.
-  const script = MGMT_PORTS.map((p) => `ss -ltnH "sport = :${p}" | grep -qE '(0\\.0\\.0\\.0|\\*|\\[::\\]|${addr.replace(/\./g, '\\.')}):${p} ' || { setsid socat TCP-LISTEN:${p},bind=${addr},reuseaddr,fork SYSTEM:true </dev/null >/dev/null 2>&1 & echo $! >> ${LISTENER_PIDS}; }`).join('\n');
+  const script = ports.map((p) => `ss -ltnH "sport = :${p}" | grep -qE '(0\\.0\\.0\\.0|\\*|\\[::\\]|${addr.replace(/\./g, '\\.')}):${p} ' || { setsid socat TCP-LISTEN:${p},bind=${addr},reuseaddr,fork SYSTEM:true </dev/null >/dev/null 2>&1 & echo $! >> ${LISTENER_PIDS}; }`).join('\n');
   const r = await onNode(node, script);
   expect(r.code, r.stderr).toBe(0);
 }
@@ -72,6 +71,8 @@ async function reachChecks(vm: string): Promise<void> {
     await listenOn(node);
     for (const port of MGMT_PORTS) await closedFromVm(vm, nodeAddr(node), port, fromWorkstation);
   }
+  // A real node's sshd listens on every address, the gateway's too; the lab's only on the node's.
+  await listenOn(me.node, me.gateway, [22]);
   await closedFromVm(vm, me.gateway, 22, fromNode(me.node));
   await closedFromVm(vm, BRIDGE_HOST, BRIDGE_PORT, fromNode(other));
 }

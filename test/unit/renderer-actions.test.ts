@@ -13,7 +13,7 @@ import { useTopology } from '../../renderer/src/stores/topology.js';
 import { useVcs } from '../../renderer/src/stores/vcs.js';
 import { duplicateChords, normalizeChord } from '../../renderer/src/stores/shortcuts.logic.js';
 import { GUI_PATHS } from '../../renderer/src/actions/coverage.js';
-import { cliOnly, shown } from '../../renderer/src/api.js';
+import { cliOnly, shown, windowHint } from '../../renderer/src/api.js';
 
 /**
  * The registry driven as the palette drives it, against the real dispatcher and contract
@@ -75,7 +75,12 @@ describe('errors as the screens show them', () => {
     expect(cliOnly('check the node is up -- then retry')).toBe(false);
     expect(cliOnly('deploy the database on one node first')).toBe(false);
     expect(shown({ code: 'not-found', message: 'cluster lab has no database yet', hint: 'deploy one with `vlx db deploy --node NODE`' }))
-      .toEqual({ code: 'not-found', message: 'cluster lab has no database yet' });
+      .toEqual({ code: 'not-found', message: 'cluster lab has no database yet', hint: 'Deploy it on the Nodes screen: Cluster database, Deploy….' });
+    // The first command named decides; one with no place in the window leaves the hint out.
+    expect(windowHint('check `vlx db status`; deploy it with `vlx db deploy --nodes NODES`')).toBe('See the Nodes screen: Cluster database.');
+    expect(windowHint('stop it first (`vlx agent stop`), or use it')).toBeUndefined();
+    expect(windowHint('pass --mem-mb 512')).toBeUndefined();
+    expect(windowHint('is it up?')).toBe('is it up?');
     expect(shown({ code: 'unreachable', message: 'n2 does not answer', hint: 'is it up?' }).hint).toBe('is it up?');
   });
 });
