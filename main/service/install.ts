@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { VlxError } from '../errors.js';
 import { sh } from '../util/quote.js';
-import { NODE_RUN } from '../domain/nodePaths.js';
+import { servicePaths } from '../node-services/render.js';
 import { validateInstallConfig, type InstallFacts, type InstallPlan, type InstallValidation, type FieldError } from '../domain/installConfig.js';
 import { readInstallYaml, type LocatedError } from '../domain/installYaml.js';
 import { renderInstallExample } from '../domain/installExample.js';
@@ -25,7 +25,8 @@ type C = 'install.validate' | 'install.example' | 'install.run' | 'install.statu
 
 /** The lab host's address on the lab bridge (lab/layout): no node may take it. */
 const LAB_HOST = '10.77.0.254';
-const DHCP_LOG = `${NODE_RUN}/dnsmasq.log`;
+const DHCP_LOG = servicePaths.dnsmasqLog;
+const DHCP_PID = servicePaths.dnsmasqPid;
 const LOG_CHUNK = 1 << 20;
 
 /** What only the cluster knows, for the rules across fields; unreachable is a note, not an error. */
@@ -179,12 +180,18 @@ export const handlers: Handlers<C> = {
     const s = ctx.cluster().session;
     const conn = node ? await s.node(node) : await s.any();
     const from = cursor ?? 0;
-    const script = `f=${sh(DHCP_LOG)}; size=$(stat -c %s "$f" 2>/dev/null || echo 0); echo "$size"; ` +
+    // A node whose DHCP server does not run logs nobody's request: say so rather than list nothing.
+    const script = `f=${sh(DHCP_LOG)}; size=$(stat -c %s "$f" 2>/dev/null || echo 0); p=$(cat ${sh(DHCP_PID)} 2>/dev/null); `
+      + `if [ -n "$p" ] && grep -qa dnsmasq "/proc/$p/cmdline" 2>/dev/null; then echo "$size up"; else echo "$size down"; fi; ` +
       (cursor === undefined ? 'exit 0' : `off=${from}; [ "$size" -lt "$off" ] && off=0; tail -c +$((off+1)) "$f" 2>/dev/null | head -c ${LOG_CHUNK}`);
     const r = await conn.exec(script, { timeoutMs: 15_000 });
     if (r.code !== 0) throw new VlxError('remote-failed', `${conn.name}: cannot read ${DHCP_LOG}: ${r.stderr.trim() || `exit ${r.code}`}`);
     const nl = r.stdout.indexOf('\n');
-    const size = Number(r.stdout.slice(0, nl));
+    const [sizeWord, dhcp] = r.stdout.slice(0, nl).split(' ');
+    if (dhcp !== 'up') {
+      throw new VlxError('conflict', `${conn.name}: its DHCP server does not run, so no machine's request reaches its log`, 'deploy the node services (`vlx services deploy`), then power the machines on');
+    }
+    const size = Number(sizeWord);
     if (cursor === undefined) return { node: conn.name, cursor: size, restarted: false, macs: [] };
     const a = advanceLog(from, size, r.stdout.slice(nl + 1));
     // MACs already in the manifest (the nodes themselves, an earlier install) are not new machines.

@@ -38,6 +38,7 @@ export interface ShownError {
 const WINDOW_PLACE: ReadonlyArray<readonly [RegExp, string]> = [
   [/`vlx db deploy\b/, 'Deploy it on the Nodes screen: Cluster database, Deploy….'],
   [/`vlx db status\b/, 'See the Nodes screen: Cluster database.'],
+  [/`vlx services deploy\b/, 'Deploy them on the Nodes screen: Node services, Deploy.'],
   [/`vlx lab up\b/, 'Start the lab from the Connect screen.'],
   [/`vlx image build\b/, 'Build one on the Images screen.'],
   [/`vlx image list\b/, 'See the Images screen.'],
