@@ -10,6 +10,7 @@ import { TCG_ACCEL, type AccelArgs } from '../vm/qemuArgs.js';
 import { labDir } from '../config/paths.js';
 import { BRIDGE, VETH_PREFIX, checkLabDir } from './layout.js';
 import { mustRun, runLocal, sleep } from './local.js';
+import { readPidFile } from './pidFile.js';
 
 /**
  * Disk-less machines of the lab: QEMU with no disk, an e1000 NIC whose option ROM is iPXE,
@@ -82,18 +83,9 @@ export function machineArgs(o: { name: string; mac: string; tap: string; accel: 
   ];
 }
 
-function readPid(file: string): number | undefined {
-  try {
-    const n = Number(readFileSync(file, 'utf8').trim());
-    return Number.isInteger(n) && n > 0 ? n : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /** The machine's QEMU, if its pid file names a live QEMU started with this machine's pid file. */
 function livePid(f: MachineFiles): number | undefined {
-  const pid = readPid(f.pid);
+  const pid = readPidFile(f.pid);
   if (!pid) return undefined;
   try {
     return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(f.pid) ? pid : undefined;

@@ -4,6 +4,7 @@ import { connect } from 'node:net';
 import { VlxError } from '../errors.js';
 import type { LabNodeLayout, NodePaths } from './layout.js';
 import { runLocal, sleep } from './local.js';
+import { readPidFile } from './pidFile.js';
 
 /** Every process whose network namespace is the node's: that is the node. */
 export async function nodePids(netns: string): Promise<number[]> {
@@ -32,18 +33,9 @@ export async function killNode(netns: string): Promise<void> {
   throw new VlxError('internal', `processes in ${netns} survive SIGKILL: ${(await nodePids(netns)).join(' ')}`);
 }
 
-function readPid(file: string): number | undefined {
-  try {
-    const n = Number(readFileSync(file, 'utf8').trim());
-    return Number.isInteger(n) && n > 0 ? n : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /** The node's sshd, if its pid file names a live sshd started with this node's config. */
 export function sshdPid(p: NodePaths): number | undefined {
-  const pid = readPid(p.pidFile);
+  const pid = readPidFile(p.pidFile);
   if (!pid) return undefined;
   try {
     // sshd rewrites its argv into a title ("sshd: /usr/sbin/sshd -D -e -f CFG [listener] …").

@@ -4,15 +4,14 @@
 import { execFile } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { getCluster } from '../../main/config/clusters.js';
 import { openClusterDb, openDb } from '../../main/db/client.js';
 import { findPrimary, membersOf } from '../../main/db/primary.js';
 import { memberStatuses, recordedSyncStandby } from '../../main/db/haStatus.js';
-import { holdLabLock, labCrash } from '../../main/lab/index.js';
-import { LOCK_ENV } from '../../main/lab/state.js';
+import { labCrash } from '../../main/lab/index.js';
 import { reviveLabNode } from '../../main/service/labStart.js';
-import { ensureLab, labSsh } from './support/lab.js';
+import { holdLabForThisFile, labSsh } from './support/lab.js';
 import { bundleWriter, sampleMembers, secondHome, startWriter, waitUntil, writable, type Writer } from './support/dbHa.js';
 
 const run = promisify(execFile);
@@ -27,25 +26,14 @@ async function vlx(env: NodeJS.ProcessEnv, ...args: string[]): Promise<string> {
 
 let script = '';
 let home2 = '';
-let release = () => {};
+// leave every member running for the next file
+holdLabForThisFile();
 beforeAll(async () => {
-  const lock = await holdLabLock();
-  release = lock.release;
-  process.env[LOCK_ENV] = lock.token;
   expect(membersOf(ep()).map((m) => m.node)).toEqual(['n1', 'n2', 'n3']);
   script = await bundleWriter();
   // A second workstation: its own app home, and a login role of its own from its own deploy.
   home2 = secondHome();
   await vlx({ VLX_HOME: home2 }, 'db', 'deploy', '--nodes', 'n1,n2,n3');
-});
-afterAll(async () => {
-  try {
-    // leave every member running for the next file
-    await ensureLab();
-  } finally {
-    delete process.env[LOCK_ENV];
-    release();
-  }
 });
 
 describe('database failover (Patroni + etcd on n1..n3)', () => {

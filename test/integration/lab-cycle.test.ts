@@ -5,13 +5,12 @@ import { execFile, spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { getCluster } from '../../main/config/clusters.js';
 import { labDir } from '../../main/config/paths.js';
 import { openClusterDb } from '../../main/db/client.js';
-import { holdLabLock, labStatus } from '../../main/lab/index.js';
-import { LOCK_ENV } from '../../main/lab/state.js';
-import { ensureLab } from './support/lab.js';
+import { labStatus } from '../../main/lab/index.js';
+import { holdLabForThisFile } from './support/lab.js';
 import { findPrimary } from '../../main/db/primary.js';
 import { memberStatuses } from '../../main/db/haStatus.js';
 import { labDbNodes } from '../../main/service/labStart.js';
@@ -48,20 +47,9 @@ const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 const pidFileOf = (node: string) => join(labDir(), 'nodes', node, 'lib', 'pg', 'data', 'postmaster.pid');
 
 let nodes = 4;
-let release = () => {};
+holdLabForThisFile();
 beforeAll(async () => {
-  const lock = await holdLabLock();
-  release = lock.release;
-  process.env[LOCK_ENV] = lock.token;
   nodes = (await labStatus()).nodes.length || 4;
-});
-afterAll(async () => {
-  try {
-    await ensureLab();
-  } finally {
-    delete process.env[LOCK_ENV];
-    release();
-  }
 });
 
 describe('lab cycle', () => {

@@ -2,13 +2,12 @@ import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadStore } from '../../main/config/clusters.js';
 import { NODE_ETC, NODE_LIB, NODE_RUN, SHARED_ROOT, appPaths } from '../../main/config/paths.js';
-import { holdLabLock, labCrash, labRevive, labStatus, labUp } from '../../main/lab/index.js';
-import { LOCK_ENV } from '../../main/lab/state.js';
+import { labCrash, labRevive, labStatus, labUp } from '../../main/lab/index.js';
 import { readKnownHosts } from '../../main/ssh/knownHosts.js';
-import { ensureLab, labFiles, labSsh } from './support/lab.js';
+import { holdLabForThisFile, labFiles, labSsh } from './support/lab.js';
 
 interface CliResult {
   code: number;
@@ -68,22 +67,8 @@ const ADDR = ['10.77.0.1', '10.77.0.2', '10.77.0.3', '10.77.0.4'];
 describe('lab', () => {
   // Other test runs on this machine share the lab: while this file takes it down and up,
   // their lab operations wait. Our own CLI children get the token through the environment.
-  let release = () => {};
-  beforeAll(async () => {
-    const lock = await holdLabLock();
-    release = lock.release;
-    process.env[LOCK_ENV] = lock.token;
-  });
-
   // Whatever happens here, later test files find a 4-node lab.
-  afterAll(async () => {
-    try {
-      await ensureLab();
-    } finally {
-      delete process.env[LOCK_ENV];
-      release();
-    }
-  });
+  holdLabForThisFile();
 
   it('up twice is harmless: the second up keeps every namespace and sshd', async () => {
     const before = await labStatus();

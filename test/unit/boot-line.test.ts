@@ -2,23 +2,9 @@ import { describe, expect, it } from 'vitest';
 import {
   BOOT_PARAMS, BootLineError, NBD_PORT, nodeBootLine, parseBootLine, printBootLine, type BootLine, type BootParams,
 } from '../../main/domain/bootLine.js';
+import { prng as rng, type Prng } from '../support/prng.js';
 
-/** A small seeded generator (mulberry32): the same seed gives the same cases on every run. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const int = (lo: number, hi: number) => lo + Math.floor(next() * (hi - lo + 1));
-  const pick = <T>(xs: readonly T[]) => xs[int(0, xs.length - 1)]!;
-  const str = (alphabet: string, lo: number, hi: number) => Array.from({ length: int(lo, hi) }, () => pick([...alphabet])).join('');
-  return { next, int, pick, str };
-}
-type Rng = ReturnType<typeof rng>;
+type Rng = Prng;
 
 const ip = (r: Rng) => [r.int(0, 255), r.int(0, 255), r.int(0, 255), r.int(0, 255)].join('.');
 const mask = (r: Rng) => { const p = r.int(0, 32); const n = p === 0 ? 0 : (0xffffffff << (32 - p)) >>> 0; return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.'); };

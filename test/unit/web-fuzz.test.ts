@@ -4,6 +4,7 @@ import {
   frame, nextMessage, openSocket, parseReply, rawExchange, signIn, startTestBridge, stillAnswers, upgradeRequest, watchCrashes, type Sock, type TestBridge,
 } from './web-helpers.js';
 import type { ServerMessage } from '../../main/api/wire.js';
+import { prng } from '../support/prng.js';
 
 /**
  * Malformed requests and frames against the real bridge, before and after sign-in, from a
@@ -14,20 +15,6 @@ import type { ServerMessage } from '../../main/api/wire.js';
 const SEED = Number(process.env.VLX_FUZZ_SEED ?? 20261130);
 const COUNTS = { preAuthHttp: 400, postAuthHttp: 300, frames: 350, messages: 350 };
 
-function prng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const int = (n: number) => Math.floor(next() * n);
-  const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)]!;
-  const bytes = (n: number) => Buffer.from(Array.from({ length: n }, () => int(256)));
-  return { next, int, pick, bytes };
-}
 const R = prng(SEED);
 
 let t: TestBridge;
@@ -73,11 +60,11 @@ const paths = ['/', '//', '/%', '/%E0%A4%A', '/..', '/../secret.txt', '/%2e%2e/%
 const methods = ['GET', 'GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH', 'TRACE', 'CONNECT', 'BREW', 'G\u0000ET', 'get'];
 
 function fuzzPath(): string {
-  const r = R.int(10);
+  const r = R.below(10);
   if (r < 6) return R.pick(paths);
-  if (r === 6) return '/' + 'a'.repeat(R.int(20_000));
-  if (r === 7) return '/' + R.bytes(R.int(40)).toString('latin1');
-  if (r === 8) return '/' + encodeURIComponent(R.bytes(R.int(30)).toString('latin1')).replace(/%2F/g, '/');
+  if (r === 6) return '/' + 'a'.repeat(R.below(20_000));
+  if (r === 7) return '/' + R.bytes(R.below(40)).toString('latin1');
+  if (r === 8) return '/' + encodeURIComponent(R.bytes(R.below(30)).toString('latin1')).replace(/%2F/g, '/');
   return R.pick(paths) + '/' + R.pick(paths);
 }
 
@@ -85,7 +72,7 @@ function fuzzCookie(session: boolean): string | undefined {
   const name = t.bridge.cookieName;
   const junk = [
     undefined, 'vlx_token=%E0%A4%A', `${name}=%E0%A4%A`, `${name}=`, '=', ';;;', `vlx_session_${port() + 1}=${cookie.split('=')[1]}`,
-    `${name}=${'A'.repeat(43)}`, `${name}=${'A'.repeat(43)}; ${name}=${'B'.repeat(43)}`, 'x'.repeat(R.int(70_000)),
+    `${name}=${'A'.repeat(43)}`, `${name}=${'A'.repeat(43)}; ${name}=${'B'.repeat(43)}`, 'x'.repeat(R.below(70_000)),
     Array.from({ length: 1000 }, (_, i) => `c${i}=${i}`).join('; '), `${name}=${R.bytes(20).toString('latin1')}`, `${name}=${cookie.split('=')[1]}x`,
   ];
   const bad = R.pick(junk);
@@ -114,11 +101,11 @@ function fuzzRequest(session: boolean): { bytes: Buffer[]; upgrade: boolean; tim
     () => { r.origin = R.pick(origins()); },
     () => { r.cookie = fuzzCookie(session); },
     () => { r.key = R.pick([undefined, 'short', '']); r.version = R.pick(['8', '', '13, 8']); },
-    () => { r.body = R.bytes(R.int(65_536)); },
-    () => { r.body = Buffer.alloc((1 + R.int(4)) << 20, 0x41); },
+    () => { r.body = R.bytes(R.below(65_536)); },
+    () => { r.body = Buffer.alloc((1 + R.below(4)) << 20, 0x41); },
     () => { r.body = Buffer.from('{"__proto__":{"admin":true},"constructor":{"prototype":{"admin":true}}}'); r.chunked = R.next() < 0.3; },
   ];
-  for (let n = 1 + R.int(3); n > 0; n--) R.pick(mutations)();
+  for (let n = 1 + R.below(3); n > 0; n--) R.pick(mutations)();
   const lines = [`${r.method} ${r.path} HTTP/1.1`];
   for (const h of r.hosts) if (h !== null) lines.push(`Host: ${h}`);
   if (r.origin !== undefined) lines.push(`Origin: ${r.origin}`);
@@ -139,20 +126,20 @@ function fuzzRequest(session: boolean): { bytes: Buffer[]; upgrade: boolean; tim
 // ---- WebSocket frames, as raw bytes after a hand-made upgrade ----
 
 function fuzzFrame(): Buffer {
-  const payload = () => (R.next() < 0.5 ? Buffer.from('{"t":"call","id":1,"channel":"vc.stop","input":{"name":"Bad Name"}}') : R.bytes(R.int(200)));
-  switch (R.int(12)) {
+  const payload = () => (R.next() < 0.5 ? Buffer.from('{"t":"call","id":1,"channel":"vc.stop","input":{"name":"Bad Name"}}') : R.bytes(R.below(200)));
+  switch (R.below(12)) {
     case 0: return frame(1, Buffer.concat([Buffer.from('{"t":"call"'), R.pick([Buffer.from([0xc3, 0x28]), Buffer.from([0xff]), Buffer.from([0xed, 0xa0, 0x80])])]));
     case 1: return frame(R.pick([3, 4, 5, 6, 7, 0xb, 0xc, 0xd, 0xe, 0xf]), payload());
-    case 2: return frame(1, payload(), { rsv: 1 + R.int(7) });
+    case 2: return frame(1, payload(), { rsv: 1 + R.below(7) });
     case 3: return frame(1, payload(), { mask: false });
     case 4: return frame(0, payload()); // a continuation with nothing to continue
     case 5: return Buffer.concat([frame(1, Buffer.from('{"t":"ca'), { fin: false }), frame(0, Buffer.from('ll","id":2,"channel":7}'))]);
     case 6: return Buffer.concat([frame(1, Buffer.from('[1,'), { fin: false }), frame(1, Buffer.from('2]'))]); // a new message inside a fragmented one
-    case 7: return frame(9, Buffer.alloc(126 + R.int(100))); // a control frame over 125 bytes
-    case 8: return frame(8, Buffer.from([0x03, R.int(256)]), { fin: R.next() < 0.5 }); // a close with an odd code, maybe fragmented
+    case 7: return frame(9, Buffer.alloc(126 + R.below(100))); // a control frame over 125 bytes
+    case 8: return frame(8, Buffer.from([0x03, R.below(256)]), { fin: R.next() < 0.5 }); // a close with an odd code, maybe fragmented
     case 9: { const f = frame(1, Buffer.alloc(0)); f[1] = 0x80 | 127; return Buffer.concat([f.subarray(0, 2), Buffer.from([0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff])]); } // 2^63 bytes declared
     case 10: return frame(2, payload()); // binary
-    default: return R.bytes(1 + R.int(64));
+    default: return R.bytes(1 + R.below(64));
   }
 }
 
@@ -165,23 +152,23 @@ function deep(n: number, open: string, close: string, inner = '1'): string {
 function fuzzMessage(): string | Buffer {
   const bad = R.pick<unknown>(['Bad Name', '', '__proto__', 123, null, { toString: 1 }, ['a'], 'x'.repeat(5000), true]);
   const channels = ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf', '__defineGetter__', 'no.such', '', 'vc.stop ', 'VC.STOP', 'x'.repeat(100_000)];
-  switch (R.int(16)) {
+  switch (R.below(16)) {
     case 0: return R.pick(['1', '"x"', 'null', 'true', '[]', '[1,2]', '""', '{}', '-0', '1e400']);
     case 1: return '{"__proto__":{"t":"call"},"id":1,"channel":"app.info"}';
-    case 2: return JSON.stringify({ t: 'call', id: R.int(1000), channel: R.pick(channels), input: {} });
-    case 3: return `{"t":"call","id":${R.int(1000)},"channel":${R.pick(['{"toString":1}', '{"valueOf":1,"toString":1}', '7', '[]', 'null', 'true', '["app.info"]'])}}`;
+    case 2: return JSON.stringify({ t: 'call', id: R.below(1000), channel: R.pick(channels), input: {} });
+    case 3: return `{"t":"call","id":${R.below(1000)},"channel":${R.pick(['{"toString":1}', '{"valueOf":1,"toString":1}', '7', '[]', 'null', 'true', '["app.info"]'])}}`;
     case 4: return `{"t":"call","id":${R.pick(['-1', '1.5', '"1"', 'null', '1e400', '9007199254740993', '[]', '{}'])},"channel":"app.info","input":{}}`;
     case 5: return JSON.stringify({ t: R.pick(['CALL', 'call ', 1, null, ['call'], 'result', 'event']), id: 1, channel: 'app.info', input: {} });
-    case 6: return JSON.stringify({ t: 'call', id: R.int(1000), channel: 'vc.stop', input: { name: bad } });
-    case 7: return `{"t":"call","id":${R.int(1000)},"channel":"vc.stop","input":{"__proto__":{"name":"web"},"constructor":{"prototype":{"name":"web"}}}}`;
-    case 8: return deep(1000 + R.int(100_000), '[', ']');
-    case 9: return `{"t":"call","id":5,"channel":"vc.stop","input":${deep(1000 + R.int(50_000), '{"name":', '}', '"x"')}}`;
-    case 10: return `{"t":"call","id":6,"channel":"vc.stop","input":{"name":${deep(10_000 + R.int(50_000), '[', ']')}}}`;
+    case 6: return JSON.stringify({ t: 'call', id: R.below(1000), channel: 'vc.stop', input: { name: bad } });
+    case 7: return `{"t":"call","id":${R.below(1000)},"channel":"vc.stop","input":{"__proto__":{"name":"web"},"constructor":{"prototype":{"name":"web"}}}}`;
+    case 8: return deep(1000 + R.below(100_000), '[', ']');
+    case 9: return `{"t":"call","id":5,"channel":"vc.stop","input":${deep(1000 + R.below(50_000), '{"name":', '}', '"x"')}}`;
+    case 10: return `{"t":"call","id":6,"channel":"vc.stop","input":{"name":${deep(10_000 + R.below(50_000), '[', ']')}}}`;
     case 11: return JSON.stringify({ t: 'call', id: 7, channel: 'terminal.write', input: { sessionId: 's', data: R.pick<unknown>([1, null, 'x'.repeat((1 << 20) + 1), {}]) } });
-    case 12: { const s = JSON.stringify({ t: 'call', id: 8, channel: 'vc.stop', input: { name: 'web' } }); return s.slice(0, R.int(s.length)); }
+    case 12: { const s = JSON.stringify({ t: 'call', id: 8, channel: 'vc.stop', input: { name: 'web' } }); return s.slice(0, R.below(s.length)); }
     case 13: return Buffer.from(JSON.stringify({ t: 'call', id: 9, channel: 'app.info', input: {} })); // binary frame
     case 14: return '{"t":"call","id":10,"channel":"\\ud800","input":"\\u0000"}';
-    default: return R.bytes(R.int(300)).toString('utf8');
+    default: return R.bytes(R.below(300)).toString('utf8');
   }
 }
 

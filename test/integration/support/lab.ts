@@ -1,7 +1,9 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { labPaths, checkLabDir, LAB_DEFAULTS } from '../../../main/lab/layout.js';
-import { labStatus, type LabStatus } from '../../../main/lab/index.js';
+import { afterAll, beforeAll } from 'vitest';
+import { holdLabLock, labStatus, type LabStatus } from '../../../main/lab/index.js';
+import { LOCK_ENV } from '../../../main/lab/state.js';
 import { startLab } from '../../../main/service/labStart.js';
 import { labDir } from '../../../main/config/paths.js';
 
@@ -49,4 +51,28 @@ export async function labSsh(address: string, command: string, connectTimeoutS =
     const err = e as { code?: number; stdout?: string; stderr?: string };
     return { code: typeof err.code === 'number' ? err.code : 255, stdout: err.stdout ?? '', stderr: err.stderr ?? '' };
   }
+}
+
+/**
+ * For a file that takes the lab down, crashes its database or otherwise owns it: the lab's
+ * lock for the whole file (other workstations' lab operations wait; our own CLI children get
+ * the token through the environment), and whatever happened, later files find a 4-node lab.
+ * `after` runs first in the file's afterAll (its own clean-up).
+ */
+export function holdLabForThisFile(after?: () => Promise<void>): void {
+  let release = () => {};
+  beforeAll(async () => {
+    const lock = await holdLabLock();
+    release = lock.release;
+    process.env[LOCK_ENV] = lock.token;
+  });
+  afterAll(async () => {
+    try {
+      await after?.();
+      await ensureLab();
+    } finally {
+      delete process.env[LOCK_ENV];
+      release();
+    }
+  });
 }
