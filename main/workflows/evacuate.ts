@@ -44,13 +44,18 @@ async function coldMove(env: VcEnv, vcName: string, vm: string, from: string, to
     await setVmState(env.db, vcName, [vm], 'stopping');
     await powerdownOnNode(env, vc, from, [vm], 20, ctx.log);
     if (!to) {
-      await setVmState(env.db, vcName, [vm], 'stopped', 'stopped');
-      await clearMapping(env.db, vcName, [vm]);
+      await env.db.tx(async (q) => {
+        await setVmState(q, vcName, [vm], 'stopped', 'stopped');
+        await clearMapping(q, vcName, [vm]);
+      });
       await syncNetwork(env, { log: ctx.log });
       return;
     }
-    await setMapping(env.db, vcName, { [vm]: to });
-    await setVmState(env.db, vcName, [vm], 'starting');
+    // Together: a row mapped to its new node but not yet 'starting' would read as moved.
+    await env.db.tx(async (q) => {
+      await setMapping(q, vcName, { [vm]: to });
+      await setVmState(q, vcName, [vm], 'starting');
+    });
     await syncNetwork(env, { tapsPending: true, log: ctx.log });
     await startOnNode(env, vc, await readImageMeta(env, vc.image), to, [vm], ctx.log);
     await setVmState(env.db, vcName, [vm], 'running', 'running');
@@ -63,11 +68,16 @@ function vmStep(env: VcEnv, node: string, s: EvacuationStep, fallback: Fallback,
     const who = `${s.vc}/${s.vm}`;
     const row = (await vmsOf(env.db, s.vc)).find((v) => v.name === s.vm);
     if (!row) return ctx.log(`${who} no longer exists`);
+    const moved = (to: string, action: string) => record(env, node, 'moved', { vc: s.vc, vm: s.vm, from: node, to, action });
+    // A cold move cut after it mapped the VM to its new node: its start there is finished.
+    if (row.node !== node && row.node === s.to && row.state === 'starting' && s.action !== 'none' && s.action !== 'refuse') {
+      await coldMove(env, s.vc, s.vm, node, s.to, ctx);
+      return await moved(s.to, 'cold');
+    }
     if (row.node !== node && s.action !== 'none' && s.action !== 'refuse') {
       ctx.log(`${who} is already on ${row.node ?? 'no node'}`);
       return;
     }
-    const moved = (to: string, action: string) => record(env, node, 'moved', { vc: s.vc, vm: s.vm, from: node, to, action });
     const failed = (reason: string) => { ctx.log(`${who} did not move: ${reason}`); return record(env, node, 'failed', { vc: s.vc, vm: s.vm, reason }); };
     try {
       switch (s.action) {

@@ -56,8 +56,10 @@ async function move(env: VcEnv, name: string, vm: string, to: string, ctx: StepC
     throw new VlxError('remote-failed', `${name}/${vm}: no QEMU holds its running state any more`, 'start the VC to boot it again');
   }
   if (holder !== row.node || row.state !== 'running') {
-    await setMapping(env.db, name, { [vm]: holder });
-    await setVmState(env.db, name, [vm], 'running', 'running');
+    await env.db.tx(async (q) => {
+      await setMapping(q, name, { [vm]: holder });
+      await setVmState(q, name, [vm], 'running', 'running');
+    });
   }
   if (holder === to) {
     await syncNetwork(env, { log: ctx.log });
@@ -85,8 +87,10 @@ async function move(env: VcEnv, name: string, vm: string, to: string, ctx: StepC
     }
     detail = ` (${(e as Error).message.split('\n')[0]}; the guest had moved all the same)`;
   }
-  await setMapping(env.db, name, { [vm]: to });
-  await setVmState(env.db, name, [vm], 'running');
+  await env.db.tx(async (q) => {
+    await setMapping(q, name, { [vm]: to });
+    await setVmState(q, name, [vm], 'running');
+  });
   await syncNetwork(env, { log: ctx.log });
   const tRoutes = Date.now() - t0;
   await haltOnNode(env, vc, holder, [vm]);
@@ -107,8 +111,12 @@ async function relocate(env: VcEnv, vc: VcRow, vm: string, state: string, node: 
   }
   if (state === 'saved') {
     checkMove({ name: vm, vcpus: vc.vcpus, memMb: vc.memMb, node: node ?? to }, to, await placementNodes(env, env.db, undefined), vc.mode);
-    await setMapping(env.db, name, { [vm]: to });
-    await setVmState(env.db, name, [vm], 'restoring');
+    // One transaction: a kill between the two would leave the VM saved on its new node,
+    // which a re-run could not tell from a saved VM already there (nothing to do).
+    await env.db.tx(async (q) => {
+      await setMapping(q, name, { [vm]: to });
+      await setVmState(q, name, [vm], 'restoring');
+    });
   }
   await syncNetwork(env, { tapsPending: true, log: ctx.log });
   await restoreOnNode(env, vc, await readImageMeta(env, vc.image), to, [vm], ctx.log);
