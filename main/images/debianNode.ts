@@ -1,5 +1,6 @@
 import { buildDebian, type DebianProfile } from './debian.js';
 import type { BuildOptions, BuiltImage } from './tiny.js';
+import { renderApplyConfigHook } from '../domain/nodeConfig.js';
 
 /**
  * The original of a disk-less cluster node: the debian-12 builder with the node's packages
@@ -105,6 +106,8 @@ const FILES: Record<string, string> = {
   'etc/initramfs-tools/conf.d/vlx-node.conf': 'MODULES=list\nCOMPRESS=zstd\n',
   'etc/initramfs-tools/hooks/vlx-nbd': HOOK,
   'etc/initramfs-tools/scripts/local-top/vlx-nbd': LOCAL_TOP,
+  // The node's own configuration (vlx install's second initrd), copied into the mounted root.
+  'etc/initramfs-tools/scripts/init-bottom/vlx-config': renderApplyConfigHook(),
   'usr/local/sbin/vlx-identity': IDENTITY,
   'usr/local/sbin/vlx-ready': READY,
   // No fsck at boot: the root is a fresh overlay or was checked where it was written.
@@ -155,7 +158,7 @@ export const NODE_PROFILE: DebianProfile = {
   cmdline: 'console=ttyS0 net.ifnames=0 rw quiet',
   rootDevice: '/dev/nbd0',
   files: FILES,
-  executables: ['etc/initramfs-tools/hooks/vlx-nbd', 'etc/initramfs-tools/scripts/local-top/vlx-nbd', 'usr/local/sbin/vlx-identity', 'usr/local/sbin/vlx-ready'],
+  executables: ['etc/initramfs-tools/hooks/vlx-nbd', 'etc/initramfs-tools/scripts/local-top/vlx-nbd', 'etc/initramfs-tools/scripts/init-bottom/vlx-config', 'usr/local/sbin/vlx-identity', 'usr/local/sbin/vlx-ready'],
   units: ['vlx-identity.service', 'vlx-ready.service', 'vlx-dnsmasq.service', 'vlx-keepalived.service'],
   // Jobs a disk-less node does not need at boot (an ext4 scrub of a network root, above all).
   masked: ['e2scrub_reap.service', 'e2scrub_all.timer', 'apt-daily.timer', 'apt-daily-upgrade.timer'],
