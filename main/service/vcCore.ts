@@ -73,7 +73,11 @@ export class VcService {
     const spec = parseVcSpec(raw);
     const existing = await findVc(this.env.db, spec.name);
     let resolved = spec;
-    if (existing?.state === 'creating') {
+    // A create killed after its last step's writes, before its task was closed: the re-run resumes that task.
+    const unfinished = existing && existing.state !== 'creating'
+      && (await listTasks(this.env.db, { kind: 'vc.create', target: spec.name, limit: 1, all: true }))[0]?.state === 'running'
+      && !(await this.env.db.isLocked(`vc:${spec.name}`));
+    if (existing?.state === 'creating' || unfinished) {
       resolved = { ...spec, subnet: existing.subnet };
     } else {
       const [nodes, images, vcs, reserved, pool] = await Promise.all([
@@ -116,9 +120,16 @@ export class VcService {
     return this.run(restoreWorkflow(this.env, name, policy, mode), opts);
   }
 
+  /**
+   * A VC already gone is a destroy that converged, unless its last destroy never ended (a
+   * kill after its row went, before the network sync): that one is run again to its end.
+   */
   async destroyVc(name: string, opts: VcRunOptions = {}): Promise<TaskSummary> {
     checkName('vc', name, 'name');
-    await getVc(this.env.db, name);
+    if (!(await findVc(this.env.db, name))) {
+      const [last] = await listTasks(this.env.db, { kind: 'vc.destroy', target: name, limit: 1, all: true });
+      if (!last || last.state === 'succeeded') await getVc(this.env.db, name); // not-found, as before
+    }
     return this.run(destroyWorkflow(this.env, name), opts);
   }
 

@@ -90,9 +90,11 @@ export function createWorkflow(env: VcEnv, spec: VcSpec, meta: ImageMeta): Workf
         ]);
       }),
       step('finish', async () => {
-        await setVcState(env.db, spec.name, 'created');
         const vms = await vmsOf(env.db, spec.name);
-        await setVmState(env.db, spec.name, vms.map((v) => v.name), 'stopped', 'stopped');
+        await env.db.tx(async (q) => {
+          await setVcState(q, spec.name, 'created');
+          await setVmState(q, spec.name, vms.map((v) => v.name), 'stopped', 'stopped');
+        });
       }),
     ],
   };
@@ -311,12 +313,13 @@ export function destroyWorkflow(env: VcEnv, name: string): WorkflowDef {
     target: name,
     lockKey: lockKey(name),
     steps: [
+      // A re-run after the row went (killed in the last step) finds no VC: only the last steps' clean-up is left.
       step('mark', async () => {
-        await getVc(env.db, name);
-        await setVcState(env.db, name, 'destroying');
+        if (await findVc(env.db, name)) await setVcState(env.db, name, 'destroying');
       }),
       step('halt', async (ctx) => {
-        const vc = await getVc(env.db, name);
+        const vc = await findVc(env.db, name);
+        if (!vc) return;
         const vms = await vmsOf(env.db, name);
         const unreachable = await haltEverywhere(env, vc, vms.map((v) => v.name), ctx);
         reportUnreachable(ctx, name, vms, unreachable, 'if it still runs there, it outlives its VC until the node is stopped');
