@@ -3,7 +3,7 @@ import { NAME_RULES } from '../util/names.js';
 import { VC_LIMITS, type VcNumberField } from '../domain/vcSpec.js';
 // The pure VC rules a form applies as the person types, the same the service applies: re-exported for the renderer.
 export { VC_FORM_DEFAULTS, clusterErrors } from '../domain/vcSpec.js';
-export { moveAction } from '../domain/move.js';
+export { busyWith, moveAction } from '../domain/move.js';
 export { moveRefusal } from '../placement/place.js';
 import { LAB_LIMITS } from '../domain/labLimits.js';
 import type { TaskEvent as TaskEventType } from '../tasks/types.js';

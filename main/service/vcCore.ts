@@ -17,7 +17,7 @@ import { tapName } from '../domain/addressing.js';
 import { NODE_RUN } from '../config/paths.js';
 import { ImageMetaSchema } from '../images/types.js';
 import type { Mode, Policy } from '../placement/place.js';
-import { moveAction } from '../domain/move.js';
+import { busyWith, moveAction } from '../domain/move.js';
 
 /**
  * What every face (CLI, web bridge, Electron) calls to work with virtual clusters. Input is
@@ -158,6 +158,8 @@ export class VcService {
   async planMoves(reqs: MoveRequest[]): Promise<MovePlan[]> {
     const out: MovePlan[] = [];
     const cache = new Map<string, VmRow[]>();
+    // A VM a live task acts on is in transit: the domain rule refuses to move it meanwhile.
+    const running = (await listTasks(this.env.db, { limit: 0 })).filter((t) => t.state === 'running');
     for (const r of reqs) {
       checkName('vc', r.vc, 'vc');
       checkName('vm', r.vm, 'vm');
@@ -167,7 +169,7 @@ export class VcService {
       if (!vms) cache.set(r.vc, (vms = await vmsOf(this.env.db, (await getVc(this.env.db, r.vc)).name)));
       const row = vms.find((v) => v.name === r.vm);
       if (!row) throw new VlxError('not-found', `VC ${r.vc} has no VM "${r.vm}"`);
-      const d = moveAction({ vc: r.vc, vm: r.vm, state: row.state, node: row.node }, r.to);
+      const d = moveAction({ vc: r.vc, vm: r.vm, state: row.state, node: row.node, busy: busyWith(r.vc, r.vm, running) }, r.to);
       out.push({ vc: r.vc, vm: r.vm, ...(row.node ? { from: row.node } : {}), action: d.action, reason: d.reason });
     }
     return out;

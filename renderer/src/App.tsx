@@ -1,3 +1,4 @@
+import { DbStatusItem } from './screens/TopologyParts.js';
 import { useApp, SCREENS, type Screen } from './stores/app.js';
 import { useTasks } from './stores/tasks.js';
 import { useTopology } from './stores/topology.js';
@@ -74,6 +75,7 @@ function StatusBar() {
       <span className="sb-item">Cluster: <strong>{info?.cluster ?? 'none'}</strong></span>
       <span className="sb-item">Node in use: <strong>{info?.nodeInUse ?? nodeInUse ?? '—'}</strong></span>
       <span className="sb-spacer" />
+      <DbStatusItem />
       <span className="sb-item" data-testid="nodes-not-up">{notUp > 0 ? `${notUp} node${notUp === 1 ? '' : 's'} not up` : 'All nodes up'}</span>
       <span className="sb-item">{running > 0 ? `${running} task${running === 1 ? '' : 's'} running` : 'No tasks running'}</span>
       <ThemeSwitch />

@@ -1,5 +1,8 @@
-import { memo, useCallback, useEffect, useRef, useState, type DragEvent, type KeyboardEvent as RKeyboardEvent, type MouseEvent as RMouseEvent } from 'react';
+import { memo, useCallback, useEffect, useMemo, useRef, useState, type DragEvent, type KeyboardEvent as RKeyboardEvent, type MouseEvent as RMouseEvent } from 'react';
 import { useTopology, type MoveState } from '../stores/topology.js';
+import { useEvacuation } from '../stores/evacuation.js';
+import { chipTransit, type TaskBrief } from '../stores/topology.status.logic.js';
+import { DbRoleBadge, EvacuateDialog, EvacuationProgress, TransitBadge } from './TopologyParts.js';
 import { useTasks } from '../stores/tasks.js';
 import { useConsoles } from '../stores/consoles.js';
 import { useApp } from '../stores/app.js';
@@ -15,12 +18,13 @@ type AnyMenu = Menu | NodeMenu;
 export function TopologyScreen() {
   const { nodes, vcs, layout, error, vcsError, loading, load, selection, clearSelection, plan } = useTopology();
   const [menu, setMenu] = useState<AnyMenu | undefined>();
-  useEffect(() => { void load(); }, [load]);
-  // The lanes carry the cluster services' state (VIP holder, NTP, NFS), which changes with no app event: poll while open.
+  const loadDb = useTopology((s) => s.loadDb);
+  useEffect(() => { void load(); void loadDb(); }, [load, loadDb]);
+  // The lanes carry the cluster services' state (VIP holder, NTP, NFS, the DB members' roles), which changes with no app event: poll while open.
   useEffect(() => {
-    const t = setInterval(() => { if (!useTopology.getState().loading) void load(); }, 5000);
+    const t = setInterval(() => { if (!useTopology.getState().loading) void load(); void loadDb(); }, 5000);
     return () => clearInterval(t);
-  }, [load]);
+  }, [load, loadDb]);
 
   const vcNames = (vcs ?? []).map((v) => v.name);
   return (
@@ -28,7 +32,7 @@ export function TopologyScreen() {
       <header className="screen-head row-between">
         <div>
           <h1>Topology</h1>
-          <p className="lead">Every node as a lane, every VM as a chip. Drag chips onto another node to move them; Ctrl-click or Shift-click to select several. On a focused chip, press M for “Move to…”.</p>
+          <p className="lead">Every node as a lane, every VM as a chip. Drag chips onto another node to move them; Ctrl-click or Shift-click to select several. On a focused chip, press M for “Move to…”. Drag a lane's header onto another lane to evacuate that node.</p>
         </div>
         <div className="toolbar">
           {selection.length > 0 && <span className="sel-count">{selection.length} selected</span>}
@@ -60,6 +64,7 @@ export function TopologyScreen() {
         )}
       {menu && <ContextMenu menu={menu} close={() => setMenu(undefined)} />}
       {plan && <MoveDialog />}
+      <EvacuateDialog />
     </div>
   );
 }
@@ -75,23 +80,39 @@ const LaneView = memo(function LaneView({ lane, onMenu, eager }: { lane: Lane; o
   // One subscription per lane, not per chip: the joined keys keep the value comparable.
   const selectedHere = useTopology((s) => (s.selection.length === 0 ? '' : lane.chips.filter((c) => s.selection.includes(c.key)).map((c) => c.key).join('\n')));
   const moves = useTopology((s) => s.moves);
+  const tasks = useRunningTasks();
+  const evacOver = useEvacuation((s) => s.over === name && !!s.dragging && s.dragging !== name);
   const selected = new Set(selectedHere ? selectedHere.split('\n') : []);
   const [ref, near] = useNearViewport<HTMLDivElement>(eager);
   const n = lane.node;
-  const onDragOver = (e: DragEvent) => { e.preventDefault(); e.dataTransfer.dropEffect = 'move'; useTopology.getState().dragOver(name); };
-  const onDrop = (e: DragEvent) => { e.preventDefault(); useTopology.getState().proposeMove(name); };
+  const onDragOver = (e: DragEvent) => {
+    e.preventDefault();
+    e.dataTransfer.dropEffect = 'move';
+    if (useEvacuation.getState().dragging) useEvacuation.getState().dragOver(name);
+    else useTopology.getState().dragOver(name);
+  };
+  const onDrop = (e: DragEvent) => {
+    e.preventDefault();
+    // A lane dropped on another lane: evacuate the dragged one (placement picks the targets, the plan shows them).
+    const lane = useEvacuation.getState().dragging;
+    if (lane) { if (lane !== name) void useEvacuation.getState().open(lane); else useEvacuation.getState().endDrag(); return; }
+    useTopology.getState().proposeMove(name);
+  };
   const openConsole = (t: Parameters<ReturnType<typeof useConsoles.getState>['open']>[0]) => { void useConsoles.getState().open(t); useApp.getState().go('consoles'); };
   return (
-    <div ref={ref} className={`lane lane-${n.state}${isOver ? ' lane-over' : ''}`} role="listitem" aria-label={`node ${name}`} data-node={name} data-ready={near ? '' : undefined}
+    <div ref={ref} className={`lane lane-${n.state}${isOver ? ' lane-over' : ''}${evacOver ? ' lane-over lane-evac-over' : ''}`} role="listitem" aria-label={`node ${name}`} data-node={name} data-ready={near ? '' : undefined}
       onDragOver={onDragOver} onDragEnter={onDragOver} onDrop={onDrop}>
-      <div className="lane-head" onDoubleClick={() => openConsole({ kind: 'node', node: name })}
+      <div className="lane-head" draggable data-lane-handle={name} onDoubleClick={() => openConsole({ kind: 'node', node: name })}
+        onDragStart={(e) => { e.dataTransfer.setData('application/x-vlx-node', name); e.dataTransfer.effectAllowed = 'move'; useEvacuation.getState().startDrag(name); }}
+        onDragEnd={() => useEvacuation.getState().endDrag()}
         onContextMenu={(e) => { e.preventDefault(); e.stopPropagation(); onMenu({ x: e.clientX, y: e.clientY, kind: 'node', node: name }); }}
-        title="Double-click for a shell on this node">
+        title="Double-click for a shell on this node; drag onto another lane to evacuate it">
         <div className="lane-title">
           <span className={`dot dot-${n.state}`} aria-hidden="true" />
           <span className="lane-name">{name}</span>
           <span className="mono muted small">{n.address}</span>
           {n.inUse && <Badge state="info">in use</Badge>}
+          <DbRoleBadge node={name} />
           {(n.health ?? n.state) !== 'up' && <Badge state={n.health === 'maintenance' || n.health === 'evacuating' ? 'info' : 'bad'}>{n.health ?? n.state}</Badge>}
         </div>
         <UsageBar label="cores" used={lane.coresUsed} total={n.cores} unit="" />
@@ -100,10 +121,11 @@ const LaneView = memo(function LaneView({ lane, onMenu, eager }: { lane: Lane; o
           {n.services.map((s) => <span key={s.name} className={`svc svc-${s.state}`} title={`${s.name}: ${s.state}`}>{s.name}{s.state === 'master' ? ' ★' : ''}</span>)}
           {n.services.length === 0 && <span className="muted small">no services reported</span>}
         </div>
+        <EvacuationProgress node={name} />
       </div>
       {near ? (
         <div className="lane-chips">
-          {lane.chips.map((c) => <ChipView key={c.key} chip={c} onMenu={onMenu} selected={selected.has(c.key)} move={moves[c.key]} />)}
+          {lane.chips.map((c) => <ChipView key={c.key} chip={c} onMenu={onMenu} selected={selected.has(c.key)} move={moves[c.key]} tasks={tasks} />)}
           {lane.chips.length === 0 && <span className="lane-empty">no VMs</span>}
         </div>
       ) : (
@@ -133,7 +155,18 @@ function useNearViewport<T extends Element>(initially: boolean): [(el: T | null)
 function UnplacedChips({ chips, onMenu }: { chips: Chip[]; onMenu: (m: AnyMenu) => void }) {
   const selection = useTopology((s) => s.selection);
   const moves = useTopology((s) => s.moves);
-  return <div className="lane-chips">{chips.map((c) => <ChipView key={c.key} chip={c} onMenu={onMenu} selected={selection.includes(c.key)} move={moves[c.key]} />)}</div>;
+  const tasks = useRunningTasks();
+  return <div className="lane-chips">{chips.map((c) => <ChipView key={c.key} chip={c} onMenu={onMenu} selected={selection.includes(c.key)} move={moves[c.key]} tasks={tasks} />)}</div>;
+}
+
+/** The running tasks, as one comparable string per lane: a task's progress tick does not redraw the chips. */
+function useRunningTasks(): TaskBrief[] {
+  const key = useTasks((s) => s.order.map((id) => s.byId[id]).filter((t) => t?.state === 'running')
+    .map((t) => `${t!.id}\t${t!.kind}\t${t!.target}\t${t!.interrupted ? 1 : ''}`).join('\n'));
+  return useMemo(() => (key ? key.split('\n').map((l) => {
+    const [id, kind, target, interrupted] = l.split('\t');
+    return { id: id!, kind: kind!, target: target!, state: 'running', interrupted: !!interrupted };
+  }) : []), [key]);
 }
 
 /** Subscribes to the task only while a chip is moving: most chips never pay for it. */
@@ -142,8 +175,9 @@ function MoveProgress({ taskId, chipKey }: { taskId?: string; chipKey: string })
   return <Progress value={progress ?? 0} label={`moving ${chipKey}`} />;
 }
 
-const ChipView = memo(function ChipView({ chip, onMenu, selected, move }: { chip: Chip; onMenu: (m: AnyMenu) => void; selected: boolean; move: MoveState | undefined }) {
+const ChipView = memo(function ChipView({ chip, onMenu, selected, move, tasks }: { chip: Chip; onMenu: (m: AnyMenu) => void; selected: boolean; move: MoveState | undefined; tasks: TaskBrief[] }) {
   const { select, startDrag, endDrag } = useTopology.getState();
+  const transit = chipTransit(chip, tasks, move);
   const openConsole = () => { void useConsoles.getState().open({ kind: 'vm', vc: chip.vc, vm: chip.name }); useApp.getState().go('consoles'); };
   const colour = vcColour(chip.vc);
   const openMenuAt = (el: HTMLElement) => { const r = el.getBoundingClientRect(); onMenu({ x: r.left, y: r.bottom + 4, kind: 'vm', key: chip.key }); };
@@ -154,25 +188,32 @@ const ChipView = memo(function ChipView({ chip, onMenu, selected, move }: { chip
   const onClick = (e: RMouseEvent) => { e.stopPropagation(); select(chip.key, { toggle: e.ctrlKey || e.metaKey, range: e.shiftKey }); };
   return (
     <div
-      className={`chip chip-${chip.state}${selected ? ' chip-selected' : ''}${move ? ` chip-move-${move.state}` : ''}`}
+      className={`chip chip-${chip.state}${selected ? ' chip-selected' : ''}${move ? ` chip-move-${move.state}` : ''}${transit ? ` chip-transit${transit.live ? ' chip-transit-live' : ''}` : ''}`}
       style={{ ['--vc' as string]: colour }}
-      draggable={!move || move.state !== 'moving'}
+      // In transit, the domain's rule refuses the move: no drag starts, and the title says why.
+      draggable={!transit?.refusal}
+      data-refusal={transit?.refusal}
       tabIndex={0}
       role="button"
       aria-pressed={selected}
-      aria-label={`VM ${chip.key}, ${chip.state}${move ? `, moving to ${move.to}` : ''}`}
+      aria-label={`VM ${chip.key}, ${transit?.word ?? chip.state}${move ? `, moving to ${move.to}` : ''}`}
       data-vm={chip.key}
-      title={`${chip.key} · ${chip.state} · ${chip.address} · ${chip.vcpus} vCPU, ${chip.memMb} MB${move?.error ? `\nmove failed: ${move.error}` : ''}`}
+      title={`${chip.key} · ${chip.state} · ${chip.address} · ${chip.vcpus} vCPU, ${chip.memMb} MB${move?.error ? `\nmove failed: ${move.error}` : ''}${transit?.refusal ? `\ncannot move now: ${transit.refusal}` : ''}`}
       onClick={onClick}
       onDoubleClick={openConsole}
       onContextMenu={(e) => { e.preventDefault(); e.stopPropagation(); if (!selected) select(chip.key); onMenu({ x: e.clientX, y: e.clientY, kind: 'vm', key: chip.key }); }}
       onKeyDown={onKey}
-      onDragStart={(e) => { e.dataTransfer.setData('text/plain', chip.key); e.dataTransfer.effectAllowed = 'move'; startDrag(chip.key); }}
+      onDragStart={(e) => {
+        e.stopPropagation();
+        if (transit?.refusal) { e.preventDefault(); return; }
+        e.dataTransfer.setData('text/plain', chip.key); e.dataTransfer.effectAllowed = 'move'; startDrag(chip.key);
+      }}
       onDragEnd={endDrag}
     >
       <span className="chip-name">{chip.name}</span>
       <span className="chip-vc">{chip.vc}</span>
-      <span className={`chip-state state-${chip.state}`}>{move?.state === 'moving' ? `→ ${move.to}` : move?.state === 'failed' ? 'move failed' : chip.state}</span>
+      {transit ? <TransitBadge transit={transit} />
+        : <span className={`chip-state state-${chip.state}`}>{move?.state === 'failed' ? 'move failed' : chip.state}</span>}
       {move?.state === 'moving' && <MoveProgress chipKey={chip.key} {...(move.taskId ? { taskId: move.taskId } : {})} />}
     </div>
   );
@@ -207,7 +248,7 @@ function ContextMenu({ menu, close }: { menu: AnyMenu; close: () => void }) {
         <button role="menuitem" onClick={() => { void openConsole({ kind: 'node', node: menu.node }); go('consoles'); close(); }}>Open shell</button>
         <button role="menuitem" onClick={() => { execOn([menu.node]); close(); }}>Run a command here…</button>
         {selection.length > 0 && <button role="menuitem" onClick={() => { propose(menu.node, selection); close(); }}>Move {selection.length} selected here…</button>}
-        <button role="menuitem" onClick={() => { void runAction('node.evacuate', [menu.node]); close(); }}>Evacuate…</button>
+        <button role="menuitem" onClick={() => { void useEvacuation.getState().open(menu.node); close(); }}>Evacuate…</button>
         <button role="menuitem" onClick={() => { void runAction('node.restore', [menu.node]); close(); }}>Restore (bring its VMs back)</button>
       </div>
     );

@@ -109,10 +109,10 @@ export interface MovePlan {
  * What dropping these VMs on `to` would do, one line per VM, in the order given, by the
  * domain's own rules (the same the service and the workflow apply): `moveAction` decides
  * migrate, relocate or refuse from the VM's state; `moveRefusal` checks the target's room
- * (memory always, cores for `strict` VCs), counting the VMs of this same drop that land on the
+ * (memory always, cores for `strict` VCs; `busy`: a live task acts on the VM), counting the VMs of this same drop that land on the
  * node before each one. The confirmation then asks the service (`vm.planMove`) before acting.
  */
-export function planMove(layout: Layout, keys: readonly VmKey[], to: string): MovePlan {
+export function planMove(layout: Layout, keys: readonly VmKey[], to: string, busy: (key: VmKey) => string | undefined = () => undefined): MovePlan {
   const lane = layout.lanes.find((l) => l.node.name === to);
   let coresUsed = lane?.coresUsed ?? 0;
   let memUsed = lane?.memUsedMb ?? 0;
@@ -124,7 +124,7 @@ export function planMove(layout: Layout, keys: readonly VmKey[], to: string): Mo
     const refuse = (why: string) => items.push({ ...base, action: 'refuse', says: `refused: ${why}` });
     if (!chip) { refuse('this VM is no longer listed'); continue; }
     if (!lane) { refuse(`node ${to} is not part of the cluster`); continue; }
-    const decided = moveAction({ vc, vm, state: chip.state, node: chip.node ?? null }, to);
+    const decided = moveAction({ vc, vm, state: chip.state, node: chip.node ?? null, busy: busy(key) }, to);
     if (decided.action === 'none') { items.push({ ...base, action: 'none', says: `${decided.reason}: nothing to do` }); continue; }
     if (decided.action === 'refuse') { refuse(decided.reason); continue; }
     const room = moveRefusal({ name: `${vc}/${vm}`, vcpus: chip.vcpus, memMb: chip.memMb, node: chip.node ?? '' }, to, [{

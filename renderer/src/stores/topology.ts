@@ -1,7 +1,8 @@
 import { create } from 'zustand';
-import type { MoveResult, NodeInfo, VcInfo } from '../../../main/api/contract.js';
+import type { DbStatus, MoveResult, NodeInfo, VcInfo } from '../../../main/api/contract.js';
 import { api, shown, type ShownError } from '../api.js';
 import { useTasks } from './tasks.js';
+import { busyFor, type TaskBrief } from './topology.status.logic.js';
 import { dragSet, layoutTopology, planMove, selectChip, splitKey, type Layout, type Modifiers, type MovePlan, type VmKey } from './topology.logic.js';
 
 export interface MoveState {
@@ -27,8 +28,12 @@ interface TopologyStore {
   /** the confirmation dialog, open while set */
   plan: MovePlan | undefined;
   moves: Record<VmKey, MoveState>;
+  /** the cluster database's members (db.status), refreshed with the lanes; dbError: why it is unknown */
+  db: DbStatus | undefined;
+  dbError: string | undefined;
 
   load(): Promise<void>;
+  loadDb(): Promise<void>;
   setData(nodes: NodeInfo[], vcs: VcInfo[]): void;
   select(key: VmKey, mods?: Modifiers): void;
   clearSelection(): void;
@@ -54,6 +59,8 @@ export const useTopology = create<TopologyStore>()((set, get) => ({
   over: undefined,
   plan: undefined,
   moves: {},
+  db: undefined,
+  dbError: undefined,
 
   async load() {
     set({ loading: true });
@@ -62,6 +69,16 @@ export const useTopology = create<TopologyStore>()((set, get) => ({
     if (nodes.status === 'rejected') { set({ loading: false, error: shown(nodes.reason) }); return; }
     get().setData(nodes.value, vcs.status === 'fulfilled' ? vcs.value : get().vcs ?? []);
     set({ loading: false, error: undefined, vcsError: vcs.status === 'rejected' ? shown(vcs.reason) : undefined });
+  },
+
+  async loadDb() {
+    try {
+      set({ db: await api().call('db.status', {}), dbError: undefined });
+    } catch (e) {
+      // A cluster with no database yet says so in its own words; the bar then says nothing.
+      const err = shown(e);
+      set({ db: undefined, dbError: err.code === 'not-found' ? undefined : err.message });
+    }
   },
 
   setData(nodes, vcs) {
@@ -87,7 +104,10 @@ export const useTopology = create<TopologyStore>()((set, get) => ({
   proposeMove(to, keys) {
     const moving = keys ?? get().dragging ?? get().selection;
     if (moving.length === 0) return;
-    set({ plan: planMove(get().layout, moving, to), dragging: undefined, over: undefined });
+    // A VM a live task acts on is refused by the domain's rule, as vm.planMove would.
+    const tasks = runningTasks();
+    const busy = (key: VmKey) => { const { vc, vm } = splitKey(key); return busyFor(vc, vm, tasks, get().moves[key]); };
+    set({ plan: planMove(get().layout, moving, to, busy), dragging: undefined, over: undefined });
   },
   cancelMove: () => set({ plan: undefined }),
 
@@ -138,5 +158,11 @@ export const useTopology = create<TopologyStore>()((set, get) => ({
     }
   },
 }));
+
+/** The tasks that run now, as the chips' transit and the move rule read them. */
+export function runningTasks(): TaskBrief[] {
+  const t = useTasks.getState();
+  return t.order.map((id) => t.byId[id]).filter((x): x is NonNullable<typeof x> => x?.state === 'running');
+}
 
 export { splitKey };

@@ -1,0 +1,85 @@
+import { useTopology } from '../stores/topology.js';
+import { useEvacuation } from '../stores/evacuation.js';
+import { useTasks } from '../stores/tasks.js';
+import { dbRoles, dbSummary, evacuationSummary, EVAC_ACTION_WORD, type Transit } from '../stores/topology.status.logic.js';
+import { Badge, Dialog, InlineError, Progress } from '../components/common.js';
+
+/** The lane's cluster-database role (db.status), or nothing when the node holds no member. */
+export function DbRoleBadge({ node }: { node: string }) {
+  const role = useTopology((s) => dbRoles(s.db).get(node));
+  if (!role) return null;
+  return <span className={`badge badge-${role.tone === 'good' ? 'ok' : role.tone === 'muted' ? 'muted' : role.tone} db-role db-${role.role}`} data-db-role={role.role} title={role.title}>{role.role === 'primary' ? '★ ' : ''}{role.label}</span>;
+}
+
+/** The status bar's line on the database: the primary, or that there is none. */
+export function DbStatusItem() {
+  const summary = useTopology((s) => dbSummary(s.db, s.dbError));
+  if (!summary) return null;
+  return <span className={`sb-item${summary.tone === 'bad' ? ' sb-bad' : ''}`} data-testid="db-primary">{summary.text}</span>;
+}
+
+/** A chip's transit badge: the word, with a spinner while a live task acts on it. */
+export function TransitBadge({ transit }: { transit: Transit }) {
+  return (
+    <span className={`transit-badge${transit.live ? ' live' : ' stale'}`} data-transit={transit.word}>
+      {transit.live && <span className="spinner tiny" aria-hidden="true" />}{transit.word}
+    </span>
+  );
+}
+
+/** The lane's evacuation this window started, while its task runs. */
+export function EvacuationProgress({ node }: { node: string }) {
+  const taskId = useEvacuation((s) => s.running[node]);
+  const task = useTasks((s) => (taskId ? s.byId[taskId] : undefined));
+  if (!taskId || (task && task.state !== 'running')) {
+    return task && task.state === 'failed' ? <div className="evac-line bad" role="status">Evacuation failed: {task.error?.message ?? 'see Tasks'}</div> : null;
+  }
+  return <div className="evac-line" role="status"><span className="spinner tiny" aria-hidden="true" />Evacuating{task?.currentStep ? `: ${task.currentStep}` : '…'}<Progress value={task?.progress ?? 0} label={`evacuating ${node}`} /></div>;
+}
+
+const MODES = [
+  { id: 'live', label: 'Live migration', detail: 'they keep running' },
+  { id: 'cold', label: 'Stop here, start there', detail: 'a reboot' },
+  { id: 'stop', label: 'Stop them', detail: 'they stay stopped' },
+] as const;
+
+/** The plan main computes (node.evacuatePlan), VM by VM, then Evacuate or Cancel. Nothing happens before the click. */
+export function EvacuateDialog() {
+  const { node, mode, plan, loading, error, setMode, close, confirm } = useEvacuation();
+  if (!node) return null;
+  const summary = plan ? evacuationSummary(plan) : undefined;
+  return (
+    <Dialog
+      title={summary?.title ?? `Evacuate ${node}?`}
+      onClose={close}
+      wide
+      footer={<>
+        <button className="btn" onClick={close}>Cancel</button>
+        {summary?.button && <button className="btn primary" disabled={loading} onClick={() => void confirm()}>{summary.button}</button>}
+      </>}
+    >
+      <p className="muted">Every VM leaves {node} for a node placement picks by its VC's policy and mode; {node} then stays in maintenance (placement skips it) until it is restored.</p>
+      <div className="seg" role="radiogroup" aria-label="How running VMs move">
+        {MODES.map((m) => (
+          <label key={m.id} className={`seg-item${mode === m.id ? ' on' : ''}`} title={m.detail}>
+            <input type="radio" name="evac-mode" value={m.id} checked={mode === m.id} onChange={() => void setMode(m.id)} />{m.label}
+          </label>
+        ))}
+      </div>
+      <InlineError {...(error ? { error } : {})} />
+      {loading && !plan ? <p className="muted"><span className="spinner tiny" aria-hidden="true" /> Asking for the plan…</p>
+        : plan && plan.steps.length === 0 ? <p>No VM is on {node}.</p>
+        : plan && (
+          <ul className="plan" aria-label="Evacuation plan">
+            {plan.steps.map((s) => (
+              <li key={`${s.vc}/${s.vm}`} className={`plan-${s.action}`} data-vm={`${s.vc}/${s.vm}`} data-to={s.to ?? ''} data-action={s.action}>
+                <span className="plan-vm mono">{s.vc}/{s.vm}{s.to ? ` → ${s.to}` : ''}</span>
+                <Badge state={s.action === 'refuse' ? 'bad' : s.action === 'none' ? 'muted' : 'info'}>{EVAC_ACTION_WORD[s.action]}</Badge>
+                <span className="plan-says">{s.reason}</span>
+              </li>
+            ))}
+          </ul>
+        )}
+    </Dialog>
+  );
+}
