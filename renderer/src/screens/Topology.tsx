@@ -2,7 +2,7 @@ import { memo, useCallback, useEffect, useMemo, useRef, useState, type DragEvent
 import { useTopology, type MoveState } from '../stores/topology.js';
 import { useEvacuation } from '../stores/evacuation.js';
 import { chipTransit, type TaskBrief } from '../stores/topology.status.logic.js';
-import { DbRoleBadge, EvacuateDialog, EvacuationProgress, TransitBadge } from './TopologyParts.js';
+import { DbRoleBadge, DragRefusal, EvacuateDialog, EvacuationProgress, TransitBadge } from './TopologyParts.js';
 import { useTasks } from '../stores/tasks.js';
 import { useConsoles } from '../stores/consoles.js';
 import { useApp } from '../stores/app.js';
@@ -62,6 +62,7 @@ export function TopologyScreen() {
             {!vcsError && vcs && vcs.length === 0 && <div className="muted pad">No virtual clusters yet: create one on the Virtual clusters screen.</div>}
           </div>
         )}
+      <DragRefusal />
       {menu && <ContextMenu menu={menu} close={() => setMenu(undefined)} />}
       {plan && <MoveDialog />}
       <EvacuateDialog />
@@ -190,8 +191,8 @@ const ChipView = memo(function ChipView({ chip, onMenu, selected, move, tasks }:
     <div
       className={`chip chip-${chip.state}${selected ? ' chip-selected' : ''}${move ? ` chip-move-${move.state}` : ''}${transit ? ` chip-transit${transit.live ? ' chip-transit-live' : ''}` : ''}`}
       style={{ ['--vc' as string]: colour }}
-      // In transit, the domain's rule refuses the move: no drag starts, and the title says why.
-      draggable={!transit?.refusal}
+      // In transit, the domain's rule refuses the move: the drag is cancelled as it starts, and the screen says why.
+      draggable
       data-refusal={transit?.refusal}
       tabIndex={0}
       role="button"
@@ -205,7 +206,7 @@ const ChipView = memo(function ChipView({ chip, onMenu, selected, move, tasks }:
       onKeyDown={onKey}
       onDragStart={(e) => {
         e.stopPropagation();
-        if (transit?.refusal) { e.preventDefault(); return; }
+        if (transit?.refusal) { e.preventDefault(); useTopology.getState().refuseDrag(chip.key, transit.refusal); return; }
         e.dataTransfer.setData('text/plain', chip.key); e.dataTransfer.effectAllowed = 'move'; startDrag(chip.key);
       }}
       onDragEnd={endDrag}

@@ -1,3 +1,4 @@
+import { useEffect } from 'react';
 import { useTopology } from '../stores/topology.js';
 import { useEvacuation } from '../stores/evacuation.js';
 import { useTasks } from '../stores/tasks.js';
@@ -81,5 +82,22 @@ export function EvacuateDialog() {
           </ul>
         )}
     </Dialog>
+  );
+}
+
+/** Why the drag just tried did not start: shown for a few seconds, or until closed. */
+export function DragRefusal() {
+  const refused = useTopology((s) => s.refused);
+  useEffect(() => {
+    if (!refused) return;
+    const t = setTimeout(() => { if (useTopology.getState().refused === refused) useTopology.setState({ refused: undefined }); }, 6000);
+    return () => clearTimeout(t);
+  }, [refused]);
+  if (!refused) return null;
+  return (
+    <div className="notice warn drag-refused" role="status" data-vm={refused.key}>
+      <strong>{refused.key} cannot move now.</strong> {refused.reason}
+      <button className="btn ghost small" onClick={() => useTopology.setState({ refused: undefined })}>Dismiss</button>
+    </div>
   );
 }

@@ -31,6 +31,9 @@ interface TopologyStore {
   /** the cluster database's members (db.status), refreshed with the lanes; dbError: why it is unknown */
   db: DbStatus | undefined;
   dbError: string | undefined;
+  /** the last drag the move rule refused as it started (a chip in transit), and why */
+  refused: { key: VmKey; reason: string; at: number } | undefined;
+  refuseDrag(key: VmKey, reason: string): void;
 
   load(): Promise<void>;
   loadDb(): Promise<void>;
@@ -61,6 +64,8 @@ export const useTopology = create<TopologyStore>()((set, get) => ({
   moves: {},
   db: undefined,
   dbError: undefined,
+  refused: undefined,
+  refuseDrag: (key, reason) => set({ refused: { key, reason, at: Date.now() }, dragging: undefined, over: undefined }),
 
   async load() {
     set({ loading: true });
