@@ -1,4 +1,4 @@
-import { useEffect } from 'react';
+import { useEffect, useMemo } from 'react';
 import { useTopology } from '../stores/topology.js';
 import { useEvacuation } from '../stores/evacuation.js';
 import { useTasks } from '../stores/tasks.js';
@@ -7,14 +7,18 @@ import { Badge, Dialog, InlineError, Progress } from '../components/common.js';
 
 /** The lane's cluster-database role (db.status), or nothing when the node holds no member. */
 export function DbRoleBadge({ node }: { node: string }) {
-  const role = useTopology((s) => dbRoles(s.db).get(node));
+  // The store's db object is the selected value (a fresh derived object per read would loop).
+  const db = useTopology((s) => s.db);
+  const role = useMemo(() => dbRoles(db).get(node), [db, node]);
   if (!role) return null;
   return <span className={`badge badge-${role.tone === 'good' ? 'ok' : role.tone === 'muted' ? 'muted' : role.tone} db-role db-${role.role}`} data-db-role={role.role} title={role.title}>{role.role === 'primary' ? '★ ' : ''}{role.label}</span>;
 }
 
 /** The status bar's line on the database: the primary, or that there is none. */
 export function DbStatusItem() {
-  const summary = useTopology((s) => dbSummary(s.db, s.dbError));
+  const db = useTopology((s) => s.db);
+  const dbError = useTopology((s) => s.dbError);
+  const summary = useMemo(() => dbSummary(db, dbError), [db, dbError]);
   if (!summary) return null;
   return <span className={`sb-item${summary.tone === 'bad' ? ' sb-bad' : ''}`} data-testid="db-primary">{summary.text}</span>;
 }

@@ -1,0 +1,184 @@
+import { test, expect, type Page, type Locator } from '@playwright/test';
+import { execFile } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { randomBytes } from 'node:crypto';
+import { startGui, tempHome } from './support.js';
+
+/**
+ * The Topology screen against the real lab, in Debian's Chromium through `vlx gui`: the lanes
+ * show the cluster database's members as `vlx db status` reports them; a chip wears its
+ * transit badge while a live move runs and a drag of it is refused meanwhile (the domain's
+ * words); dragging a lane onto another shows main's evacuation plan and, confirmed, the VMs
+ * end up where the plan said, as `vlx vc status` sees them on the nodes. Tiny busybox guests,
+ * one VC made here and destroyed at the end; the lab is shared: brought up (idempotent),
+ * never taken down, the evacuated node taken out of maintenance again.
+ */
+const run = promisify(execFile);
+const shots = process.env.VLX_SCREENS ?? join(process.cwd(), 'test-results', 'screenshots');
+mkdirSync(shots, { recursive: true });
+
+const home = tempHome();
+const appHome = join(home.dir, 'app');
+const VC = `topo${randomBytes(3).toString('hex')}`;
+let bridge: Awaited<ReturnType<typeof startGui>>;
+let page: Page;
+const errors: string[] = [];
+let evacuated: string | undefined;
+
+async function vlx(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const r = await run(process.execPath, ['dist/vlx.mjs', ...args], { env: { ...process.env, VLX_HOME: appHome }, timeout: 300_000 });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (e) {
+    const x = e as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof x.code === 'number' ? x.code : 1, stdout: x.stdout ?? '', stderr: x.stderr ?? '' };
+  }
+}
+async function vlxJson<T>(...args: string[]): Promise<T> {
+  const r = await vlx(...args, '--json');
+  expect(r.code, `vlx ${args.join(' ')}: ${r.stderr}`).toBe(0);
+  return JSON.parse(r.stdout) as T;
+}
+
+const shot = (name: string) => page.screenshot({ path: join(shots, `topology-${name}.png`) });
+const chip = (vm: string): Locator => page.locator(`.chip[data-vm="${VC}/${vm}"]`);
+const lane = (node: string): Locator => page.locator(`.lane[data-node="${node}"]`);
+
+/** Where the topology shows each VM of our VC, read from the DOM. */
+async function placement(): Promise<Record<string, string>> {
+  return page.evaluate((vc) => {
+    const out: Record<string, string> = {};
+    for (const el of document.querySelectorAll<HTMLElement>(`.lane[data-node] .chip[data-vm^="${vc}/"]`)) {
+      out[el.dataset.vm!.slice(vc.length + 1)] = el.closest<HTMLElement>('.lane')!.dataset.node!;
+    }
+    return out;
+  }, VC);
+}
+
+interface VcStatusJson { vms: { name: string; node?: string; state: string }[]; actual: Record<string, string[]>; drift: string[] }
+
+test.describe.configure({ mode: 'serial' });
+
+test.beforeAll(async ({ browser }) => {
+  test.setTimeout(300_000);
+  const up = await vlx('lab', 'up');
+  if (up.code !== 0) process.stderr.write(`note: lab up: ${up.stderr.trim().split('\n').at(-1)}\n`);
+  const images = await vlxJson<{ name: string }[]>('image', 'list');
+  if (!images.some((i) => i.name === 'tiny')) expect((await vlx('image', 'build', 'tiny')).code).toBe(0);
+  const created = await vlx('vc', 'create', VC, '--nodes', '3', '--vcpus', '1', '--mem-mb', '96', '--disk-gb', '1', '--swap-mb', '0', '--image', 'tiny');
+  expect(created.code, created.stderr).toBe(0);
+  const started = await vlx('vc', 'start', VC, '--policy', 'cyclic', '--mode', 'free');
+  expect(started.code, started.stderr).toBe(0);
+  bridge = await startGui(appHome);
+  page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+  page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(`${m.text()} (${m.location().url})`); });
+  await page.goto(bridge.url);
+  await expect(page.locator('.statusbar')).toContainText('Cluster: lab');
+  await page.locator('button.nav[data-screen="topology"]').click();
+  for (let i = 1; i <= 3; i++) await expect(chip(`vm${i}`)).toHaveClass(/chip-running/, { timeout: 30_000 });
+});
+
+test.afterAll(async () => {
+  test.setTimeout(240_000);
+  if (evacuated) await vlx('node', 'maintenance', evacuated, 'off');
+  const r = await vlx('vc', 'destroy', VC);
+  if (r.code !== 0) process.stderr.write(`cleanup: vc destroy ${VC} failed: ${r.stderr}\n`);
+  await page?.close();
+  await bridge?.stop();
+  home.cleanup();
+});
+
+test('the lanes show the database members\' roles as `vlx db status` does, and the status bar the primary', async () => {
+  const db = await vlxJson<{ primary?: string; members?: { node: string; role: string }[] }>('db', 'status');
+  const members = db.members ?? [];
+  expect(members.length, 'the lab\'s database has members').toBeGreaterThan(0);
+  const nodes = await page.locator('.lane[data-node]').evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.node!));
+  for (const n of nodes) {
+    const m = members.find((x) => x.node === n);
+    if (m) await expect(lane(n).locator('[data-db-role]')).toHaveAttribute('data-db-role', m.role);
+    else await expect(lane(n).locator('[data-db-role]')).toHaveCount(0);
+  }
+  if (db.primary) {
+    await expect(lane(db.primary).locator('[data-db-role]')).toContainText('DB primary');
+    await expect(page.getByTestId('db-primary')).toHaveText(new RegExp(`^DB primary: ${db.primary}`));
+  } else {
+    await expect(page.getByTestId('db-primary')).toContainText('no primary');
+  }
+  await shot('1-db-roles');
+});
+
+test('a chip in a live move wears its transit badge, and a drag of it is refused meanwhile', async () => {
+  test.setTimeout(120_000);
+  const before = await placement();
+  const from = before.vm1!;
+  const lanes = await page.locator('.lane[data-node]').evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.node!));
+  const to = lanes.find((n) => !Object.values(before).includes(n)) ?? lanes.find((n) => n !== from)!;
+  const third = lanes.find((n) => n !== from && n !== to)!;
+  await chip('vm1').dragTo(lane(to).locator('.lane-chips'));
+  const dialog = page.getByRole('dialog');
+  await expect(dialog).toContainText(`Move 1 VM to ${to}?`);
+  await dialog.getByRole('button', { name: 'Move 1 VM' }).click();
+
+  const badge = chip('vm1').locator('.transit-badge');
+  await expect(badge).toBeVisible();
+  await expect(badge).toHaveText(new RegExp(`^(moving|migrating) → ${to}$`));
+  await expect(chip('vm1')).toHaveClass(/chip-transit-live/);
+  await shot('2-chip-in-transit');
+  // Dragged while the move runs: the domain's rule refuses it, nothing is proposed.
+  await chip('vm1').dragTo(lane(third).locator('.lane-chips'));
+  const refusal = page.locator(`.drag-refused[data-vm="${VC}/vm1"]`);
+  await expect(refusal).toContainText(`${VC}/vm1 cannot move now.`);
+  await expect(refusal).toContainText('it can move once that ends');
+  await expect(page.getByRole('dialog')).toHaveCount(0);
+  await shot('3-drag-refused');
+
+  await expect(lane(to).locator(`.chip[data-vm="${VC}/vm1"]`)).toHaveClass(/chip-running/, { timeout: 90_000 });
+  await expect(chip('vm1').locator('.transit-badge')).toHaveCount(0);
+  const status = await vlxJson<VcStatusJson>('vc', 'status', VC);
+  expect(status.actual.vm1).toEqual([to]);
+});
+
+test('dragging a lane onto another shows the evacuation plan; confirmed, the VMs run where it said', async () => {
+  test.setTimeout(150_000);
+  const where = await placement();
+  const node = where.vm1!;
+  const mine = Object.entries(where).filter(([, n]) => n === node).map(([vm]) => vm);
+  const other = (await page.locator('.lane[data-node]').evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.node!))).find((n) => n !== node)!;
+  await lane(node).locator('.lane-head').dragTo(lane(other).locator('.lane-chips'));
+  const dialog = page.getByRole('dialog');
+  await expect(dialog).toContainText(`Evacuate ${node}:`);
+  const rows = dialog.locator('ul[aria-label="Evacuation plan"] li');
+  await expect(rows.first()).toBeVisible();
+  const plan = await rows.evaluateAll((els) => els.map((e) => ({ vm: (e as HTMLElement).dataset.vm!, to: (e as HTMLElement).dataset.to!, action: (e as HTMLElement).dataset.action! })));
+  const ours = plan.filter((p) => p.vm.startsWith(`${VC}/`));
+  expect(ours.map((p) => p.vm.slice(VC.length + 1)).sort()).toEqual(mine.sort());
+  for (const p of ours) {
+    expect(p.action).toBe('live');
+    expect(p.to).not.toBe(node);
+    expect(p.to).not.toBe('');
+  }
+  await shot('4-evacuation-plan');
+  // Nothing happened before the confirmation.
+  expect((await vlxJson<VcStatusJson>('vc', 'status', VC)).actual[mine[0]!]).toEqual([node]);
+  evacuated = node;
+  await dialog.getByRole('button', { name: `Evacuate ${node}` }).click();
+  await expect(page.getByRole('dialog')).toHaveCount(0);
+  await expect(lane(node).locator('.evac-line, .badge', { hasText: /vacuat/ }).first()).toBeVisible();
+  await shot('5-evacuating');
+
+  for (const p of ours) await expect(lane(p.to).locator(`.chip[data-vm="${p.vm}"]`)).toBeVisible({ timeout: 120_000 });
+  await expect(lane(node).locator(`.chip[data-vm^="${VC}/"]`)).toHaveCount(0);
+  await expect(lane(node)).toContainText('maintenance', { timeout: 15_000 });
+  await shot('6-evacuated');
+  const status = await vlxJson<VcStatusJson>('vc', 'status', VC);
+  for (const p of ours) {
+    const vm = p.vm.slice(VC.length + 1);
+    expect(status.actual[vm], vm).toEqual([p.to]);
+    expect(status.vms.find((v) => v.name === vm)?.node).toBe(p.to);
+  }
+  expect(status.drift).toEqual([]);
+  expect(errors).toEqual([]);
+});
