@@ -83,11 +83,19 @@ test.beforeAll(async ({ browser }) => {
 
 test.afterAll(async () => {
   test.setTimeout(240_000);
-  if (evacuated) await vlx('node', 'maintenance', evacuated, 'off');
-  const r = await vlx('vc', 'destroy', VC);
+  const timed = async <T>(what: string, p: Promise<T>): Promise<T> => {
+    const t0 = Date.now();
+    try { return await p; } finally { process.stderr.write(`cleanup: ${what} took ${Date.now() - t0} ms\n`); }
+  };
+  if (evacuated) await timed(`node maintenance ${evacuated} off`, vlx('node', 'maintenance', evacuated, 'off'));
+  const r = await timed(`vc destroy ${VC}`, vlx('vc', 'destroy', VC));
   if (r.code !== 0) process.stderr.write(`cleanup: vc destroy ${VC} failed: ${r.stderr}\n`);
   await page?.close();
-  await bridge?.stop();
+  if (bridge) {
+    // The bridge is asked to stop; one that does not within 20 s is killed (and said so).
+    const stopped = await timed('vlx gui stop', Promise.race([bridge.stop().then(() => true), new Promise<boolean>((ok) => setTimeout(() => ok(false), 20_000))]));
+    if (!stopped) { process.stderr.write('cleanup: vlx gui did not exit on SIGTERM within 20 s: killed\n'); process.kill(bridge.pid, 'SIGKILL'); }
+  }
   home.cleanup();
 });
 

@@ -1,7 +1,7 @@
 import { memo, useCallback, useEffect, useMemo, useRef, useState, type DragEvent, type KeyboardEvent as RKeyboardEvent, type MouseEvent as RMouseEvent } from 'react';
 import { useTopology, type MoveState } from '../stores/topology.js';
 import { useEvacuation } from '../stores/evacuation.js';
-import { chipTransit, type TaskBrief } from '../stores/topology.status.logic.js';
+import { chipTransit, TRANSIT_STATES, type TaskBrief } from '../stores/topology.status.logic.js';
 import { DbRoleBadge, DragRefusal, EvacuateDialog, EvacuationProgress, TransitBadge } from './TopologyParts.js';
 import { useTasks } from '../stores/tasks.js';
 import { useConsoles } from '../stores/consoles.js';
@@ -22,7 +22,13 @@ export function TopologyScreen() {
   useEffect(() => { void load(); void loadDb(); }, [load, loadDb]);
   // The lanes carry the cluster services' state (VIP holder, NTP, NFS, the DB members' roles), which changes with no app event: poll while open.
   useEffect(() => {
-    const t = setInterval(() => { if (!useTopology.getState().loading) void load(); void loadDb(); }, 5000);
+    const t = setInterval(() => {
+      const s = useTopology.getState();
+      if (!s.loading) void load();
+      void loadDb();
+      // A VM in a transit state: whether a live task (of any workstation) explains it decides its badge and the drag.
+      if ([...s.layout.chips.values()].some((c) => TRANSIT_STATES.has(c.state))) void useTasks.getState().load();
+    }, 5000);
     return () => clearInterval(t);
   }, [load, loadDb]);
 

@@ -36,6 +36,9 @@ export function TransitBadge({ transit }: { transit: Transit }) {
 export function EvacuationProgress({ node }: { node: string }) {
   const taskId = useEvacuation((s) => s.running[node]);
   const task = useTasks((s) => (taskId ? s.byId[taskId] : undefined));
+  // The chips move as each VM lands: every step the task finishes, and its end, refetch the lanes.
+  const done = task?.steps.filter((x) => x.state === 'done' || x.state === 'failed').length ?? 0;
+  useEffect(() => { if (taskId) void useTopology.getState().load(); }, [taskId, done, task?.state]);
   if (!taskId || (task && task.state !== 'running')) {
     return task && task.state === 'failed' ? <div className="evac-line bad" role="status">Evacuation failed: {task.error?.message ?? 'see Tasks'}</div> : null;
   }
@@ -101,7 +104,7 @@ export function DragRefusal() {
   return (
     <div className="notice warn drag-refused" role="status" data-vm={refused.key}>
       <strong>{refused.key} cannot move now.</strong> {refused.reason}
-      <button className="btn ghost small" onClick={() => useTopology.setState({ refused: undefined })}>Dismiss</button>
+      <button className="btn ghost small" style={{ float: "right" }} onClick={() => useTopology.setState({ refused: undefined })}>Dismiss</button>
     </div>
   );
 }
