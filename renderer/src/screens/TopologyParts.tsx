@@ -104,7 +104,7 @@ export function DragRefusal() {
   return (
     <div className="notice warn drag-refused" role="status" data-vm={refused.key}>
       <strong>{refused.key} cannot move now.</strong> {refused.reason}
-      <button className="btn ghost small" style={{ float: "right" }} onClick={() => useTopology.setState({ refused: undefined })}>Dismiss</button>
+      <button className="btn ghost small dismiss" onClick={() => useTopology.setState({ refused: undefined })}>Dismiss</button>
     </div>
   );
 }
