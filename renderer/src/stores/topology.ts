@@ -51,6 +51,7 @@ interface TopologyStore {
 }
 
 const emptyLayout = layoutTopology([], []);
+let dbAsking = false;
 
 export const useTopology = create<TopologyStore>()((set, get) => ({
   nodes: undefined,
@@ -77,12 +78,17 @@ export const useTopology = create<TopologyStore>()((set, get) => ({
   },
 
   async loadDb() {
+    // A member that does not answer makes a status slow: the poll never stacks asks.
+    if (dbAsking) return;
+    dbAsking = true;
     try {
       set({ db: await api().call('db.status', {}), dbError: undefined });
     } catch (e) {
       // A cluster with no database yet says so in its own words; the bar then says nothing.
       const err = shown(e);
       set({ db: undefined, dbError: err.code === 'not-found' ? undefined : err.message });
+    } finally {
+      dbAsking = false;
     }
   },
 
