@@ -36,7 +36,7 @@ export interface ShownError {
  * names decides; a hint whose command has no place here is left out.
  */
 const WINDOW_PLACE: ReadonlyArray<readonly [RegExp, string]> = [
-  [/`vlx db deploy\b/, 'Deploy it on the Nodes screen: Cluster database, Deploy….'],
+  [/`vlx db deploy\b/, 'Deploy it on the Nodes screen (Cluster database, Deploy…)'],
   [/`vlx db status\b/, 'See the Nodes screen: Cluster database.'],
   [/`vlx services deploy\b/, 'Deploy them on the Nodes screen: Node services, Deploy.'],
   [/`vlx lab up\b/, 'Start the lab from the Connect screen.'],

@@ -75,7 +75,7 @@ describe('errors as the screens show them', () => {
     expect(cliOnly('check the node is up -- then retry')).toBe(false);
     expect(cliOnly('deploy the database on one node first')).toBe(false);
     expect(shown({ code: 'not-found', message: 'cluster lab has no database yet', hint: 'deploy one with `vlx db deploy --node NODE`' }))
-      .toEqual({ code: 'not-found', message: 'cluster lab has no database yet', hint: 'Deploy it on the Nodes screen: Cluster database, Deploy….' });
+      .toEqual({ code: 'not-found', message: 'cluster lab has no database yet', hint: 'Deploy it on the Nodes screen (Cluster database, Deploy…)' });
     // The first command named decides; one with no place in the window leaves the hint out.
     expect(windowHint('check `vlx db status`; deploy it with `vlx db deploy --nodes NODES`')).toBe('See the Nodes screen: Cluster database.');
     expect(windowHint('stop it first (`vlx agent stop`), or use it')).toBeUndefined();
