@@ -1,9 +1,7 @@
 import { test, expect, type Page } from '@playwright/test';
-import { execFile } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { labSsh, startGui, tempHome } from './support.js';
+import { labSsh, startGui } from './support.js';
+import { labApp, screensDir } from './support/lab-app.js';
 
 /**
  * The GUI paths of the CLI's node-level commands, against the real lab in Debian's Chromium:
@@ -11,26 +9,14 @@ import { labSsh, startGui, tempHome } from './support.js';
  * SSH, not through the app), and an image build with its progress. Screenshots in both
  * themes. The lab is shared: only brought up (idempotent), never taken down.
  */
-const run = promisify(execFile);
-const shots = process.env.VLX_SCREENS ?? join(process.cwd(), 'test-results', 'screenshots');
-mkdirSync(shots, { recursive: true });
+const shots = screensDir();
 
-const home = tempHome();
-const appHome = join(home.dir, 'app');
+const app = labApp();
+const { appHome } = app;
 let bridge: Awaited<ReturnType<typeof startGui>>;
 let page: Page;
 const errors: string[] = [];
 let labNodes: { name: string; address: string }[] = [];
-
-async function vlx(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await run(process.execPath, ['dist/vlx.mjs', ...args], { env: { ...process.env, VLX_HOME: appHome }, timeout: 300_000 });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    const x = e as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof x.code === 'number' ? x.code : 1, stdout: x.stdout ?? '', stderr: x.stderr ?? '' };
-  }
-}
 
 async function palette(command: string) {
   await page.keyboard.press('Control+Shift+P');
@@ -47,13 +33,7 @@ test.describe.configure({ mode: 'serial' });
 
 test.beforeAll(async ({ browser }) => {
   test.setTimeout(300_000);
-  // The lab is shared: its database may be in a state another branch left (a lab up that fails
-  // at its database step still registers the cluster). What these tests need is running nodes.
-  const up = await vlx('lab', 'up');
-  if (up.code !== 0) process.stderr.write(`note: lab up: ${up.stderr.trim().split('\n').at(-1)}\n`);
-  const status = await vlx('lab', 'status', '--json');
-  expect(status.code, status.stderr).toBe(0);
-  labNodes = (JSON.parse(status.stdout) as { up: boolean; nodes: { name: string; address: string }[] }).nodes;
+  labNodes = await app.labNodes();
   bridge = await startGui(appHome);
   page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   page.on('pageerror', (e) => errors.push(String(e)));
@@ -64,7 +44,7 @@ test.beforeAll(async ({ browser }) => {
 test.afterAll(async () => {
   await page?.close();
   await bridge?.stop();
-  home.cleanup();
+  app.cleanup();
 });
 
 test('exec runs on the ticked nodes only and shows each node\'s own output and exit code', async () => {

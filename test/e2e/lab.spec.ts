@@ -1,10 +1,8 @@
 import { test, expect, type Page, type Locator } from '@playwright/test';
-import { execFile } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
-import { labSsh, startGui, tempHome } from './support.js';
+import { labSsh, startGui } from './support.js';
+import { labApp, screensDir } from './support/lab-app.js';
 
 /**
  * The whole app against the real lab, in Debian's Chromium through `vlx gui`: start the lab
@@ -15,28 +13,15 @@ import { labSsh, startGui, tempHome } from './support.js';
  * would "come up" in 2 s with nothing done); it stays up afterwards. The VC this test makes
  * is destroyed even when a step fails.
  */
-const run = promisify(execFile);
-const shots = join(process.cwd(), 'test-results', 'screenshots');
-mkdirSync(shots, { recursive: true });
+const shots = screensDir();
 
-const home = tempHome();
-const appHome = join(home.dir, 'app');
+const app = labApp();
+const { appHome, vlx } = app;
 const VC = `e2e${randomBytes(3).toString('hex')}`;
 
 let bridge: Awaited<ReturnType<typeof startGui>>;
 let page: Page;
 const errors: string[] = [];
-
-/** The same CLI a person would use, on the app's home: for setup the UI has no part in, and for cleanup. */
-async function vlx(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await run(process.execPath, ['dist/vlx.mjs', ...args], { env: { ...process.env, VLX_HOME: appHome }, timeout: 300_000 });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    const x = e as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof x.code === 'number' ? x.code : 1, stdout: x.stdout ?? '', stderr: x.stderr ?? '' };
-  }
-}
 
 async function shot(name: string) {
   await page.screenshot({ path: join(shots, `lab-${name}.png`) });
@@ -79,7 +64,7 @@ test.afterAll(async () => {
   }
   await page?.close();
   await bridge?.stop();
-  home.cleanup();
+  app.cleanup();
 });
 
 let labNodes: { name: string; address: string }[] = [];

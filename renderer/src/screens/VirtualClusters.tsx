@@ -109,10 +109,10 @@ function VcDetailPanel({ name, vc }: { name: string; vc?: VcInfo }) {
         <thead><tr><th>VM</th><th>Node</th><th>State</th><th>Address · MAC</th><th /></tr></thead>
         <tbody>
           {shownVc.vms.map((vm) => (
-            <tr key={vm.name}>
+            <tr key={vm.name} data-vm={vm.name}>
               <td><strong>{vm.name}</strong></td>
-              <td>{vm.node ?? <span className="muted">—</span>}</td>
-              <td><Badge state={STATE_TONE[vm.state] ?? 'muted'}>{vm.state}</Badge></td>
+              <td className="vm-node">{vm.node ?? <span className="muted">—</span>}</td>
+              <td className="vm-state"><Badge state={STATE_TONE[vm.state] ?? 'muted'}>{vm.state}</Badge></td>
               <td><div className="mono">{vm.address}</div><div className="mono small muted">{vm.mac}</div></td>
               <td className="actions"><button className="btn small ghost" disabled={vm.state !== 'running'} onClick={() => { void openConsole({ kind: 'vm', vc: name, vm: vm.name }); go('consoles'); }}>Console</button></td>
             </tr>
