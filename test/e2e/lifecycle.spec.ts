@@ -1,4 +1,5 @@
 import { test, expect, type Locator, type Page } from '@playwright/test';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { labSsh, startGui } from './support.js';
@@ -122,7 +123,9 @@ test.afterAll(async () => {
   test.setTimeout(180_000);
   const problems: string[] = [];
   if (crashed) {
+    const t = Date.now();
     const r = await vlx('lab', 'revive', crashed);
+    process.stderr.write(`cleanup: lab revive ${crashed} took ${Date.now() - t} ms\n`);
     if (r.code !== 0) problems.push(`lab revive ${crashed}: ${r.stderr}`);
   }
   const list = await vlx('vc', 'list', '--json');
@@ -136,7 +139,16 @@ test.afterAll(async () => {
     }
   }
   await page?.close();
-  await bridge?.stop();
+  if (bridge) {
+    const t = Date.now();
+    const exited = await Promise.race([bridge.stop().then(() => true), new Promise<boolean>((r) => { setTimeout(() => r(false), 20_000); })]);
+    if (!exited) {
+      const conns = execFileSync('ss', ['-tnp'], { encoding: 'utf8' }).split('\n').filter((l) => l.includes(`pid=${bridge.pid},`));
+      problems.push(`vlx gui (pid ${bridge.pid}) did not exit within 20 s of SIGTERM; its TCP connections: ${conns.join(' | ') || 'none'}`);
+      process.kill(bridge.pid, 'SIGKILL');
+    }
+    process.stderr.write(`cleanup: the bridge stopped in ${Date.now() - t} ms\n`);
+  }
   app.cleanup();
   // A VC or a crashed node left behind would break the next file on the shared lab.
   expect(problems).toEqual([]);
@@ -238,7 +250,7 @@ test('a lab node crashed from the GUI shows unreachable, then down, on its lane 
   crashed = name;
   await row.getByRole('button', { name: 'Crash' }).click();
   const t0 = Date.now();
-  await expect(row.locator('.badge')).toHaveText('down', { timeout: 15_000 });
+  await expect(row.locator('.badge')).toHaveText('crashed', { timeout: 15_000 });
   await shot('10-lab-crashed');
   expect((await labSsh(victim!.address, 'hostname')).code, 'the crashed node still answers SSH').not.toBe(0);
 
