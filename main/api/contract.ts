@@ -401,6 +401,8 @@ export const ServicesStatus = z.object({
   holders: z.array(z.string()),
   /** nodes that hold the storage address and serve disk-less roots: one, none during a take-over */
   storageHolders: z.array(z.string()).optional(),
+  /** nodes that hold the gateway's public address (with a public side): one, none during a take-over */
+  publicHolders: z.array(z.string()).optional(),
   nodes: z.array(z.object({
     node: z.string(),
     address: z.string(),
@@ -413,6 +415,7 @@ export const ServicesStatus = z.object({
     vip: z.string().optional(),
     nat: z.boolean().optional(),
     storage: z.object({ vip: z.string(), holds: z.boolean(), pid: z.number().int().optional() }).optional(),
+    public: z.object({ address: z.string(), holds: z.boolean() }).optional(),
     /** what chronyd follows: a source, its own clock (the orphan root), or nothing (not synced) */
     ntp: z.object({ synced: z.boolean(), source: z.string().optional(), local: z.boolean(), stratum: z.number().int() }).optional(),
   })),

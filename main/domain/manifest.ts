@@ -42,6 +42,19 @@ export const Manifest = z.object({
     routerId: z.number().int().optional(),
     /** Nodes preferred as gateway, most preferred first; the others follow in manifest order. */
     order: z.array(z.string()).optional(),
+    /**
+     * The public side, named as the install config names it: the holder of the VIP also holds
+     * `ip` and routes the outside via `router`; the other nodes route outside-bound traffic to
+     * the VIP. Checked by main/node-services/publicSide.
+     */
+    public: z.object({
+      ip: z.string(),
+      /** Dotted (255.255.255.0) or a prefix length. */
+      netmask: z.union([z.string(), z.number()]),
+      router: z.string(),
+      /** Interface the public address goes on; default: the VIP's. */
+      interface: z.string().optional(),
+    }).optional(),
   }).optional(),
   /**
    * The disk-less installation (written by `vlx install`): the config as given and each

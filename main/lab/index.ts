@@ -15,6 +15,7 @@ import { killNode, nodePids, sshdPid, startNode, waitForSshd } from './node.js';
 import { findPostmasters, stopPatronis, stopPostmaster } from './postgres.js';
 import { buildManifest, renderHostsFile, renderNodeJson, renderSshdConfig, renderStartScript } from './render.js';
 import { ensureTools } from './tools.js';
+import { ensureOutside, removeOutside } from './outside.js';
 import { holdLabLock as holdLock, readLabState, withLabLock, writeLabState } from './state.js';
 
 export type Progress = (msg: string) => void;
@@ -102,7 +103,7 @@ export async function labUp(raw: LabUpOptions = {}, onProgress: Progress = () =>
     writeLabState(lp.stateFile, { version: 1, nodes: opts.nodes, cores: opts.cores, memMb: opts.memMb, createdMountpoints: [...created], upAt });
 
     await ensureBridge(links);
-    onProgress(`bridge ${BRIDGE} ${HOST_ADDRESS}/24`);
+    onProgress(`bridge ${BRIDGE} ${HOST_ADDRESS}/24; ${await ensureOutside()}`);
     const unwired: LabNodeLayout[] = [];
     const wired = await Promise.all(nodes.map((n) => nodeWired(n, links, netns)));
     for (const [i, n] of nodes.entries()) {
@@ -332,6 +333,7 @@ export async function labDown(opts: { purge?: boolean } = {}, onProgress: Progre
       await deleteNetns(ns);
       result.namespaces.push(ns);
     }
+    result.namespaces.push(...(await removeOutside()));
     // Deleting a namespace takes its eth0 and so the veth pair; anything left is removed here.
     for (const l of (await hostLinks()).keys()) {
       await deleteLink(l);

@@ -2,6 +2,7 @@ import { NODE_ETC, NODE_LIB, NODE_RUN, SHARED_ROOT } from '../config/paths.js';
 import { Manifest } from '../domain/manifest.js';
 import { sh } from '../util/quote.js';
 import { CLUSTER_NAME, CLUSTER_NETWORK, type LabNodeLayout, type LabOptions, type NodePaths } from './layout.js';
+import { OUTSIDE_ADDRESS, OUTSIDE_NETMASK, PUBLIC_ADDRESS } from './outside.js';
 
 /** The node's own sshd: key-only root login, forwarding on (QMP, serial and DB go through it). */
 export function renderSshdConfig(node: LabNodeLayout, p: NodePaths): string {
@@ -96,5 +97,7 @@ export function buildManifest(nodes: LabNodeLayout[], opts: LabOptions, previous
     ...(keepDb ? { db: keepDb } : {}),
     ...(prev.success ? { vcSubnetPool: prev.data.vcSubnetPool } : {}),
     clusterNetwork: CLUSTER_NETWORK,
+    // The outside namespace (outside.ts) is the public network: `vlx services deploy` sets it up.
+    gateway: { public: { ip: PUBLIC_ADDRESS, netmask: OUTSIDE_NETMASK, router: OUTSIDE_ADDRESS } },
   });
 }

@@ -17,8 +17,8 @@ import { MOUNT_PORT, NFS_PORT } from '../images/sharedMount.js';
  *   and chronyd listen), NFS on the gateway (its share: Ganesha admits only the VC's
  *   subnet), ping of the gateway, and nothing else on the node; nothing of the cluster
  *   network (the nodes' sshd, PostgreSQL, etcd, Patroni, NBD roots, the bridge's host, the
- *   VIP) except replies to what those started. The outside, through the gateway's NAT, and
- *   its own VC stay open.
+ *   VIP, the gateway's public address) except replies to what those started. The outside,
+ *   through the gateway's NAT, and its own VC stay open.
  * - `arp vlx`: ARP from a tap must carry the VM's own MAC and IPv4 address, so a VM
  *   cannot poison its node's neighbour table for another VM's address.
  *
@@ -44,6 +44,11 @@ export interface NftGuard {
   managementNetworks: readonly string[];
   /** This node's address, where its dnsmasq and chronyd listen. */
   nodeAddress: string;
+  /**
+   * The gateway's public address: the VIP holder's own address on the public side, where its
+   * sshd answers too. Guarded like a management address; the rest of the outside stays open.
+   */
+  publicAddresses?: readonly string[];
 }
 
 export interface NodeFirewall {
@@ -103,7 +108,12 @@ export function renderNodeFirewall(fw: NodeFirewall): string {
   if (!isIPv4(node) || !mgmt.some((m) => cidrContains(m, ipToInt(node)))) {
     throw invalid('node address', `must be an IPv4 address inside a management network (${mgmt.map(formatCidr).join(', ')})`, node);
   }
-  const mgmtNets = [...new Set(mgmt.sort((a, b) => a.base - b.base).map(formatCidr))];
+  // A public address inside a management network is covered already (nft refuses overlapping intervals).
+  const publics = (fw.guard.publicAddresses ?? []).map((a, i) => {
+    if (typeof a !== 'string' || !isIPv4(a)) throw invalid(`public address ${i + 1}`, 'must be an IPv4 address', a);
+    return { base: ipToInt(a), prefix: 32 };
+  }).filter((p) => !mgmt.some((m) => cidrContains(m, p.base)));
+  const mgmtNets = [...new Set([...mgmt, ...publics].sort((a, b) => a.base - b.base).map(formatCidr))];
   const nets = [...subnets.values()].sort((a, b) => a.base - b.base).map(formatCidr);
   const gateways = nets.map((n) => gatewayIp(n)).sort((a, b) => ipToInt(a) - ipToInt(b));
   const vms = [...fw.vms].sort((a, b) => ipToInt(a.ip) - ipToInt(b.ip));

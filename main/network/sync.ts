@@ -57,6 +57,7 @@ export async function syncNetwork(env: VcEnv, opts: { extraTaps?: ExtraTap[]; ta
     const nodes = env.session.nodes();
     const manifest = await readManifestVia(await env.session.any(), env.paths.root);
     const managementNetworks = (await reservedNetworks(env)).map((r) => r.cidr);
+    const publicAddresses = manifest?.gateway?.public ? [manifest.gateway.public.ip] : [];
     const hostsScript = renderVmHostsScript(renderVmHosts(everything.map((v) => ({ vc: v.vc, name: v.name, ip: v.ip })), manifest?.services?.dns?.domain));
     const extraHosts = env.cluster.lab ? [WORKSTATION] : [];
     const desired = desiredRoutes(hosted, nodes, extraHosts);
@@ -74,7 +75,7 @@ export async function syncNetwork(env: VcEnv, opts: { extraTaps?: ExtraTap[]; ta
         onNode.push({ vc: row.vc, ip: row.ip, mac: row.mac, tap: tapName(row.ip) });
       }
       const address = nodes.find((n) => n.name === r.node)?.address ?? '';
-      const nft = renderNodeFirewall({ vcs, vms: onNode, guard: { managementNetworks, nodeAddress: address } });
+      const nft = renderNodeFirewall({ vcs, vms: onNode, guard: { managementNetworks, nodeAddress: address, publicAddresses } });
       const script = [
         // A tap that is gone makes `ip route replace … dev TAP` fail: such a route waits for the next sync.
         ...diff.map((c) => `${sh(...c.argv)} || echo ${sh(`route-failed ${c.route.dst}`)}`),

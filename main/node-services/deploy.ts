@@ -109,6 +109,7 @@ export async function deployServices(
     onProgress({ step: 'configure', node: n.name, note: 'writing configs and starting daemons' });
     const script = deployScript({
       files: renderNodeFiles(plan, n), tftpRoot: plan.tftpRoot, vip: plan.vip, prefix: plan.prefix, iface: n.iface, ntp: n.ntp, keepClock,
+      ...(plan.public && n.publicIface ? { public: { address: `${plan.public.ip}/${plan.public.prefix}`, iface: n.publicIface } } : {}),
     });
     const [r] = await session.onNodes([n.name], script, { timeoutMs: DEPLOY_TIMEOUT_MS });
     const err = r.error ?? (r.code !== 0 ? { code: 'remote-failed', message: `exit ${r.code}: ${r.stderr.trim()}` } : undefined);
@@ -156,6 +157,8 @@ export interface ServicesStatus {
   holders: string[];
   /** Live nodes holding the storage address (the root server of disk-less nodes): one, or none during a take-over. */
   storageHolders: string[];
+  /** Live nodes holding the gateway's public address: one with a public side, none while an election runs. */
+  publicHolders: string[];
   nodes: NodeServicesStatus[];
 }
 
@@ -174,6 +177,7 @@ export async function servicesStatus(session: ClusterSession, only?: string[]): 
     ...(vip ? { vip } : {}),
     holders: nodes.filter((n) => n.holdsVip).map((n) => n.node),
     storageHolders: nodes.filter((n) => n.storage?.holds).map((n) => n.node),
+    publicHolders: nodes.filter((n) => n.public?.holds).map((n) => n.node),
     nodes,
   };
 }

@@ -5,6 +5,7 @@ import { INSTALL_BOOT_FILE } from '../domain/bootFiles.js';
 import { checkAddress, checkName, isIPv4 } from '../util/names.js';
 import { blockSize, cidrContains, cidrLast, formatCidr, intToIp, ipToInt, parseCidr } from '../domain/subnet.js';
 import { DEFAULT_STORAGE_PORT, checkStoragePort, defaultStorageVip, type StoragePlan } from './storage.js';
+import { planPublic, type PublicPlan } from './publicSide.js';
 
 /**
  * What the master-less services of one cluster look like, decided from the manifest and
@@ -35,6 +36,8 @@ export interface NodePlan {
   address: string;
   iface: string;
   outIface: string;
+  /** Where the public address goes (gateway.public.interface, else the VIP's interface); only with a public side. */
+  publicIface?: string;
   /** VRRP priority: the preferred gateway node has the highest. */
   priority: number;
   /** VRRP priority for the storage address: the reverse order, so the root server is rarely the gateway too. */
@@ -54,6 +57,8 @@ export interface ServicesPlan {
   routerId: number;
   /** Every node address of the manifest, in manifest order. */
   addresses: string[];
+  /** The gateway's public side: the holder's address, router and the route of the others to the VIP. */
+  public?: PublicPlan;
   /** Sources the gateway NATs: the cluster network and the VC pool. */
   natSources: string[];
   dhcpHosts: DhcpHost[];
@@ -225,7 +230,11 @@ export function planServices(m: Manifest, facts: NodeFacts[]): ServicesPlan {
     clusterDir: `${sharedRoot}/cluster`,
   };
 
-  const vcPool = formatCidr(parseCidr(m.vcSubnetPool, 'vcSubnetPool'));
+  const vcPoolCidr = parseCidr(m.vcSubnetPool, 'vcSubnetPool');
+  const vcPool = formatCidr(vcPoolCidr);
+  const pub = gw.public === undefined ? undefined
+    : planPublic(gw.public, [{ cidr: net, field: 'the cluster network' }, { cidr: vcPoolCidr, field: 'the VC pool (vcSubnetPool)' }]);
+  const publicIfaceOverride = gw.public?.interface === undefined ? undefined : checkIface(gw.public.interface, 'gateway.public.interface');
   const nodes: NodePlan[] = [];
   const skipped: string[] = [];
   m.nodes.forEach((n, i) => {
@@ -242,6 +251,7 @@ export function planServices(m: Manifest, facts: NodeFacts[]): ServicesPlan {
       address: addrs[i],
       iface: checkIface(iface, `interface of node ${n.name}`),
       outIface: checkIface(outIface, `outside interface of node ${n.name}`),
+      ...(pub ? { publicIface: publicIfaceOverride ?? checkIface(iface, `interface of node ${n.name}`) } : {}),
       priority: priorityOf(ranking.indexOf(n.name)),
       storagePriority: priorityOf(ranking.length - 1 - ranking.indexOf(n.name)),
       peers: addrs.filter((_, j) => j !== i),
@@ -257,6 +267,7 @@ export function planServices(m: Manifest, facts: NodeFacts[]): ServicesPlan {
     vip,
     routerId,
     addresses: addrs,
+    ...(pub ? { public: pub } : {}),
     natSources: vcPool === network ? [network] : [network, vcPool],
     dhcpHosts,
     nodesWithoutMac,

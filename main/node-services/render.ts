@@ -20,6 +20,8 @@ export const servicePaths = {
   storageScript: `${SERVICES_DIR}/storage-serve.sh`,
   natNft: `${SERVICES_DIR}/gateway-nat.nft`,
   chronyConf: `${SERVICES_DIR}/chrony.conf`,
+  /** The node's default route before the first deploy with a public side: stop puts it back. */
+  defaultRouteOrig: `${SERVICES_DIR}/default-route.orig`,
   /** What status and stop need to know without the manifest (VIP, interface). */
   stateJson: `${SERVICES_DIR}/services.json`,
   dnsmasqPid: `${NODE_RUN}/dnsmasq.pid`,
@@ -116,6 +118,11 @@ export function renderKeepalivedConf(plan: ServicesPlan, node: NodePlan): string
     '  virtual_ipaddress {',
     `    ${plan.vip}/${plan.prefix} dev ${node.iface}`,
     '  }',
+    // Excluded: not in the adverts (peers need not agree on it), but keepalived adds it on
+    // MASTER, removes it otherwise, and sends gratuitous ARP so the outside learns the new holder.
+    ...(plan.public && node.publicIface
+      ? ['  virtual_ipaddress_excluded {', `    ${plan.public.ip}/${plan.public.prefix} dev ${node.publicIface}`, '  }']
+      : []),
     `  notify ${servicePaths.notifyScript}`,
     '}',
     '',
@@ -131,6 +138,10 @@ export function renderKeepalivedConf(plan: ServicesPlan, node: NodePlan): string
  */
 export function renderNatNft(plan: ServicesPlan, node: NodePlan): string {
   const set = `{ ${plan.natSources.join(', ')} }`;
+  // With a public side the source is the public address, whatever else the interface carries.
+  const nat = plan.public && node.publicIface
+    ? `oifname "${node.publicIface}" snat ip to ${plan.public.ip}`
+    : `oifname "${node.outIface}" masquerade`;
   return [
     header(node.name),
     `table ip ${NAT_TABLE} {}`,
@@ -138,7 +149,7 @@ export function renderNatNft(plan: ServicesPlan, node: NodePlan): string {
     `table ip ${NAT_TABLE} {`,
     '  chain postrouting {',
     '    type nat hook postrouting priority srcnat; policy accept;',
-    `    ip saddr ${set} ip daddr != ${set} oifname "${node.outIface}" masquerade`,
+    `    ip saddr ${set} ip daddr != ${set} ${nat}`,
     '  }',
     '}',
     '',
@@ -152,7 +163,8 @@ export function renderNatNft(plan: ServicesPlan, node: NodePlan): string {
  * MASTER run loaded it. So each run records its state, then under a lock applies whatever
  * state was recorded last.
  */
-export function renderNotifyScript(node: NodePlan): string {
+export function renderNotifyScript(node: NodePlan, plan?: Pick<ServicesPlan, 'public' | 'vip'>): string {
+  const pub = plan?.public && node.publicIface ? { ...plan.public, iface: node.publicIface } : undefined;
   return [
     '#!/bin/sh',
     header(node.name),
@@ -162,9 +174,18 @@ export function renderNotifyScript(node: NodePlan): string {
     `case "$(cat ${servicePaths.gatewayState})" in`,
     '  MASTER)',
     '    echo 1 > /proc/sys/net/ipv4/ip_forward',
+    // keepalived adds the public address too; added here as well because a late run for an
+    // earlier BACKUP may have deleted it after keepalived added it (this run is the last word).
+    ...(pub
+      ? [`    ip addr replace ${pub.ip}/${pub.prefix} dev ${pub.iface}`, `    ip route replace default via ${pub.router} dev ${pub.iface}`]
+      : []),
     `    exec nft -f ${servicePaths.natNft} ;;`,
     '  *)',
     `    nft delete table ip ${NAT_TABLE} 2>/dev/null`,
+    // Not the holder: no public address (no duplicate), and the outside is through the VIP.
+    ...(pub && plan
+      ? [`    ip addr del ${pub.ip}/${pub.prefix} dev ${pub.iface} 2>/dev/null`, `    ip route replace default via ${plan.vip} dev ${node.iface}`]
+      : []),
     '    exit 0 ;;',
     'esac',
     '',
@@ -204,10 +225,16 @@ export interface DeployedState {
   prefix: number;
   iface: string;
   ntp: boolean;
+  /** The public address as ip/prefix and its interface, if the gateway has a public side. */
+  public?: string;
+  publicIface?: string;
 }
 
 export function renderStateJson(plan: ServicesPlan, node: NodePlan): string {
-  const s: DeployedState = { cluster: plan.cluster, vip: plan.vip, prefix: plan.prefix, iface: node.iface, ntp: node.ntp };
+  const s: DeployedState = {
+    cluster: plan.cluster, vip: plan.vip, prefix: plan.prefix, iface: node.iface, ntp: node.ntp,
+    ...(plan.public && node.publicIface ? { public: `${plan.public.ip}/${plan.public.prefix}`, publicIface: node.publicIface } : {}),
+  };
   return JSON.stringify(s) + '\n';
 }
 
@@ -223,7 +250,7 @@ export function renderNodeFiles(plan: ServicesPlan, node: NodePlan): ConfigFile[
     { path: servicePaths.dnsmasqConf, mode: 0o644, content: renderDnsmasqConf(plan, node) },
     { path: servicePaths.natNft, mode: 0o644, content: renderNatNft(plan, node) },
     // keepalived's script security refuses a notify script others may write.
-    { path: servicePaths.notifyScript, mode: 0o755, content: renderNotifyScript(node) },
+    { path: servicePaths.notifyScript, mode: 0o755, content: renderNotifyScript(node, plan) },
     { path: servicePaths.storageScript, mode: 0o755, content: renderStorageScript(plan.storage, header(node.name)) },
     { path: servicePaths.keepalivedConf, mode: 0o644, content: renderKeepalivedConf(plan, node) },
     ...(node.ntp ? [{ path: servicePaths.chronyConf, mode: 0o644, content: renderChronyConf(plan, node) }] : []),

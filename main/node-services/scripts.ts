@@ -1,7 +1,7 @@
 import { NODE_RUN } from '../config/paths.js';
 import { sh, quote } from '../util/quote.js';
 import type { NodeFacts } from './plan.js';
-import { NAT_TABLE, servicePaths, type ConfigFile } from './render.js';
+import { NAT_TABLE, VRRP_INSTANCE, servicePaths, type ConfigFile } from './render.js';
 import { storagePaths } from './storage.js';
 import { nfsPaths, renderNfsScript, renderNfsStop } from '../network/sharedNfs.js';
 
@@ -93,6 +93,8 @@ export interface DeployScriptInput {
   prefix: number;
   iface: string;
   ntp: boolean;
+  /** The gateway's public address (ip/prefix) and its interface, if it has a public side. */
+  public?: { address: string; iface: string };
   /**
    * In the lab every node shares the host's one clock: chronyd there serves time but must
    * not set the clock (-x), or four daemons would steer the same clock.
@@ -130,14 +132,19 @@ export function deployScript(i: DeployScriptInput): string {
     `  else rec svc dnsmasq failed "$(tr '\\n\\t' '  ' < ${quote(startErr)})"; fi`,
     'fi',
 
-    // keepalived re-reads its config on SIGHUP without giving up the VIP. A NAT file that
-    // changed on the holder is loaded at once: a reload in the same state notifies nobody.
+    // The default route before the gateway's public side manages it: stop puts it back.
+    ...(i.public ? [`if [ ! -e ${quote(p.defaultRouteOrig)} ]; then ip -o -4 route show default | head -n 1 > ${quote(p.defaultRouteOrig)}; fi`] : []),
+    // keepalived re-reads its config on SIGHUP without giving up the VIP. A reload in the same
+    // state notifies nobody: a changed NAT file or notify script is applied here, in the state
+    // keepalived last reported (the holder's NAT, public address and route, or the route to the VIP).
     `if p=$(${pidOf('keepalived')}); then`,
     `  if ischanged ${quote(p.keepalivedConf)} || ischanged ${quote(p.notifyScript)}; then kill -HUP "$p"; rec svc keepalived reloaded "$p"; else rec svc keepalived kept "$p"; fi`,
-    `  if ischanged ${quote(p.natNft)} && [ "$(cat ${quote(p.gatewayState)} 2>/dev/null)" = MASTER ]; then ${sh('nft', '-f', p.natNft)}; fi`,
+    `  st=$(cat ${quote(p.gatewayState)} 2>/dev/null || true)`,
+    `  if { ischanged ${quote(p.natNft)} || ischanged ${quote(p.notifyScript)}; } && [ -n "$st" ]; then ${sh(p.notifyScript, 'INSTANCE', VRRP_INSTANCE)} "$st" >/dev/null 2>&1; fi`,
     'else',
-    // Whatever a keepalived killed hard left behind: its VIP (a duplicate address) and NAT.
+    // Whatever a keepalived killed hard left behind: its VIP and public address (duplicates) and NAT.
     `  ${vipDel} 2>/dev/null; ${sh('nft', 'delete', 'table', 'ip', NAT_TABLE)} 2>/dev/null; ${sh('rm', '-f', p.gatewayState)}`,
+    ...(i.public ? [`  ${sh('ip', 'addr', 'del', i.public.address, 'dev', i.public.iface)} 2>/dev/null`] : []),
     `  if ! keepalived -t -f ${quote(p.keepalivedConf)} >${quote(startErr)} 2>&1; then rec svc keepalived failed "$(tr '\\n\\t' '  ' < ${quote(startErr)})"`,
     '  else',
     // This keepalived has no log file option: log to the console (-l) and send that to a file.
@@ -235,6 +242,8 @@ export function statusScript(): string {
     'if [ -n "$vip" ]; then rec deployed yes "$vip"; else rec deployed no; fi',
     'if [ -n "$vip" ] && ip -o -4 addr show | grep -qF " $vip/"; then rec vip held "$vip"; else rec vip free "$vip"; fi',
     `rec vrrp "$(cat ${quote(p.gatewayState)} 2>/dev/null)" -`,
+    `pub=$(sed -n 's/.*"public":"\\([0-9./]*\\)".*/\\1/p' ${quote(p.stateJson)} 2>/dev/null)`,
+    'if [ -n "$pub" ]; then if ip -o -4 addr show | grep -qF " ${pub%/*}/"; then rec public held "${pub%/*}"; else rec public free "${pub%/*}"; fi; fi',
     `if nft list table ip ${NAT_TABLE} >/dev/null 2>&1; then rec nat on; else rec nat off; fi`,
     `svip=$(sed -n 's/^VIP=\\([0-9.]*\\).*/\\1/p' ${quote(p.storageScript)} 2>/dev/null)`,
     `spid=$(svcpid ${quote(storagePaths.pid)} ${quote(storagePaths.pid)} || true)`,
@@ -278,6 +287,8 @@ export interface NodeServicesReport {
   /** The VRRP state last reported by keepalived; absent when keepalived is not running. */
   vrrp?: VrrpState;
   nat: boolean;
+  /** The gateway's public address, and whether this node holds it (only with a public side). */
+  public?: { address: string; holds: boolean };
   /** The root server of disk-less nodes: whether this node holds the storage address, and its server's pid. */
   storage?: { vip: string; holds: boolean; pid?: number };
 }
@@ -297,6 +308,7 @@ export function parseStatus(stdout: string): NodeServicesReport {
     if (kind === 'vip') r.holdsVip = a === 'held';
     if (kind === 'vrrp') vrrp = a;
     if (kind === 'nat') r.nat = a === 'on';
+    if (kind === 'public' && b) r.public = { address: b, holds: a === 'held' };
     if (kind === 'storage' && b) {
       const pid = asPid(c);
       r.storage = { vip: b, holds: a === 'held', ...(pid ? { pid } : {}) };
@@ -327,6 +339,8 @@ export function stopScript(): string {
     `vip=$(sed -n 's/.*"vip":"\\([0-9.]*\\)".*/\\1/p' ${quote(p.stateJson)} 2>/dev/null)`,
     `prefix=$(sed -n 's/.*"prefix":\\([0-9]*\\).*/\\1/p' ${quote(p.stateJson)} 2>/dev/null)`,
     `iface=$(sed -n 's/.*"iface":"\\([A-Za-z0-9_.-]*\\)".*/\\1/p' ${quote(p.stateJson)} 2>/dev/null)`,
+    `pub=$(sed -n 's/.*"public":"\\([0-9./]*\\)".*/\\1/p' ${quote(p.stateJson)} 2>/dev/null)`,
+    `pubif=$(sed -n 's/.*"publicIface":"\\([A-Za-z0-9_.-]*\\)".*/\\1/p' ${quote(p.stateJson)} 2>/dev/null)`,
     ...(['keepalived', 'dnsmasq', 'chronyd'] as const).map((s) =>
       `if p=$(${pidOf(s)}); then stoppid "$p"; rec svc ${s} stopped "$p"; else rec svc ${s} idle; fi`),
     'n=$( (',
@@ -335,6 +349,9 @@ export function stopScript(): string {
     'if [ "$n" = "nfs stopped" ]; then rec svc ganesha stopped; else rec svc ganesha idle; fi',
     'if [ -n "$vip" ] && [ -n "$prefix" ] && [ -n "$iface" ]; then ip addr del "$vip/$prefix" dev "$iface" 2>/dev/null; fi',
     `${sh('nft', 'delete', 'table', 'ip', NAT_TABLE)} 2>/dev/null`,
+    'if [ -n "$pub" ] && [ -n "$pubif" ]; then ip addr del "$pub" dev "$pubif" 2>/dev/null; fi',
+    // The default route the node had before the public side managed it (word splitting intended).
+    `if [ -e ${quote(p.defaultRouteOrig)} ]; then ip route del default 2>/dev/null; r=$(cat ${quote(p.defaultRouteOrig)}); if [ -n "$r" ]; then ip route add $r 2>/dev/null; fi; ${sh('rm', '-f', p.defaultRouteOrig)}; fi`,
     `${sh('rm', '-f', p.gatewayState)}`,
     `if [ -x ${quote(p.storageScript)} ]; then ${quote(p.storageScript)} - - STOP >/dev/null 2>&1; fi`,
     'true',

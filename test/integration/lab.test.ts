@@ -34,7 +34,7 @@ async function sh(cmd: string, ...args: string[]): Promise<string> {
 }
 
 const labNetns = async () => (await sh('ip', 'netns', 'list')).split('\n').map((l) => l.split(' ')[0]).filter((n) => n?.startsWith('vlx-')).sort();
-const labLinks = async () => (JSON.parse(await sh('ip', '-j', 'link', 'show')) as { ifname: string }[]).map((l) => l.ifname).filter((n) => n === 'vlxlab0' || n.startsWith('vlxn')).sort();
+const labLinks = async () => (JSON.parse(await sh('ip', '-j', 'link', 'show')) as { ifname: string }[]).map((l) => l.ifname).filter((n) => n === 'vlxlab0' || n.startsWith('vlxn') || n === 'vlxout0').sort();
 const netnsPids = async (ns: string) => (await promisify(execFile)('ip', ['netns', 'pids', ns]).then((r) => r.stdout, () => '')).split(/\s+/).filter(Boolean);
 
 /** Processes (not zombies) whose command line names the lab dir. */
@@ -78,7 +78,19 @@ describe('lab', () => {
     const after = JSON.parse(r.stdout) as typeof before;
     expect(after.state).toBe('up');
     expect(after.nodes.map((n) => [n.name, n.pid])).toEqual(before.nodes.map((n) => [n.name, n.pid]));
-    expect(await labNetns()).toEqual(['vlx-n1', 'vlx-n2', 'vlx-n3', 'vlx-n4']);
+    expect(await labNetns()).toEqual(['vlx-n1', 'vlx-n2', 'vlx-n3', 'vlx-n4', 'vlx-out']);
+  });
+
+  it('the outside: a public test address on the lab bridge, reachable only from that network', async () => {
+    // Nothing but its own address and the connected route: it reaches no lab address and no lab address reaches it.
+    expect((await sh('ip', '-n', 'vlx-out', '-o', '-4', 'addr', 'show')).match(/inet [0-9./]+/g)).toEqual(['inet 127.0.0.1/8', 'inet 203.0.113.1/24']);
+    expect((await sh('ip', '-n', 'vlx-out', '-4', 'route', 'show')).trim()).toBe('203.0.113.0/24 dev eth0 proto kernel scope link src 203.0.113.1');
+    // A node with an address of the public network reaches its listener, which answers with the source it saw.
+    const r = await labSsh(ADDR[1]!, 'ip addr add 203.0.113.77/24 dev eth0 && echo | busybox nc -w 2 203.0.113.1 18080; ip addr del 203.0.113.77/24 dev eth0');
+    expect(r.stdout.trim(), r.stderr).toBe('203.0.113.77');
+    // The manifest carries the public side, so `vlx services deploy` sets it up.
+    const m = JSON.parse((await labSsh(ADDR[0]!, `cat ${SHARED_ROOT}/manifest.json`)).stdout) as { gateway?: { public?: unknown } };
+    expect(m.gateway?.public).toEqual({ ip: '203.0.113.2', netmask: '255.255.255.0', router: '203.0.113.1' });
   });
 
   it('status reports every node with its namespace, link, sshd and address', async () => {
@@ -297,7 +309,7 @@ describe('lab', () => {
       expect(existsSync(`${dir}/id_ed25519`)).toBe(true);
       const down = await vlxIn(env, 'lab', 'down', '--purge', '--json');
       expect(down.code, down.stderr).toBe(0);
-      expect(JSON.parse(down.stdout)).toMatchObject({ namespaces: ['vlx-n1', 'vlx-n2', 'vlx-n3', 'vlx-n4'], purged: true });
+      expect(JSON.parse(down.stdout)).toMatchObject({ namespaces: ['vlx-n1', 'vlx-n2', 'vlx-n3', 'vlx-n4', 'vlx-out'], purged: true });
       expect(existsSync(dir)).toBe(false);
       expect(await labNetns()).toEqual([]);
       expect(await labLinks()).toEqual([]);

@@ -189,6 +189,8 @@ describe('rendering', () => {
       ],
       vcSubnetPool: '10.200.0.0/16',
       clusterNetwork: '10.77.0.0/24',
+      // The outside namespace is the public network: the gateway's public side is on the lab bridge.
+      gateway: { public: { ip: '203.0.113.2', netmask: '255.255.255.0', router: '203.0.113.1' } },
     });
   });
 

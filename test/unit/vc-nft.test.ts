@@ -138,8 +138,20 @@ describe('renderNodeFirewall', () => {
     ['a node address outside them', { managementNetworks: ['10.77.0.0/24'], nodeAddress: '10.78.0.2' }, 'node address: must be an IPv4 address inside a management network (10.77.0.0/24) (got "10.78.0.2")'],
     ['a host name as node address', { managementNetworks: ['10.77.0.0/24'], nodeAddress: 'n2' }, 'node address: must be an IPv4 address inside a management network (10.77.0.0/24) (got "n2")'],
     ['a bad network', { managementNetworks: ['10.77.0.0/24; accept'], nodeAddress: '10.77.0.2' }, 'management network 1: must be an IPv4 CIDR like 10.200.3.0/24 (got "10.77.0.0/24; accept")'],
+    ['a host name as public address', { ...guard, publicAddresses: ['gw.example'] }, 'public address 1: must be an IPv4 address (got "gw.example")'],
+    ['a CIDR as public address', { ...guard, publicAddresses: ['203.0.113.2', '203.0.113.0/24'] }, 'public address 2: must be an IPv4 address (got "203.0.113.0/24")'],
   ])('refuses a guard with %s', (_n, g, message) => {
     expect(outcome(() => renderNodeFirewall({ vcs: [], vms: [], guard: g }))).toEqual({ code: 'invalid-input', message });
+  });
+
+  it('the gateway\'s public address is guarded like a management address; the rest of the outside is not', () => {
+    const text = renderNodeFirewall({ ...twoVcs, guard: { ...guard, publicAddresses: ['203.0.113.2'] } });
+    expect(text).toContain('\t\telements = { 10.77.0.0/24, 203.0.113.2/32 }');
+    expect(text).not.toContain('203.0.113.0');
+    // Inside a management network already (nft refuses overlapping intervals), or given twice: once.
+    expect(renderNodeFirewall({ ...twoVcs, guard: { ...guard, publicAddresses: ['10.77.0.9', '203.0.113.2', '203.0.113.2'] } }))
+      .toContain('\t\telements = { 10.77.0.0/24, 203.0.113.2/32 }');
+    expect(renderNodeFirewall({ ...twoVcs, guard: { ...guard, publicAddresses: [] } })).toBe(renderNodeFirewall(twoVcs));
   });
 });
 
@@ -198,6 +210,8 @@ describe('the guard against a real kernel (throwaway namespaces)', () => {
     const p = spawn('ip', ['netns', 'exec', n, ...argv], { stdio: 'ignore' });
     pids.push(p.pid!);
   };
+  /** The gateway's public address, which the peer (standing for the VIP holder) carries. */
+  const PUBLIC = '198.51.100.9';
   const open = (n: string, ip: string, port: number) => sh(n, `echo | busybox nc -w 1 ${ip} ${port}`).status === 0;
 
   beforeAll(async () => {
@@ -209,10 +223,10 @@ describe('the guard against a real kernel (throwaway namespaces)', () => {
       [ns.node]: `ip link set lo up; ip link set ${a.tap} up; ip addr add ${a.gateway}/32 dev ${a.tap}; ip route add ${a.ip}/32 dev ${a.tap};
         ip link set mgmt0 up; ip addr add 10.77.0.2/24 dev mgmt0; ip route add 198.51.100.0/24 via 10.77.0.3; sysctl -qw net.ipv4.ip_forward=1`,
       [ns.vm]: `ip link set lo up; ip link set eth0 address ${a.mac}; ip link set eth0 up; ip addr add ${a.ip}/24 dev eth0; ip route add default via ${a.gateway} dev eth0`,
-      [ns.peer]: `ip link set lo up; ip link set eth0 up; ip addr add 10.77.0.3/24 dev eth0; ip addr add 198.51.100.1/32 dev lo; ip route add 10.200.5.0/24 via 10.77.0.2`,
+      [ns.peer]: `ip link set lo up; ip link set eth0 up; ip addr add 10.77.0.3/24 dev eth0; ip addr add 198.51.100.1/32 dev lo; ip addr add 198.51.100.9/32 dev lo; ip route add 10.200.5.0/24 via 10.77.0.2`,
     };
     for (const [n, cmd] of Object.entries(setup)) expect(sh(n, cmd).stderr).toBe('');
-    const fw = renderNodeFirewall({ vcs: [{ name: 'web', subnet: '10.200.5.0/24' }], vms: [{ vc: 'web', ip: a.ip, mac: a.mac, tap: a.tap }], guard });
+    const fw = renderNodeFirewall({ vcs: [{ name: 'web', subnet: '10.200.5.0/24' }], vms: [{ vc: 'web', ip: a.ip, mac: a.mac, tap: a.tap }], guard: { ...guard, publicAddresses: [PUBLIC] } });
     execFileSync('ip', ['netns', 'exec', ns.node, 'nft', '-f', '-'], { input: fw });
     const listen = (n: string, port: number) => bg(n, ['socat', `TCP-LISTEN:${port},reuseaddr,fork`, 'SYSTEM:true']);
     for (const p of [22, 2049, 5432]) listen(ns.node, p);
@@ -242,7 +256,7 @@ describe('the guard against a real kernel (throwaway namespaces)', () => {
   it('NFS on the gateway and the outside are open; the VM\'s node and the other node are closed, each open from the node', () => {
     expect(open(ns.vm, a.gateway, 2049)).toBe(true);
     expect(open(ns.vm, '198.51.100.1', 80)).toBe(true);
-    for (const [ip, port] of [['10.77.0.2', 22], ['10.77.0.2', 5432], [a.gateway, 22], ['10.77.0.3', 22], ['10.77.0.3', 5432]] as const) {
+    for (const [ip, port] of [['10.77.0.2', 22], ['10.77.0.2', 5432], [a.gateway, 22], ['10.77.0.3', 22], ['10.77.0.3', 5432], [PUBLIC, 22]] as const) {
       expect(open(ns.node, ip, port), `control ${ip}:${port} from the node`).toBe(true);
       expect(open(ns.vm, ip, port), `${ip}:${port} from the VM`).toBe(false);
     }

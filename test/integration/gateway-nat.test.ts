@@ -1,0 +1,119 @@
+import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
+import { cleanUpTestVcs, ensureVcLab, expectOk, guestRun, onNode, testVc, vcService } from './vc-support.js';
+import type { VcService } from '../../main/service/vcCore.js';
+import { getCluster } from '../../main/config/clusters.js';
+import { openCluster, type SshClusterSession } from '../../main/ssh/session.js';
+import { deployServices, readManifest, servicesStatus, stopServices } from '../../main/node-services/deploy.js';
+import type { Manifest } from '../../main/domain/manifest.js';
+import { labCrash, labRevive, labStatus } from '../../main/lab/index.js';
+import { OUTSIDE_ADDRESS, OUTSIDE_PORT, PUBLIC_ADDRESS } from '../../main/lab/outside.js';
+
+/**
+ * The gateway as a VM sees it: the outside (the lab's vlx-out namespace, a public test
+ * network) answers through the VIP holder's NAT and sees the public address, never the VM's;
+ * the holder crashes and the next one takes the public address, its NAT and its route; the
+ * old holder comes back and exactly one node holds the public address. n4 is the node this
+ * file may crash (the lab's database is elsewhere): it gets the top gateway priority here.
+ */
+let s: VcService;
+let session: SshClusterSession;
+let manifest: Manifest;
+const VC = testVc('natout');
+const VICTIM = 'n4';
+const VIP = '10.77.0.253';
+vi.setConfig({ testTimeout: 120_000, hookTimeout: 600_000 });
+
+/** What the outside's listener saw as the source of a connection from the VM; '' if none answered. */
+async function outsideSeesFromVm(): Promise<string> {
+  const r = await guestRun(s, VC, 'vm1', `echo | nc -w 2 ${OUTSIDE_ADDRESS} ${OUTSIDE_PORT}`, 15_000);
+  return r.code === 0 ? r.output.trim() : '';
+}
+
+async function vmNode(): Promise<{ node: string; address: string }> {
+  const vm = (await s.vcStatus(VC)).vms.find((v) => v.name === 'vm1')!;
+  return { node: vm.node!, address: vm.address };
+}
+
+/** The default route of a node, as `ip route` prints it. */
+async function defaultRoute(node: string): Promise<string> {
+  return (await onNode(node, 'ip -4 route show default')).stdout.trim();
+}
+
+/** Poll the live nodes until exactly one holds the VIP and the public address, both the same node. */
+async function oneHolder(nodes: string[]): Promise<string> {
+  let last = '';
+  for (let i = 0; i < 50; i++) {
+    const st = await servicesStatus(session, nodes);
+    last = `VIP: ${st.holders.join(',') || 'none'}; public: ${st.publicHolders.join(',') || 'none'}`;
+    if (st.holders.length === 1 && st.publicHolders.length === 1 && st.holders[0] === st.publicHolders[0]) return st.holders[0];
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`no single holder: ${last}`);
+}
+
+beforeAll(async () => {
+  await ensureVcLab();
+  const victim = (await labStatus()).nodes.find((n) => n.name === VICTIM);
+  if (!victim?.sshd || victim.link !== 'up') await labRevive(VICTIM);
+  session = openCluster(getCluster('lab'));
+  const base = await readManifest(session);
+  expect(base.gateway?.public, 'the lab manifest carries the public side').toMatchObject({ ip: PUBLIC_ADDRESS, router: OUTSIDE_ADDRESS });
+  manifest = { ...base, gateway: { ...base.gateway, order: [VICTIM] } };
+  await deployServices(session, manifest);
+  s = vcService();
+  expectOk(await s.createVc({ name: VC, nodes: 1, vcpus: 1, memMb: 128, diskGb: 1, swapMb: 0, image: 'tiny', subnet: 'auto' }));
+  expectOk(await s.startVc(VC, 'cyclic', 'free'));
+  // The VM must outlive the crash of the holder.
+  if ((await vmNode()).node === VICTIM) {
+    const [moved] = await s.moveVms([{ vc: VC, vm: 'vm1', to: 'n2' }]);
+    expect(moved.ok, JSON.stringify(moved)).toBe(true);
+  }
+});
+
+afterAll(async () => {
+  try {
+    const victim = (await labStatus()).nodes.find((n) => n.name === VICTIM);
+    if (!victim?.sshd || victim.link !== 'up') await labRevive(VICTIM);
+    await cleanUpTestVcs(s);
+  } finally {
+    await s?.close();
+    if (session) {
+      await stopServices(session);
+      await session.close();
+    }
+  }
+});
+
+describe('a VM reaches the outside through the gateway VIP\'s NAT', () => {
+  test('the outside answers and sees the public address; the holder routes via the router, the others via the VIP', async () => {
+    const vm = await vmNode();
+    expect(await oneHolder(['n1', 'n2', 'n3', 'n4'])).toBe(VICTIM);
+    const seen = await outsideSeesFromVm();
+    expect(seen, `from ${VC}/vm1 (${vm.address} on ${vm.node})`).toBe(PUBLIC_ADDRESS);
+    expect(seen).not.toBe(vm.address);
+    expect(await defaultRoute(VICTIM)).toMatch(new RegExp(`^default via ${OUTSIDE_ADDRESS.replace(/\./g, '\\.')} dev eth0`));
+    for (const n of ['n1', 'n2', 'n3']) expect(await defaultRoute(n), n).toMatch(new RegExp(`^default via ${VIP.replace(/\./g, '\\.')} dev eth0`));
+  });
+
+  test('again after the VIP holder is crashed; the old holder comes back and exactly one node holds the public address', async () => {
+    await labCrash(VICTIM);
+    const t0 = Date.now();
+    let seen = '';
+    while (Date.now() - t0 < 60_000 && (seen = await outsideSeesFromVm()) !== PUBLIC_ADDRESS) await new Promise((r) => setTimeout(r, 100));
+    const ms = Date.now() - t0;
+    console.log(`gateway failover: the VM reached the outside again ${(ms / 1000).toFixed(2)} s after the holder's crash`);
+    expect(seen).toBe(PUBLIC_ADDRESS);
+    const next = await oneHolder(['n1', 'n2', 'n3']);
+    expect(next).not.toBe(VICTIM);
+    expect(await defaultRoute(next)).toMatch(new RegExp(`^default via ${OUTSIDE_ADDRESS.replace(/\./g, '\\.')} dev eth0`));
+
+    // Powered back on, its services started again: it preempts (top priority) or stays BACKUP, never a second holder.
+    await labRevive(VICTIM);
+    await deployServices(session, manifest);
+    const holder = await oneHolder(['n1', 'n2', 'n3', 'n4']);
+    const st = await servicesStatus(session);
+    expect(st.publicHolders).toEqual([holder]);
+    expect(st.nodes.filter((n) => n.public?.address === PUBLIC_ADDRESS).map((n) => n.node).sort()).toEqual(['n1', 'n2', 'n3', 'n4']);
+    expect(await outsideSeesFromVm()).toBe(PUBLIC_ADDRESS);
+  });
+});
