@@ -103,6 +103,8 @@ export function renderKeepalivedConf(plan: ServicesPlan, node: NodePlan): string
     '  enable_script_security',
     // 0.1 s adverts only hold on a busy node if the VRRP process may run at realtime priority.
     '  max_auto_priority',
+    // Between the gratuitous ARPs of a burst (see garp_master_delay below).
+    '  vrrp_garp_interval 0.3',
     '}',
     '',
     `vrrp_instance ${VRRP_INSTANCE} {`,
@@ -111,6 +113,12 @@ export function renderKeepalivedConf(plan: ServicesPlan, node: NodePlan): string
     `  virtual_router_id ${plan.routerId}`,
     `  priority ${node.priority}`,
     '  advert_int 0.1',
+    // A neighbour entry refreshed less than a second ago ignores a gratuitous ARP (arp locktime),
+    // so a burst at the take-over alone can leave the other nodes and the outside sending to
+    // the dead holder until keepalived's second burst (5 s by default): spread the burst over
+    // more than a second and repeat it after one.
+    '  garp_master_delay 1',
+    '  garp_master_repeat 5',
     `  unicast_src_ip ${node.address}`,
     '  unicast_peer {',
     ...node.peers.map((p) => `    ${p}`),

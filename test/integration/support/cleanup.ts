@@ -6,6 +6,7 @@ import { syncNetwork } from '../../../main/network/sync.js';
 import { VcService } from '../../../main/service/vcCore.js';
 import { sh } from '../../../main/util/quote.js';
 import { CLUSTER_NETWORK } from '../../../main/lab/layout.js';
+import { PUBLIC_ADDRESS } from '../../../main/lab/outside.js';
 import { labSsh } from './lab.js';
 
 /**
@@ -98,8 +99,9 @@ function sections(out: string): Record<string, string[]> {
 /** Everything on the lab that belongs to no VC of the cluster database. */
 async function strays(k: Known): Promise<Stray[]> {
   const found: Stray[] = [];
-  // The nodes' own rules (the DNS and NTP the gateway offers every VC) name the cluster network and the node: not a VC's.
-  const inKnownSubnet = (ip: string) => cidrContains(parseCidr(CLUSTER_NETWORK, 'cluster network'), ipToInt(ip)) || k.subnets.some((n) => cidrContains(n, ipToInt(ip)));
+  // The nodes' own rules (the DNS and NTP the gateway offers every VC, the guard of the gateway's public address) name
+  // the cluster network, the node and the public address: not a VC's.
+  const inKnownSubnet = (ip: string) => ip === PUBLIC_ADDRESS || cidrContains(parseCidr(CLUSTER_NETWORK, 'cluster network'), ipToInt(ip)) || k.subnets.some((n) => cidrContains(n, ipToInt(ip)));
   const perNode = await Promise.all(NODES.map(async (n) => [n, sections(await mustRun(n, PROBE))] as const));
   for (const [n, sec] of perNode) {
     for (const vc of sec.run ?? []) if (!k.vcs.has(vc)) found.push({ where: n, what: `runtime dir ${RUN_VM}/${vc}`, remove: `rm -rf ${sh(`${RUN_VM}/${vc}`)}` });
