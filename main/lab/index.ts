@@ -10,12 +10,11 @@ import {
   BRIDGE, CLUSTER_NAME, CLUSTER_NETWORK, HOST_ADDRESS, checkLabDir, checkLabOptions, labNodes, labPaths, netnsIndexOf,
   nodeIndexOf, nodeLayout, nodePaths, type LabNodeLayout, type LabOptions, type LabPaths,
 } from './layout.js';
-import { deleteLink, deleteNetns, ensureBridge, hostLinks, listNetns, nodeWired, setHostLink, wireNodes, type HostLink } from './net.js';
+import { deleteLink, deleteNetns, ensureBridge, ensureOutside, hostLinks, listNetns, nodeWired, removeOutside, setHostLink, wireNodes, type HostLink } from './net.js';
 import { killNode, nodePids, sshdPid, startNode, waitForSshd } from './node.js';
 import { findPostmasters, stopPatronis, stopPostmaster } from './postgres.js';
 import { buildManifest, renderHostsFile, renderNodeJson, renderSshdConfig, renderStartScript } from './render.js';
 import { ensureTools } from './tools.js';
-import { ensureOutside, removeOutside } from './outside.js';
 import { holdLabLock as holdLock, readLabState, withLabLock, writeLabState } from './state.js';
 
 export type Progress = (msg: string) => void;

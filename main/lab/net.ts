@@ -2,6 +2,9 @@ import { z } from 'zod';
 import { BRIDGE, HOST_ADDRESS, PREFIX_LEN, VETH_PREFIX, type LabNodeLayout } from './layout.js';
 import { mustRun, runLocal } from './local.js';
 
+/** The outside namespace is part of the lab's network. */
+export { ensureOutside, removeOutside } from './outside.js';
+
 /** The host's view of the lab's links, from `ip -j link show`. */
 const IpLink = z.object({
   ifname: z.string(),
