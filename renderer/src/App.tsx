@@ -11,6 +11,7 @@ import { TasksScreen } from './screens/Tasks.js';
 import { ExecScreen } from './screens/Exec.js';
 import { ImagesScreen } from './screens/Images.js';
 import { NodesScreen } from './screens/Nodes.js';
+import { InstallScreen } from './screens/Install.js';
 import { Icon } from './components/Icon.js';
 import { Palette } from './components/Palette.js';
 import { AppMenu, ThemeSwitch } from './components/AppMenu.js';
@@ -25,6 +26,7 @@ const VIEWS: Record<Screen, () => React.JSX.Element> = {
   vcs: VcsScreen,
   images: ImagesScreen,
   volumes: VolumesScreen,
+  install: InstallScreen,
   exec: ExecScreen,
   consoles: ConsolesScreen,
   tasks: TasksScreen,

@@ -32,7 +32,7 @@ export const appActions: Action[] = [
   },
   ...SCREENS.map((s, i): Action => ({
     id: `go.${s.id}`, category: 'Go to', title: s.label,
-    ...(i < 9 ? { shortcut: [`Alt+${i + 1}`] } : {}),
+    ...(i < 10 ? { shortcut: [`Alt+${(i + 1) % 10}`] } : {}),
     keywords: `${s.hint} screen open show`,
     run: () => useApp.getState().go(s.id),
   })),

@@ -65,14 +65,12 @@ export const GUI_PATHS: Record<string, { action?: string; screen: string }> = {
   'node.evacuate': { action: 'node.evacuate', screen: 'Topology: the evacuation plan dialog\'s Evacuate button' },
   'node.restore': { action: 'node.restore', screen: 'Topology: a lane\'s menu, Restore' },
   'node.setMaintenance': { action: 'node.maintenance', screen: 'Topology: a lane\'s menu, Maintenance on/off' },
-  // The Install wizard and the Restore dialog are not built yet: these channels are ready for them
-  // (validation as you type, the example, the three ways of gathering MACs, the typed confirmation).
-  'install.validate': { screen: 'Install wizard (to be built): each field checked as typed' },
-  'install.example': { screen: 'Install wizard (to be built): start from the lab example' },
-  'install.run': { screen: 'Install wizard (to be built): Install' },
-  'install.status': { screen: 'Restore dialog (to be built): the installation and its nodes' },
-  'install.macs': { screen: 'Install wizard (to be built): MACs, automatic (machines as they power on)' },
-  'install.parseMacs': { screen: 'Install wizard (to be built): MACs, typed or from a CSV file' },
-  'install.updateOriginal': { screen: 'Restore dialog (to be built): Update the original' },
-  'restore.run': { screen: 'Restore dialog (to be built): rebuild configuration, reset all, reset one node' },
+  'install.validate': { action: 'install.wizard', screen: 'Install: each field checked as typed, the error next to the field it names' },
+  'install.example': { action: 'install.wizard', screen: 'Install: the form starts from the lab example; Start again from the example' },
+  'install.run': { action: 'install.wizard', screen: 'Install: Install (the task\'s progress and log under it)' },
+  'install.status': { action: 'install.restore', screen: 'Install: Restore… (the installation and its nodes)' },
+  'install.macs': { action: 'install.macs', screen: 'Install: MAC addresses, Automatic (machines listed as they power on, each confirmed)' },
+  'install.parseMacs': { action: 'install.macs', screen: 'Install: MAC addresses, Type or paste / From a CSV file' },
+  'install.updateOriginal': { action: 'install.restore', screen: 'Install: Restore…, Update the original (typed confirmation)' },
+  'restore.run': { action: 'install.restore', screen: 'Install: Restore…, rebuild configuration, reset all, reset one node (typed confirmation)' },
 };

@@ -4,10 +4,11 @@ import { clusterActions } from './cluster.js';
 import { vcActions } from './vcs.js';
 import { nodeActions } from './nodes.js';
 import { healthActions } from './health.js';
+import { installActions } from './install.js';
 import { actionLabel, type Action } from './types.js';
 
 /** Every action of the app, in the order the palette lists them when nothing is typed. */
-export const ACTIONS: readonly Action[] = [...appActions, ...clusterActions, ...nodeActions, ...healthActions, ...vcActions];
+export const ACTIONS: readonly Action[] = [...appActions, ...clusterActions, ...nodeActions, ...healthActions, ...vcActions, ...installActions];
 
 const byId = new Map(ACTIONS.map((a) => [a.id, a]));
 
