@@ -598,8 +598,8 @@ export const contract = {
 
   /** cluster: also check against the cluster (free space, containers and addresses in use). */
   'install.validate': { input: InstallSource.extend({ cluster: z.boolean().default(true) }), output: InstallCheck },
-  /** A commented config that installs 3 disk-less nodes onto the running lab as it is. */
-  'install.example': { input: Empty, output: z.object({ yaml: z.string() }) },
+  /** A commented config that installs 3 disk-less nodes onto the running lab as it is; config: the same as an object (the wizard's starting values). */
+  'install.example': { input: Empty, output: z.object({ yaml: z.string(), config: z.record(z.string(), z.unknown()) }) },
   'install.run': { input: InstallSource, output: TaskStarted },
   /** The installation recorded in the manifest (what the Restore dialog offers). */
   'install.status': { input: z.object({ manifest: FilePath.optional() }), output: InstallStatus },

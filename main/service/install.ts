@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
 import { VlxError } from '../errors.js';
 import { sh } from '../util/quote.js';
 import { servicePaths } from '../node-services/render.js';
@@ -153,7 +154,8 @@ export const handlers: Handlers<C> = {
     let key: string | undefined;
     let cluster: string | undefined;
     try { const c = ctx.cluster().config; key = workstationKey(c.keyFile); cluster = c.name; } catch { /* no cluster: the placeholder */ }
-    return { yaml: renderInstallExample({ ...(key ? { sshKey: key } : {}), ...(cluster ? { cluster } : {}) }) };
+    const yaml = renderInstallExample({ ...(key ? { sshKey: key } : {}), ...(cluster ? { cluster } : {}) });
+    return { yaml, config: parseYaml(yaml) as Record<string, unknown> };
   },
   'install.run': async (ctx, { yaml, config }) => {
     const source = { ...(yaml !== undefined ? { yaml } : {}), ...(config !== undefined ? { config } : {}) };

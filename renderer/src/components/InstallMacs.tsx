@@ -4,7 +4,7 @@ import { InlineError } from './common.js';
 
 /** The node list: node N is the N-th row; its address and host name are the service's plan. */
 export function NodeTable({ errors }: { errors: Record<number, { mac?: string; hostname?: string; row?: string }> }) {
-  const { nodes, check, setNode, removeNode } = useInstall();
+  const { nodes, check, lastPlan, setNode, removeNode } = useInstall();
   if (nodes.length === 0) return <p className="muted" data-testid="no-nodes">No nodes yet: gather their MAC addresses below.</p>;
   return (
     <table className="table compact install-nodes" aria-label="nodes">
@@ -13,11 +13,13 @@ export function NodeTable({ errors }: { errors: Record<number, { mac?: string; h
         {nodes.map((n, i) => {
           const e = errors[i] ?? {};
           const planned = check?.nodes?.[i];
+          // A host name's default stays shown while another field is being fixed.
+          const name = planned?.hostname ?? lastPlan?.nodes?.[i]?.hostname ?? '';
           return (
             <tr key={i} data-node={i + 1} className={e.mac || e.hostname || e.row ? 'row-invalid' : undefined}>
               <td className="num">{i + 1}</td>
               <td>
-                <input aria-label={`node ${i + 1} host name`} value={n.hostname} placeholder={planned?.hostname ?? ''} onChange={(ev) => setNode(i, { hostname: ev.target.value })} autoComplete="off" aria-invalid={!!e.hostname} />
+                <input aria-label={`node ${i + 1} host name`} value={n.hostname} placeholder={name} onChange={(ev) => setNode(i, { hostname: ev.target.value })} autoComplete="off" aria-invalid={!!e.hostname} />
                 {e.hostname && <div className="field-error">{e.hostname}</div>}
               </td>
               <td>
@@ -92,7 +94,7 @@ function FromText({ from }: { from: 'text' | 'csv' }) {
       )}
       {errors.length > 0 && (
         <div className="notice bad" role="alert" data-testid="mac-errors">
-          <strong>Nothing was added: {errors.length === 1 ? 'one entry is' : `${errors.length} entries are`} wrong.</strong>
+          <strong>Nothing was added: {errors.length === 1 ? `one ${from === 'csv' ? 'line' : 'entry'} is` : `${errors.length} ${from === 'csv' ? 'lines' : 'entries'} are`} wrong.</strong>
           <ul>{errors.map((e, i) => (
             <li key={i}>{e.line !== undefined ? `line ${e.line}: ` : e.index !== undefined ? `entry ${e.index}${e.text ? ` (${e.text})` : ''}: ` : ''}{e.rule}</li>
           ))}</ul>

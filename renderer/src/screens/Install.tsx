@@ -64,7 +64,7 @@ export function InstallScreen() {
 function ConfigField({ f, error }: { f: InstallField; error?: string }) {
   const value = useInstall((s) => s.fields[f.path] ?? '');
   const setField = useInstall((s) => s.setField);
-  const derived = useInstall((s) => (f.derived ? s.check?.derived?.[f.derived] : undefined));
+  const derived = useInstall((s) => (f.derived ? s.lastPlan?.derived?.[f.derived] : undefined));
   const id = fieldId(f.path);
   const common = {
     id, value, 'aria-invalid': !!error, 'aria-describedby': error ? `${id}-err` : undefined, autoComplete: 'off', spellCheck: false,
@@ -93,7 +93,7 @@ function Summary({ general }: { general: { path: string; rule: string }[] }) {
       <div className="install-check" data-testid="install-check" data-state={checking ? 'checking' : check?.ok ? 'ok' : 'errors'}>
         {checking ? <span className="muted"><span className="spinner" aria-hidden="true" /> Checking…</span>
           : check?.ok ? <span className="ok-text">The configuration is valid.</span>
-          : check ? <span className="bad-text">{n} field{n === 1 ? '' : 's'} to fix</span> : null}
+          : check ? <span className="bad-text">{n} error{n === 1 ? '' : 's'} to fix</span> : null}
       </div>
       <InlineError error={checkError} />
       {general.length > 0 && (

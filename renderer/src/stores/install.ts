@@ -1,5 +1,4 @@
 import { create } from 'zustand';
-import { parse as parseYaml } from 'yaml';
 import type { InstallCheck, Output } from '../../../main/api/contract.js';
 import { api, shown, type ShownError } from '../api.js';
 import { configFromForm, formFromConfig, knownMacs, withMacs, type FieldTexts, type NodeRow } from './install.logic.js';
@@ -28,6 +27,8 @@ interface InstallStore {
   nodes: NodeRow[];
   /** the service's answer for the form as it is now (undefined while none came yet) */
   check?: InstallCheck;
+  /** the last plan the service accepted: its host names and derived addresses as placeholders */
+  lastPlan?: Pick<InstallCheck, 'nodes' | 'derived'>;
   checking: boolean;
   checkError?: ShownError;
   macErrors?: { from: 'text' | 'csv'; errors: MacErrors };
@@ -65,7 +66,7 @@ export const useInstall = create<InstallStore>()((set, get) => {
     const { fields, nodes } = get();
     try {
       const check = await api().call('install.validate', { config: configFromForm(fields, nodes), cluster: true });
-      if (seq === checkSeq) set({ check, checking: false, checkError: undefined });
+      if (seq === checkSeq) set({ check, checking: false, checkError: undefined, ...(check.ok ? { lastPlan: { nodes: check.nodes, derived: check.derived } } : {}) });
     } catch (e) {
       if (seq === checkSeq) set({ checking: false, checkError: shown(e) });
     }
@@ -96,12 +97,11 @@ export const useInstall = create<InstallStore>()((set, get) => {
     async loadExample() {
       set({ loading: true, loadError: undefined, taskId: undefined, runError: undefined, macErrors: undefined });
       try {
-        const { yaml } = await api().call('install.example', {});
-        const raw = (parseYaml(yaml) ?? {}) as Record<string, unknown>;
+        const { config: raw } = await api().call('install.example', {});
         // The service's answer has every default filled in; an example it refuses (a placeholder
         // key) is shown as written, with the errors next to their fields.
         const check = await api().call('install.validate', { config: raw, cluster: true });
-        set({ ...formFromConfig(check.ok && check.config ? check.config : raw), check, loading: false, checking: false });
+        set({ ...formFromConfig(check.ok && check.config ? check.config : raw), check, lastPlan: check.ok ? { nodes: check.nodes, derived: check.derived } : undefined, loading: false, checking: false });
       } catch (e) {
         set({ loading: false, loadError: shown(e) });
       }
