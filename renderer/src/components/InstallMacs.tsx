@@ -50,7 +50,7 @@ export function MacGathering() {
     <div className="macs">
       <div className="segmented" role="tablist" aria-label="how to gather MAC addresses">
         {WAYS.map((w) => (
-          <button key={w.id} type="button" role="tab" aria-selected={way === w.id} className={`seg${way === w.id ? ' active' : ''}`} onClick={() => setWay(w.id)}>{w.label}</button>
+          <button key={w.id} type="button" role="tab" aria-selected={way === w.id} className={`macs-way${way === w.id ? ' active' : ''}`} onClick={() => setWay(w.id)}>{w.label}</button>
         ))}
       </div>
       <div className="macs-body" role="tabpanel">
