@@ -74,9 +74,13 @@ export async function writeBootFiles(conn: NodeConn, plan: InstallPlan, ctx: Ste
 export function withInstall(m: Manifest, plan: InstallPlan): Manifest {
   // The root server (node-services/storage) listens on the storage address the boot lines name.
   const services = { ...(m.services ?? {}), storage: { ...((m.services as { storage?: object } | undefined)?.storage ?? {}), vip: plan.storageIp } };
+  // The gateway's public side, as the config gives it: the node services put it on the VIP's holder.
+  const pub = plan.config.gateway.public;
+  const gateway = pub ? { ...(m.gateway ?? {}), public: { ...(m.gateway?.public ?? {}), ip: pub.ip, netmask: pub.netmask, router: pub.router } } : m.gateway;
   return {
     ...m,
     services,
+    ...(gateway ? { gateway } : {}),
     install: {
       container: plan.config.container,
       config: JSON.parse(JSON.stringify(plan.config)) as Record<string, unknown>,

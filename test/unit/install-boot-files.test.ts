@@ -8,6 +8,9 @@ import { CONFIG_DIR, nodeConfigFiles, renderApplyConfigHook } from '../../main/d
 import { nodeConfigArchive, bootEntryFiles } from '../../main/install/bootFiles.js';
 import { renderStorageScript, renderWriteFilesScript } from '../../main/install/scripts.js';
 import { storagePaths } from '../../main/domain/storagePaths.js';
+import { Manifest } from '../../main/domain/manifest.js';
+import { withInstall } from '../../main/workflows/install.js';
+import { planPublic } from '../../main/node-services/publicSide.js';
 
 const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx0ZXN0a2V5Zm9ydGhlaW5zdGFsbHRhYmxlMDAwMDAw admin@ws';
 const HOST_KEYS = { ed25519: '-----BEGIN OPENSSH PRIVATE KEY-----\nx\n-----END OPENSSH PRIVATE KEY-----\n', ed25519Pub: 'ssh-ed25519 AAAAx node2\n' };
@@ -75,5 +78,24 @@ describe('storage and file scripts', () => {
     expect(s).toContain('if cmp -s "$scratch/0" /srv/x/tftp/a.ipxe; then k=$((k+1)); else');
     expect(() => renderWriteFilesScript([{ path: '/srv/x/../etc/passwd', data: Buffer.from('') }])).toThrow(/bad path/);
     expect(() => renderWriteFilesScript([{ path: '/srv/x/a b', data: Buffer.from('') }])).toThrow(/bad path/);
+  });
+});
+
+describe('the manifest an install writes', () => {
+  const base = { version: 1, name: 'lab', clusterNetwork: '10.77.0.0/24', nodes: [{ name: 'n1', address: '10.77.0.1', cores: 4, memMb: 8192 }], gateway: { vip: '10.77.0.250' } };
+
+  it('carries the config\'s public side into the gateway, keeping what the gateway had', () => {
+    const plan = examplePlan();
+    const withPublic = { ...plan, config: { ...plan.config, gateway: { ...plan.config.gateway, public: { ip: '203.0.113.2', netmask: '255.255.255.0', router: '203.0.113.1' } } } };
+    const m = Manifest.parse(withInstall(Manifest.parse(base), withPublic));
+    expect(m.gateway).toEqual({ vip: '10.77.0.250', public: { ip: '203.0.113.2', netmask: '255.255.255.0', router: '203.0.113.1' } });
+    // What the node services then make of it is valid: the plan of the public side accepts it.
+    expect(() => planPublic(m.gateway!.public!, [])).not.toThrow();
+  });
+
+  it('leaves the gateway as it was when the config has no public side', () => {
+    const plan = examplePlan();
+    expect(plan.config.gateway.public).toBeUndefined();
+    expect(Manifest.parse(withInstall(Manifest.parse(base), plan)).gateway).toEqual({ vip: '10.77.0.250' });
   });
 });
