@@ -61,12 +61,29 @@ export function registerGui(program: Command): void {
       process.stdin.off('data', onLine);
       process.stdin.destroy();
       browser?.kill();
-      await agent?.close();
-      await bridge.close();
-      await Promise.all([...pages].map((p) => p.gone));
-      await services.close();
+      // An orderly close, within a bound: a call still waiting on a node that does not answer
+      // must not keep a stopped app alive (tasks left running resume on the next run).
+      let timer: NodeJS.Timeout | undefined;
+      const closed = await Promise.race([
+        (async () => {
+          await agent?.close();
+          await bridge.close();
+          await Promise.all([...pages].map((p) => p.gone));
+          await services.close();
+          return true;
+        })(),
+        new Promise<false>((ok) => { timer = setTimeout(() => ok(false), CLOSE_WITHIN_MS); }),
+      ]);
+      clearTimeout(timer);
+      if (!closed) {
+        process.stderr.write(`vlx gui: connections still closing after ${CLOSE_WITHIN_MS / 1000} s: stopping anyway\n`);
+        process.exit(0);
+      }
     }));
 }
+
+/** How long the app may take to close its connections once asked to stop. */
+const CLOSE_WITHIN_MS = 5000;
 
 function openBrowser(bridge: WebBridge, page: LaunchPage): ChildProcess | undefined {
   const exe = findBrowser();
