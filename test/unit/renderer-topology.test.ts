@@ -118,6 +118,25 @@ describe('vcColour', () => {
     expect(vcColour('web')).toBe(vcColour('web'));
     for (const n of ['a', 'web', 'db', 'x-1', 'long-name-here']) expect(VC_COLOURS).toContain(vcColour(n));
   });
+
+  it('gives the VCs shown distinct colours while the palette lasts, whatever their names', () => {
+    for (let seed = 0; seed < 200; seed++) {
+      const count = 2 + (seed % (VC_COLOURS.length - 1));
+      const names = Array.from({ length: count }, (_, i) => `lc${(seed * 7919 + i * 104729).toString(36)}${i % 2 ? 'x' : ''}`);
+      const colours = names.map((n) => vcColour(n, names));
+      expect(new Set(colours).size, names.join(' ')).toBe(count);
+      // The order the names come in does not matter: both screens agree.
+      expect([...names].reverse().map((n) => vcColour(n, [...names].reverse())).reverse()).toEqual(colours);
+    }
+    // The case seen on the lab: two names a letter apart.
+    expect(vcColour('lc99658c', ['lc99658c', 'lc99658cx'])).not.toBe(vcColour('lc99658cx', ['lc99658c', 'lc99658cx']));
+  });
+
+  it('keeps a VC\'s own colour when its slot is free, and reuses colours only past the palette', () => {
+    expect(vcColour('web', ['web'])).toBe(vcColour('web'));
+    const many = Array.from({ length: VC_COLOURS.length + 3 }, (_, i) => `vc${i}`);
+    expect(new Set(many.map((n) => vcColour(n, many))).size).toBe(VC_COLOURS.length);
+  });
 });
 
 describe('topology store', () => {

@@ -49,7 +49,7 @@ export function TopologyScreen() {
       </header>
       {vcNames.length > 0 && (
         <div className="legend" aria-label="Virtual clusters">
-          {vcNames.map((n) => <span key={n} className="legend-item"><span className="swatch" style={{ background: vcColour(n) }} />{n}</span>)}
+          {vcNames.map((n) => <span key={n} className="legend-item"><span className="swatch" style={{ background: vcColour(n, vcNames) }} />{n}</span>)}
         </div>
       )}
       {error && !nodes ? <ErrorState error={error} what="the topology" onRetry={load} />
@@ -61,7 +61,7 @@ export function TopologyScreen() {
             {layout.lanes.map((lane, i) => <LaneView key={lane.node.name} lane={lane} onMenu={setMenu} eager={i < EAGER_LANES} />)}
             {layout.unplaced.length > 0 && (
               <div className="lane lane-unplaced" role="listitem">
-                <div className="lane-head"><div className="lane-name">Not placed</div><div className="muted small">created, never started</div></div>
+                <div className="lane-head"><div className="lane-name">Not placed</div><div className="muted small">stopped: placed when their VC starts</div></div>
                 <UnplacedChips chips={layout.unplaced} onMenu={setMenu} />
               </div>
             )}
@@ -186,7 +186,8 @@ const ChipView = memo(function ChipView({ chip, onMenu, selected, move, tasks }:
   const { select, startDrag, endDrag } = useTopology.getState();
   const transit = chipTransit(chip, tasks, move);
   const openConsole = () => { void useConsoles.getState().open({ kind: 'vm', vc: chip.vc, vm: chip.name }); useApp.getState().go('consoles'); };
-  const colour = vcColour(chip.vc);
+  const vcs = useTopology((s) => s.vcs);
+  const colour = vcColour(chip.vc, vcs?.map((v) => v.name));
   const openMenuAt = (el: HTMLElement) => { const r = el.getBoundingClientRect(); onMenu({ x: r.left, y: r.bottom + 4, kind: 'vm', key: chip.key }); };
   const onKey = (e: RKeyboardEvent<HTMLDivElement>) => {
     if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); select(chip.key, { toggle: e.ctrlKey || e.metaKey || e.key === ' ', range: e.shiftKey }); }

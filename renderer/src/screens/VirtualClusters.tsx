@@ -37,7 +37,7 @@ export function VcsScreen() {
               <tbody>
                 {list.map((vc) => (
                   <tr key={vc.name} className={`clickable${selected === vc.name ? ' row-selected' : ''}`} onClick={() => void select(vc.name)} data-vc={vc.name}>
-                    <td><span className="swatch" style={{ background: vcColour(vc.name) }} /> <strong>{vc.name}</strong></td>
+                    <td><span className="swatch" style={{ background: vcColour(vc.name, list.map((v) => v.name)) }} /> <strong>{vc.name}</strong></td>
                     <td><Badge state={STATE_TONE[vc.state] ?? 'muted'}>{vc.state}</Badge></td>
                     <td>{vc.vms.filter((v) => v.state === 'running').length}/{vc.vms.length} running</td>
                     <td>{vc.vcpus} vCPU · {vc.memMb} MB · {vc.diskGb} GB{vc.swapMb ? ` · swap ${vc.swapMb} MB` : ''}</td>
@@ -57,7 +57,7 @@ export function VcsScreen() {
 }
 
 function VcDetailPanel({ name, vc }: { name: string; vc?: VcInfo }) {
-  const { detail, detailError, actionError, busy, act, select, destroying: destroyingVc, askDestroy } = useVcs();
+  const { detail, detailError, actionError, busy, act, select, destroying: destroyingVc, askDestroy, list } = useVcs();
   const go = useApp((s) => s.go);
   const openConsole = useConsoles((s) => s.open);
   const [policy, setPolicy] = useState<Policy>(vc?.policy ?? 'cyclic');
@@ -74,7 +74,7 @@ function VcDetailPanel({ name, vc }: { name: string; vc?: VcInfo }) {
   return (
     <aside className="detail" aria-label={`virtual cluster ${name}`}>
       <div className="detail-head">
-        <h2><span className="swatch" style={{ background: vcColour(name) }} /> {name}</h2>
+        <h2><span className="swatch" style={{ background: vcColour(name, list?.map((v) => v.name)) }} /> {name}</h2>
         <Badge state={STATE_TONE[st] ?? 'muted'}>{st}</Badge>
         <button className="btn small ghost" onClick={() => void select(undefined)} aria-label="Close details">✕</button>
       </div>

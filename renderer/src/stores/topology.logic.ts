@@ -143,8 +143,25 @@ export function planMove(layout: Layout, keys: readonly VmKey[], to: string, bus
 /** 12 hues far enough apart to tell VCs apart at a glance; a VC keeps its colour across runs. */
 export const VC_COLOURS = ['#2f6fdb', '#d9534f', '#2e9d5b', '#a05cc6', '#d98a1c', '#1b9aaa', '#c2487e', '#6b8e23', '#7a5c3e', '#4b5bd6', '#b5651d', '#3c8d8d'];
 
-export function vcColour(name: string): string {
+function colourSlot(name: string): number {
   let h = 2166136261;
   for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 16777619);
-  return VC_COLOURS[(h >>> 0) % VC_COLOURS.length]!;
+  return (h >>> 0) % VC_COLOURS.length;
+}
+
+/**
+ * A VC's colour: its name's own slot of the palette, so it stays put as other VCs come and
+ * go. Given every VC shown (`among`), two VCs never share a colour while the palette lasts:
+ * in name order, one whose slot is taken gets the next free one.
+ */
+export function vcColour(name: string, among: readonly string[] = []): string {
+  if (!among.includes(name)) return VC_COLOURS[colourSlot(name)]!;
+  const taken = new Set<number>();
+  for (const n of [...new Set(among)].sort()) {
+    let slot = colourSlot(n);
+    if (taken.size < VC_COLOURS.length) while (taken.has(slot)) slot = (slot + 1) % VC_COLOURS.length;
+    if (n === name) return VC_COLOURS[slot]!;
+    taken.add(slot);
+  }
+  return VC_COLOURS[colourSlot(name)]!;
 }
