@@ -48,13 +48,17 @@ async function attach(target: ConsoleTarget, quietMs: number): Promise<number> {
   let inputEnded = false;
   const cleanups: (() => void)[] = [];
   // Input goes out in order: each write waits for the one before it.
+  // Writes and resizes go in the order they happened: a line typed after a resize must reach
+  // the shell after it (`stty size` then sees the new size). A failed call (the session just
+  // ended) does not stop the ones after it; the exit event says what happened.
   let sending: Promise<unknown> = Promise.resolve();
+  const inOrder = (call: () => Promise<unknown>) => { sending = sending.then(call).catch(() => undefined); };
   const send = (data: string) => {
     const tid = id;
     if (!tid || !open || data === '') return;
     for (let i = 0; i < data.length; i += WRITE_CHUNK) {
       const part = data.slice(i, i + WRITE_CHUNK);
-      sending = sending.then(() => client.invoke('terminal.write', { sessionId: tid, data: part }));
+      inOrder(() => client.invoke('terminal.write', { sessionId: tid, data: part }));
     }
   };
   const closeIt = () => { if (id && open) void client.invoke('terminal.close', { sessionId: id }); };
@@ -145,7 +149,8 @@ async function attach(target: ConsoleTarget, quietMs: number): Promise<number> {
 
     const onWinch = () => {
       const s = windowSize();
-      if (open && id) void client.invoke('terminal.resize', { sessionId: id, ...s });
+      const tid = id;
+      if (open && tid) inOrder(() => client.invoke('terminal.resize', { sessionId: tid, ...s }));
     };
     // stdout's 'resize' comes after Node has read the new size (a SIGWINCH handler of our own
     // could run first and send the old one).

@@ -106,7 +106,10 @@ def until(pattern, limit):
     return False
 failed = None
 for step in spec['steps']:
-    if 'resize' in step: winsize(fd, *step['resize'])
+    if 'resize' in step:
+        winsize(fd, *step['resize'])
+        # as a person would: the next keystroke comes after the window settled, not in the same instant
+        time.sleep(0.3)
     if 'send' in step: os.write(fd, step['send'].encode())
     if 'expect' in step and not until(step['expect'], 60):
         failed = step['expect']; break
