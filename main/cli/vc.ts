@@ -283,7 +283,7 @@ export function registerVc(program: Command): void {
     }, FLAGS));
 
   vc.command('volumes')
-    .description('the volumes on shared storage as backing chains (image → VM disks)')
+    .description('the volumes on shared storage as backing chains: image → VM disks, and the installation\'s original → node roots')
     .option('--json', 'JSON output')
     .action(action(async (o: { json?: boolean }) => {
       const t = await call('volumes.tree', {});

@@ -18,6 +18,7 @@ import { NODE_RUN } from '../config/paths.js';
 import { ImageMetaSchema } from '../images/types.js';
 import type { Mode, Policy } from '../placement/place.js';
 import { busyWith, moveAction } from '../domain/move.js';
+import { readManifestVia } from '../cluster/manifest.js';
 
 /**
  * What every face (CLI, web bridge, Electron) calls to work with virtual clusters. Input is
@@ -239,8 +240,12 @@ export class VcService {
     const vols = await volumesOf(this.env.db);
     const disks = vols.filter((v) => v.kind === 'root' || v.kind === 'swap');
     const conn = await this.env.session.any();
-    const script = disks.map((d) => `echo ${sh(`--vol ${d.path}`)}; qemu-img info -U --backing-chain --output=json ${sh(d.path)} || echo '[]'`).join('\n') + '\n';
-    const out = disks.length ? await conn.run('sh', { stdin: script, timeoutMs: 120_000 }) : '';
+    // The disk-less installation: each node's root is an overlay of the cluster's original.
+    const install = (await readManifestVia(conn, this.env.paths.root).catch(() => undefined))?.install;
+    const nodeRoots = (install?.nodes ?? []).map((n) => ({ path: this.env.paths.nodeRoot(install!.container, n.ordinal), host: n.hostname }));
+    const paths = [...disks.map((d) => d.path), ...nodeRoots.map((n) => n.path)];
+    const script = paths.map((p) => `echo ${sh(`--vol ${p}`)}; qemu-img info -U --backing-chain --output=json ${sh(p)} || echo '[]'`).join('\n') + '\n';
+    const out = paths.length ? await conn.run('sh', { stdin: script, timeoutMs: 120_000 }) : '';
     const chains = new Map<string, { filename: string; format: string; 'virtual-size': number; 'actual-size'?: number }[]>();
     for (const part of out.split('--vol ').slice(1)) {
       const nl = part.indexOf('\n');
@@ -270,7 +275,27 @@ export class VcService {
       }
       root.children.push(node);
     }
-    return [...roots.values(), ...loose];
+    const installed: VolumeNodeT[] = [];
+    if (install && nodeRoots.length) {
+      const originalPath = this.env.paths.clusterOriginal(install.container);
+      const base = nodeRoots.map((n) => chains.get(n.path)?.[1]).find((b) => b?.filename === originalPath);
+      const original: VolumeNodeT = {
+        path: originalPath, kind: 'original', format: base?.format ?? 'qcow2', allocatedBytes: base?.['actual-size'] ?? 0,
+        virtualBytes: base?.['virtual-size'] ?? 0, usedBy: `installation ${install.container}`, canReset: false, canDelete: false, children: [],
+      };
+      for (const n of nodeRoots) {
+        const chain = chains.get(n.path) ?? [];
+        const node: VolumeNodeT = {
+          path: n.path, kind: 'node-root', format: chain[0]?.format ?? 'qcow2', allocatedBytes: chain[0]?.['actual-size'] ?? 0,
+          virtualBytes: chain[0]?.['virtual-size'] ?? 0, usedBy: n.host, canReset: false, canDelete: false, children: [],
+        };
+        // A root that is not (or no longer) an overlay of the original shows on its own.
+        if (chain[1]?.filename === originalPath) original.children.push(node);
+        else loose.push(node);
+      }
+      installed.push(original);
+    }
+    return [...installed, ...roots.values(), ...loose];
   }
 }
 

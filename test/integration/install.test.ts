@@ -149,6 +149,13 @@ describe('vlx install on the lab', () => {
     expect(cpio.split('\n').filter(Boolean)).toEqual(['it2', 'vlx-node/etc/hostname', 'vlx-node/etc/ssh/ssh_host_ed25519_key']);
   });
 
+  it('the volumes tree shows the original with each node\'s root under it', async () => {
+    const tree = JSON.parse((await vlxOk(['vc', 'volumes'])).stdout) as { path: string; kind: string; usedBy?: string; children: { path: string; kind: string; usedBy?: string }[] }[];
+    const original = tree.find((v) => v.kind === 'original');
+    expect(original?.path).toBe(`${DIR}/original.qcow2`);
+    expect(original?.children.map((c) => [c.kind, c.path, c.usedBy])).toEqual([1, 2, 3].map((n) => ['node-root', `${DIR}/node${n}.qcow2`, `it${n}`]));
+  });
+
   it('a re-run is a no-op: no file is rewritten', async () => {
     const before = await mtimes();
     const r = await vlx(['install', '--config', join(work, 'cluster.yaml')]);
