@@ -104,7 +104,12 @@ describe('database failover (Patroni + etcd on n1..n3)', () => {
     try {
       const from = (await findPrimary(ep())).node;
       await db.query('select 1');
-      const ms = await memberStatuses(membersOf(ep()).map((m) => ({ node: m.node, address: m.host })));
+      // A member revived just before (the test above) is streaming, but Patroni names its
+      // synchronous standby on its own next loop: until then no switchover may be asked for.
+      const ms = await waitUntil('Patroni names a synchronous standby', 30_000, async () => {
+        const all = await memberStatuses(membersOf(ep()).map((m) => ({ node: m.node, address: m.host })));
+        return all.some((m) => m.role === 'sync_standby') ? all : undefined;
+      }, 250);
       // in synchronous mode only the synchronous standby may take over; the other is refused by name
       const to = ms.find((m) => m.role === 'sync_standby')!.node;
       const async = ms.find((m) => m.role === 'standby');
