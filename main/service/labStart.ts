@@ -3,10 +3,14 @@ import { getCluster } from '../config/clusters.js';
 import { openClusterSession } from '../cluster/session.js';
 import { deployDatabase } from '../db/deploy.js';
 import { bootMemberScript } from '../db/haScripts.js';
+import { memberStatuses } from '../db/haStatus.js';
+import { VlxError } from '../errors.js';
 import type { DbEndpoint } from '../config/clusters.js';
 
 export const LAB_CLUSTER = 'lab';
 const DB_PORT = 5432;
+/** How long a revived database member may take to run again (Patroni starts PostgreSQL, which replays its WAL). */
+const MEMBER_BACK_MS = 90_000;
 
 /** The database members: n1..n3 (etcd's quorum needs three to survive one loss); fewer on a smaller lab. */
 export function labDbNodes(nodeCount: number): string[] {
@@ -54,6 +58,19 @@ export async function reviveLabNode(name: string, onProgress: Progress = () => {
     } finally {
       await session.close();
     }
+    // Back means back as a member: its Patroni answers with its PostgreSQL running (a standby
+    // that follows the primary, or the primary again if none was elected meanwhile).
+    const self = (db.members ?? [{ node: db.node, host: db.host }]).find((m) => m.node === name)!;
+    const deadline = Date.now() + MEMBER_BACK_MS;
+    for (;;) {
+      const [m] = await memberStatuses([{ node: name, address: self.host }]);
+      if (m && m.role !== 'unreachable' && /^(running|streaming)$/.test(m.state)) break;
+      if (Date.now() > deadline) {
+        throw new VlxError('timeout', `${name}: its database member is not running ${MEMBER_BACK_MS / 1000} s after the revive (${m?.role ?? '?'}, ${m?.state ?? '?'})`, 'see `vlx db status`');
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    onProgress(`${name}: database member running`);
   }
   return status;
 }
