@@ -19,9 +19,15 @@ const load = () => loadavg()[0]!.toFixed(2);
 const ep = () => getCluster('lab').db!;
 const addressOf = (node: string) => membersOf(ep()).find((m) => m.node === node)!.host;
 
+/** stdout of a vlx run that must succeed; a failure carries what vlx said. */
 async function vlx(env: NodeJS.ProcessEnv, ...args: string[]): Promise<string> {
-  const { stdout } = await run('bin/vlx', args, { env: { ...process.env, ...env } });
-  return stdout;
+  try {
+    const { stdout } = await run('bin/vlx', args, { env: { ...process.env, ...env } });
+    return stdout;
+  } catch (e) {
+    const f = e as { code?: number; stderr?: string };
+    throw new Error(`vlx ${args.join(' ')}: exit ${f.code}: ${f.stderr?.trim()}`);
+  }
 }
 
 let script = '';
