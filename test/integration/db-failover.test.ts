@@ -25,8 +25,9 @@ async function vlx(env: NodeJS.ProcessEnv, ...args: string[]): Promise<string> {
     const { stdout } = await run('bin/vlx', args, { env: { ...process.env, ...env } });
     return stdout;
   } catch (e) {
-    const f = e as { code?: number; stderr?: string };
-    throw new Error(`vlx ${args.join(' ')}: exit ${f.code}: ${f.stderr?.trim()}`);
+    // What it printed stays readable (db status prints its JSON and exits non-zero without quorum).
+    const f = e as { code?: number; stdout?: string; stderr?: string };
+    throw Object.assign(new Error(`vlx ${args.join(' ')}: exit ${f.code}: ${f.stderr?.trim()}`), { code: f.code, stdout: f.stdout ?? '', stderr: f.stderr ?? '' });
   }
 }
 
