@@ -11,6 +11,8 @@ export const LAB_CLUSTER = 'lab';
 const DB_PORT = 5432;
 /** How long a revived database member may take to run again (Patroni starts PostgreSQL, which replays its WAL). */
 const MEMBER_BACK_MS = 90_000;
+/** Then how long it waits for the members to have a primary (a leader key runs out in TTL seconds, then one is elected). */
+const PRIMARY_BACK_MS = 30_000;
 
 /** The database members: n1..n3 (etcd's quorum needs three to survive one loss); fewer on a smaller lab. */
 export function labDbNodes(nodeCount: number): string[] {
@@ -71,6 +73,17 @@ export async function reviveLabNode(name: string, onProgress: Progress = () => {
       await new Promise((r) => setTimeout(r, 250));
     }
     onProgress(`${name}: database member running`);
+    // And the database usable again: a primary among the members (the revived one may still
+    // hold the leader key it had, or a standby is promoted once that key expires). Without
+    // etcd's quorum none is elected: then the revive says so and returns all the same.
+    const all = (db.members ?? [{ node: db.node, host: db.host }]).map((m) => ({ node: m.node, address: m.host }));
+    const primaryBy = Date.now() + PRIMARY_BACK_MS;
+    for (;;) {
+      const primary = (await memberStatuses(all)).find((m) => m.role === 'primary');
+      if (primary) { onProgress(`database primary: ${primary.node}`); break; }
+      if (Date.now() > primaryBy) { onProgress(`no database primary ${PRIMARY_BACK_MS / 1000} s after the revive (see \`vlx db status\`)`); break; }
+      await new Promise((r) => setTimeout(r, 250));
+    }
   }
   return status;
 }
