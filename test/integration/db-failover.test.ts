@@ -118,14 +118,27 @@ describe('database failover (Patroni + etcd on n1..n3)', () => {
         return all.some((m) => m.role === 'sync_standby') ? all : undefined;
       }, 250);
       // in synchronous mode only the synchronous standby may take over; the other is refused by name
-      const to = ms.find((m) => m.role === 'sync_standby')!.node;
+      let to = ms.find((m) => m.role === 'sync_standby')!.node;
       const async = ms.find((m) => m.role === 'standby');
       if (async) {
         const refused = await run('bin/vlx', ['db', 'switchover', '--to', async.node]).then(() => undefined, (e: { code: number; stderr: string }) => e);
         expect(refused?.code).toBe(4);
         expect(refused?.stderr).toContain(`${async.node} is an asynchronous standby: Patroni hands the primary only to the synchronous standby (now ${to})`);
       }
-      const out = JSON.parse(await vlx({}, 'db', 'switchover', '--to', to, '--json')) as { from: string; to: string; ms: number };
+      // Patroni may name the other standby synchronous meanwhile (one that just rejoined): the
+      // switchover then refuses by name, rightly; it is asked again of the one named now.
+      let out: { from: string; to: string; ms: number } | undefined;
+      for (let attempt = 1; !out; attempt++) {
+        try {
+          out = JSON.parse(await vlx({}, 'db', 'switchover', '--to', to, '--json')) as { from: string; to: string; ms: number };
+        } catch (e) {
+          if (attempt >= 3 || !/asynchronous standby|cannot take over/.test((e as Error).message)) throw e;
+          process.stdout.write(`switchover to ${to} refused (${(e as Error).message.split('\n')[0]}); asking again\n`);
+          const now = await memberStatuses(membersOf(ep()).map((m) => ({ node: m.node, address: m.host })));
+          to = now.find((m) => m.role === 'sync_standby')?.node ?? to;
+          await new Promise((r) => setTimeout(r, 1000));
+        }
+      }
       expect(out).toMatchObject({ from, to });
       expect((await findPrimary(ep())).node).toBe(to);
       // The pool opened on the old primary writes on the new one with no step of ours.
