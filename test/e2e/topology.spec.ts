@@ -1,10 +1,8 @@
 import { test, expect, type Page, type Locator } from '@playwright/test';
-import { execFile } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
-import { startGui, tempHome } from './support.js';
+import { startGui } from './support.js';
+import { labApp, screensDir } from './support/lab-app.js';
 
 /**
  * The Topology screen against the real lab, in Debian's Chromium through `vlx gui`: the lanes
@@ -15,27 +13,15 @@ import { startGui, tempHome } from './support.js';
  * one VC made here and destroyed at the end; the lab is shared: brought up (idempotent),
  * never taken down, the evacuated node taken out of maintenance again.
  */
-const run = promisify(execFile);
-const shots = process.env.VLX_SCREENS ?? join(process.cwd(), 'test-results', 'screenshots');
-mkdirSync(shots, { recursive: true });
-
-const home = tempHome();
-const appHome = join(home.dir, 'app');
+const shots = screensDir();
+const app = labApp();
+const { appHome, vlx } = app;
 const VC = `topo${randomBytes(3).toString('hex')}`;
 let bridge: Awaited<ReturnType<typeof startGui>>;
 let page: Page;
 const errors: string[] = [];
 let evacuated: string | undefined;
 
-async function vlx(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await run(process.execPath, ['dist/vlx.mjs', ...args], { env: { ...process.env, VLX_HOME: appHome }, timeout: 300_000 });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    const x = e as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof x.code === 'number' ? x.code : 1, stdout: x.stdout ?? '', stderr: x.stderr ?? '' };
-  }
-}
 async function vlxJson<T>(...args: string[]): Promise<T> {
   const r = await vlx(...args, '--json');
   expect(r.code, `vlx ${args.join(' ')}: ${r.stderr}`).toBe(0);
@@ -96,7 +82,7 @@ test.afterAll(async () => {
     const stopped = await timed('vlx gui stop', Promise.race([bridge.stop().then(() => true), new Promise<boolean>((ok) => setTimeout(() => ok(false), 20_000))]));
     if (!stopped) { process.stderr.write('cleanup: vlx gui did not exit on SIGTERM within 20 s: killed\n'); process.kill(bridge.pid, 'SIGKILL'); }
   }
-  home.cleanup();
+  app.cleanup();
 });
 
 test('the lanes show the database members\' roles as `vlx db status` does, and the status bar the primary', async () => {
