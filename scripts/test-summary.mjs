@@ -23,7 +23,13 @@ if (existsSync('test-reports/e2e.json')) {
       const name = `${path} > ${spec.title}`;
       if (t.status === 'expected') passed++;
       else if (t.status === 'skipped' && t.expectedStatus === 'skipped') skipped++;
-      else { failed++; failures.push(`e2e: ${name}${t.status === 'skipped' ? ': never ran' : ''}`); }
+      else {
+        failed++;
+        const err = t.results?.at(-1)?.error?.message ?? '';
+        // Colour codes out; the first lines only: CI keeps the tail of the output, where this is.
+        const why = String(err).replace(/\u001b\[[0-9;]*m/g, '').split('\n').map((l) => l.trim()).filter(Boolean).slice(0, 4).join(' / ').slice(0, 600);
+        failures.push(`e2e: ${name}${t.status === 'skipped' ? ': never ran' : why ? `: ${why}` : ''}`);
+      }
     }
     for (const s of suite.suites ?? []) walk(s, `${path} > ${s.title}`);
   };

@@ -22,7 +22,7 @@ export default class VitestCounts {
       for (const t of m.children.allTests()) {
         const state = t.result().state;
         if (state === 'passed') c.passed++;
-        else if (state === 'failed') { c.failed++; c.failures.push(`${where} > ${t.fullName}`); }
+        else if (state === 'failed') { c.failed++; c.failures.push(`${where} > ${t.fullName}: ${brief(t.result().errors?.[0], where)}`); }
         else if (t.options.mode === 'skip' || t.options.mode === 'todo') c.skipped++;
         else {
           const cause = errored.find((e) => e === m || isUnder(t, e));
@@ -51,6 +51,17 @@ export default class VitestCounts {
 function isUnder(test, suite) {
   for (let p = test.parent; p; p = p.parent) if (p === suite) return true;
   return false;
+}
+
+/**
+ * What CI shows of a failed test: its error's first lines and where in the test file it was
+ * thrown. CI keeps only the tail of the output, where this summary is; the full report is lost.
+ */
+function brief(err, file) {
+  const lines = String(err?.message ?? err).split('\n').map((l) => l.trim()).filter(Boolean).slice(0, 4);
+  const at = String(err?.stack ?? '').split('\n').find((l) => l.includes(file));
+  const where = at ? ` (at ${at.trim().replace(/^at /, '').replace(`${process.cwd()}/`, '')})` : '';
+  return `${lines.join(' / ').slice(0, 600)}${where}`;
 }
 
 function firstLine(err) {
