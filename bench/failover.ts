@@ -56,7 +56,7 @@ async function once(): Promise<Run> {
   try {
     while (acks.length < 10) await sleep(50);
     // a failover needs the synchronous standby recorded in etcd (see recordedSyncStandby)
-    while (!(await recordedSyncStandby(membersOf(ep).map((x) => ({ node: x.node, address: x.host }))))) await sleep(200);
+    while (!(await recordedSyncStandby(membersOf(ep).map((x) => ({ node: x.node, address: x.host })), ep.haTls))) await sleep(200);
     const old = await findPrimary(ep);
     const load = loadavg()[0]!;
     const t0 = Date.now();
@@ -85,7 +85,7 @@ async function once(): Promise<Run> {
     await reviveLabNode(old.node);
     // caught up before the next run
     for (const end = Date.now() + 60_000; Date.now() < end; await sleep(250)) {
-      const m = (await memberStatuses(membersOf(ep).map((x) => ({ node: x.node, address: x.host })))).find((x) => x.node === old.node);
+      const m = (await memberStatuses(membersOf(ep).map((x) => ({ node: x.node, address: x.host })), ep.haTls)).find((x) => x.node === old.node);
       if (m && /standby/.test(m.role) && m.lagBytes === 0) break;
     }
     return { crashed: old.node, promoted, promotionMs, firstWriteMs, load };

@@ -21,6 +21,11 @@ export interface DbEndpoint {
    * node/host above is the primary at deploy time, a first guess only.
    */
   members?: { node: string; host: string }[];
+  /**
+   * For etcd and Patroni's REST API on the members: the cluster CA (read over SSH at deploy,
+   * the only CA trusted for them) and this workstation's client certificate and key from it.
+   */
+  haTls?: { ca: string; cert: string; key: string };
 }
 
 export interface ClusterConfig {
@@ -101,6 +106,15 @@ function parseDb(v: unknown, where: string): DbEndpoint {
   if (cert !== undefined) {
     if (!/^-----BEGIN CERTIFICATE-----\n[\s\S]+\n-----END CERTIFICATE-----\n?$/.test(cert)) throw bad(`${where}.tlsCert`, 'must be one PEM certificate');
     db.tlsCert = cert;
+  }
+  if (o.haTls !== undefined) {
+    const t = obj(o.haTls, `${where}.haTls`);
+    const pem = (key: string, label: string): string => {
+      const v = str(t, key, `${where}.haTls`)!;
+      if (!new RegExp(`^-----BEGIN ${label}-----\\n[\\s\\S]+\\n-----END ${label}-----\\n?$`).test(v)) throw bad(`${where}.haTls.${key}`, `must be one PEM ${label.toLowerCase()}`);
+      return v;
+    };
+    db.haTls = { ca: pem('ca', 'CERTIFICATE'), cert: pem('cert', 'CERTIFICATE'), key: pem('key', 'PRIVATE KEY') };
   }
   if (o.members !== undefined) {
     if (!Array.isArray(o.members) || o.members.length === 0) throw bad(`${where}.members`, 'must be a non-empty array');

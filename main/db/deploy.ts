@@ -124,6 +124,7 @@ export async function deployDatabase(session: ClusterSession, opts: DeployOption
   const ha = await setupHaMembers({
     cluster: session.config.name, conns, port, tls: TLS, dbName: DB_NAME, appRole: DB_ROLE,
     ...(cluster.db?.tlsCert ? { pinned: cluster.db.tlsCert } : {}),
+    ...(cluster.db?.haTls ? { pinnedHa: cluster.db.haTls } : {}),
     ...(cluster.db ? { seed: cluster.db.node } : {}),
     allow: (probes) => {
       const client = probes.find((p) => p.client)?.client;
@@ -145,6 +146,7 @@ export async function deployDatabase(session: ClusterSession, opts: DeployOption
     node: ha.primary, host: primary.conn.address, port, database: DB_NAME,
     user: known?.user ?? newLoginRole(), password: known?.password ?? newDbPassword(), tlsCert: ha.cert,
     members: ha.members.map((m) => ({ node: m.node, host: m.address })),
+    haTls: ha.haTls,
   };
   if (known?.tlsCert && known.tlsCert !== ha.cert) {
     report('role', `the cluster certificate is not the one pinned before (was SHA-256 ${certFingerprint(known.tlsCert)}): pinning the new one`);

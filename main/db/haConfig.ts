@@ -16,7 +16,11 @@ export const PATRONI_LOG = `${PG_ROOT}/log/patroni.log`;
 /** The cluster's shared secrets (superuser, replication, REST), the same on every member; 0600 postgres. */
 export const HA_SECRETS = `${PG_ROOT}/secrets.json`;
 export const ETCD_ROOT = `${NODE_LIB}/etcd`;
-export const ETCD_DATA = `${ETCD_ROOT}/data`;
+/**
+ * The TLS cluster's data. A deploy from before TLS kept a plain-HTTP etcd's data in etcd/data;
+ * it is left there untouched (its membership names http:// peers, which no TLS member can join).
+ */
+export const ETCD_DATA = `${ETCD_ROOT}/data-tls`;
 export const ETCD_CONF = `${ETCD_ROOT}/etcd.yml`;
 export const ETCD_LOG = `${ETCD_ROOT}/etcd.log`;
 export const PATRONI_PID = `${NODE_RUN}/patroni.pid`;
@@ -28,6 +32,24 @@ export const ETCD_PEER_PORT = 2380;
 /** etcd's quorum is itself master-less: every member up to five runs it (more only slows its writes). */
 export const MAX_ETCD = 5;
 export const ETCD_PREFIX = '/vlx/';
+
+/**
+ * The cluster CA's files on a member. PostgreSQL's own certificate is pinned as itself (no CA);
+ * etcd and Patroni need a CA, as they check each other both ways: each member has one
+ * certificate (server and client, for its address and 127.0.0.1) signed by the cluster CA,
+ * Patroni's copy owned by postgres, etcd's by etcd. The CA key is root's alone.
+ */
+export const HA_TLS_DIR = `${PG_ROOT}/tls`;
+export const HA_TLS = {
+  ca: `${HA_TLS_DIR}/ca.crt`,
+  caKey: `${HA_TLS_DIR}/ca.key`,
+  cert: `${HA_TLS_DIR}/member.crt`,
+  key: `${HA_TLS_DIR}/member.key`,
+  etcdDir: `${ETCD_ROOT}/tls`,
+  etcdCa: `${ETCD_ROOT}/tls/ca.crt`,
+  etcdCert: `${ETCD_ROOT}/tls/member.crt`,
+  etcdKey: `${ETCD_ROOT}/tls/member.key`,
+} as const;
 
 /**
  * Failure detection. The leader key lives TTL seconds after its last renewal; Patroni renews
@@ -77,19 +99,25 @@ export interface EtcdConfInput {
   state: 'new' | 'existing';
 }
 
-/** etcd's config file (etcd --config-file). Plain HTTP on the cluster network; see the DB notes in the report. */
+/**
+ * etcd's config file (etcd --config-file). Clients and peers speak TLS only and must show a
+ * certificate of the cluster CA: a tenant VM that reaches the port gets nothing.
+ */
 export function renderEtcdConf(o: EtcdConfInput): string {
-  const peer = (m: HaMember) => `http://${m.address}:${ETCD_PEER_PORT}`;
+  const peer = (m: HaMember) => `https://${m.address}:${ETCD_PEER_PORT}`;
+  const tls = { 'cert-file': HA_TLS.etcdCert, 'key-file': HA_TLS.etcdKey, 'trusted-ca-file': HA_TLS.etcdCa, 'client-cert-auth': true };
   return JSON.stringify({
     name: o.self.node,
     'data-dir': ETCD_DATA,
-    'listen-client-urls': `http://${o.self.address}:${ETCD_CLIENT_PORT},http://127.0.0.1:${ETCD_CLIENT_PORT}`,
-    'advertise-client-urls': `http://${o.self.address}:${ETCD_CLIENT_PORT}`,
+    'listen-client-urls': `https://${o.self.address}:${ETCD_CLIENT_PORT},https://127.0.0.1:${ETCD_CLIENT_PORT}`,
+    'advertise-client-urls': `https://${o.self.address}:${ETCD_CLIENT_PORT}`,
     'listen-peer-urls': peer(o.self),
     'initial-advertise-peer-urls': peer(o.self),
     'initial-cluster': etcdMembers(o.members).map((m) => `${m.node}=${peer(m)}`).join(','),
     'initial-cluster-token': `vlx-${o.cluster}`,
     'initial-cluster-state': o.state,
+    'client-transport-security': tls,
+    'peer-transport-security': tls,
     // etcd's defaults: a heartbeat every 100 ms, a new leader after 1 s of silence
     'heartbeat-interval': 100,
     'election-timeout': 1000,
@@ -171,13 +199,21 @@ export function renderPatroniConf(o: PatroniConfInput, dbName: string, appRole: 
     name: o.self.node,
     log: { level: 'INFO' },
     restapi: {
-      // Read-only GETs are open on the cluster network (members use them to compare their
-      // WAL positions before a promotion); anything that changes state needs the password.
+      // HTTPS, and only for a certificate of the cluster CA: the members (which compare their
+      // WAL positions here before a promotion, with this same certificate as client) and the
+      // workstations. Anything that changes state also needs the password.
       listen: `${o.self.address}:${PATRONI_PORT}`,
       connect_address: `${o.self.address}:${PATRONI_PORT}`,
+      certfile: HA_TLS.cert,
+      keyfile: HA_TLS.key,
+      cafile: HA_TLS.ca,
+      verify_client: 'required',
       authentication: { username: 'patroni', password: o.secrets.rest },
     },
-    etcd3: { hosts: etcd.map((m) => `${m.address}:${ETCD_CLIENT_PORT}`), protocol: 'http' },
+    etcd3: {
+      hosts: etcd.map((m) => `${m.address}:${ETCD_CLIENT_PORT}`), protocol: 'https',
+      cacert: HA_TLS.ca, cert: HA_TLS.cert, key: HA_TLS.key,
+    },
     bootstrap: {
       dcs: dcsConfig(),
       initdb: [{ encoding: 'UTF8' }, 'no-locale', { 'auth-host': 'scram-sha-256' }, { 'auth-local': 'peer' }],

@@ -4,14 +4,15 @@ import type { NodeConn } from '../ssh/types.js';
 import { sh } from '../util/quote.js';
 import { isIPv4 } from '../util/names.js';
 import {
-  dcsConfig, ETCD_CONF, ETCD_PREFIX, HA_SECRETS, PATRONI_CONF, PATRONI_PID, PG_SOCKETS, etcdMembers, haScope, parseSecrets, renderEtcdConf,
-  renderEtcdUnit, renderPatroniConf, renderPatroniUnit, type HaMember, type HaSecrets,
+  dcsConfig, ETCD_CONF, ETCD_DATA, ETCD_PEER_PORT, ETCD_PREFIX, HA_SECRETS, PATRONI_CONF, PATRONI_PID, PG_SOCKETS, etcdMembers, haScope,
+  parseSecrets, renderEtcdConf, renderEtcdUnit, renderPatroniConf, renderPatroniUnit, type HaMember, type HaSecrets,
 } from './haConfig.js';
 import {
-  etcdGetScript, memberProbeScript, moveAsideScript, prepareDirsScript, retireStandaloneScript, startEtcdScript,
-  startPatroniScript, writeIfChangedScript,
+  etcdctl, etcdGetScript, memberProbeScript, moveAsideScript, pgStateScript, prepareDirsScript, retireStandaloneScript, startEtcdScript,
+  startPatroniScript, stopDaemonScript, writeIfChangedScript,
 } from './haScripts.js';
-import { etcdHealth, memberStatuses, recordedSyncStandby, type MemberStatus } from './haStatus.js';
+import { etcdHealth, memberStatuses, recordedSyncStandby, type HaClientTls, type MemberStatus } from './haStatus.js';
+import { ensureHaCerts } from './haTls.js';
 import { scramVerifier } from './scram.js';
 import { serverCertScript, parseServerCert, type TlsPaths } from './nodeScripts.js';
 
@@ -30,6 +31,10 @@ export interface MemberProbe {
   pgData: boolean;
   sysid?: string;
   etcdData: boolean;
+  /** Its etcd was deployed before TLS (plain-HTTP peers). */
+  etcdPlain: boolean;
+  /** The cluster CA it holds, with its key. */
+  haCa?: string;
   secrets?: HaSecrets;
   cert?: string;
   patroniPid?: number;
@@ -44,6 +49,8 @@ export interface HaSetupOptions {
   tls: TlsPaths;
   /** The certificate this workstation pinned before: members keep it when one of them has it. */
   pinned?: string;
+  /** The cluster CA and client certificate this workstation pinned before (kept while the members' CA is that one). */
+  pinnedHa?: HaClientTls;
   /** The node whose data to keep when no cluster exists yet (the old one-node database). */
   seed?: string;
   dbName: string;
@@ -55,6 +62,8 @@ export interface HaSetup {
   members: HaMember[];
   primary: string;
   cert: string;
+  /** For this workstation's calls to etcd and Patroni's REST API. */
+  haTls: HaClientTls;
   probes: MemberProbe[];
 }
 
@@ -74,6 +83,7 @@ async function probeMember(conn: NodeConn, tls: TlsPaths): Promise<MemberProbe> 
   return {
     conn, bin: o.bin, ...(o.client && isIPv4(o.client) ? { client: o.client } : {}), systemd: o.systemd === 'yes',
     pgData: o.pgdata === 'yes', ...(o.sysid ? { sysid: o.sysid } : {}), etcdData: o.etcddata === 'yes',
+    etcdPlain: o.etcdplain === 'yes', ...(o.haca ? { haCa: unb64(o.haca) } : {}),
     ...(secrets ? { secrets } : {}), ...(o.cert ? { cert: unb64(o.cert) } : {}),
     ...(pid(o.patronipid) ? { patroniPid: pid(o.patronipid) } : {}), ...(pid(o.etcdpid) ? { etcdPid: pid(o.etcdpid) } : {}),
   };
@@ -144,7 +154,7 @@ export function psqlScript(bin: string, port: number): string {
 
 const describe = (ms: MemberStatus[]): string => ms.map((m) => `${m.node} ${m.role} (${m.state})`).join(', ');
 
-async function startEtcd(o: HaSetupOptions, probes: MemberProbe[], members: HaMember[]): Promise<void> {
+async function startEtcd(o: HaSetupOptions, probes: MemberProbe[], members: HaMember[], tls: HaClientTls, certsChanged: Set<string>): Promise<void> {
   const etcd = etcdMembers(members);
   const onEtcd = probes.filter((p) => etcd.some((m) => m.node === p.conn.name));
   const existing = onEtcd.some((p) => p.etcdData);
@@ -154,11 +164,12 @@ async function startEtcd(o: HaSetupOptions, probes: MemberProbe[], members: HaMe
     const joining = existing && !p.etcdData;
     if (joining) {
       const peer = onEtcd.find((x) => x.etcdData)!;
-      await peer.conn.run(`ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:2379 member list | grep -qF ${sh(`, ${self.node}, `)} || `
-        + `ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:2379 member add ${sh(self.node)} --peer-urls=${sh(`http://${self.address}:2380`)}`);
+      await peer.conn.run(`${etcdctl('member', 'list')} | grep -qF ${sh(`, ${self.node}, `)} || `
+        + etcdctl('member', 'add', self.node, `--peer-urls=https://${self.address}:${ETCD_PEER_PORT}`));
       o.report(`etcd member ${self.node} added`);
     }
-    const changed = await write(p.conn, ETCD_CONF, 'etcd:etcd', renderEtcdConf({ cluster: o.cluster, self, members: etcd, state: joining || existing ? 'existing' : 'new' }));
+    const changed = await write(p.conn, ETCD_CONF, 'etcd:etcd', renderEtcdConf({ cluster: o.cluster, self, members: etcd, state: joining || existing ? 'existing' : 'new' }))
+      || certsChanged.has(p.conn.name);
     if (p.systemd) {
       await write(p.conn, '/etc/systemd/system/vlx-etcd.service', 'root:root', renderEtcdUnit());
       await p.conn.run(`chmod 0644 /etc/systemd/system/vlx-etcd.service && systemctl daemon-reload && systemctl enable --now vlx-etcd${changed ? ' && systemctl restart vlx-etcd' : ''}`);
@@ -172,8 +183,33 @@ async function startEtcd(o: HaSetupOptions, probes: MemberProbe[], members: HaMe
   }
   const notRunning = onEtcd.filter((p) => !p.etcdPid).map((p) => p.conn.name);
   if (notRunning.length) o.report(`etcd started on ${notRunning.join(', ')}`);
-  await waitFor('etcd has no quorum', 30_000, async () => ((await etcdHealth(etcd, 1000)).quorum ? true : undefined),
-    async () => JSON.stringify((await etcdHealth(etcd, 1000)).members));
+  await waitFor('etcd has no quorum', 30_000, async () => ((await etcdHealth(etcd, tls, 1000)).quorum ? true : undefined),
+    async () => JSON.stringify((await etcdHealth(etcd, tls, 1000)).members));
+}
+
+/**
+ * A cluster deployed before etcd had TLS: its etcd members know each other by http:// peer
+ * URLs, which no TLS member can join. etcd holds only what Patroni keeps there (leader key,
+ * members, settings), which Patroni makes again, so the TLS etcd starts empty beside the old
+ * data (etcd/data, left as it was). Patroni stops first everywhere, standbys before the
+ * primary so none is promoted meanwhile, each stopping its PostgreSQL cleanly: a Patroni
+ * running against an empty etcd would race to initialise it. The member that was primary
+ * (its data says "shut down", a standby's "shut down in recovery") starts first and keeps the
+ * database; the others follow it with their own data. The database is down for that moment.
+ */
+async function retirePlainEtcd(o: HaSetupOptions, probes: MemberProbe[]): Promise<{ seed?: MemberProbe }> {
+  o.report(`etcd on ${probes.filter((p) => p.etcdPlain).map((p) => p.conn.name).join(', ')} speaks plain HTTP: moving every member to TLS (the database stops for a moment)`);
+  const writable = await Promise.all(probes.map(async (p) => (p.patroniPid || p.systemd)
+    && (await p.conn.exec(psqlScript(p.bin, o.port), { stdin: 'select not pg_is_in_recovery();\n' })).stdout.trim() === 't'));
+  const stop = (p: MemberProbe) => p.conn.run(stopDaemonScript('patroni', p.systemd), { timeoutMs: 90_000 });
+  await Promise.all(probes.filter((_, i) => !writable[i]).map(stop));
+  await Promise.all(probes.filter((_, i) => writable[i]).map(stop));
+  await Promise.all(probes.map((p) => p.conn.run(`${stopDaemonScript('etcd', p.systemd)} && ${sh('rm', '-rf', ETCD_DATA)}`, { timeoutMs: 90_000 })));
+  for (const p of probes) Object.assign(p, { patroniPid: undefined, etcdPid: undefined, etcdData: false, etcdPlain: false });
+  const states = await Promise.all(probes.map(async (p) => (p.pgData ? (await p.conn.exec(pgStateScript(p.bin))).stdout.trim() : '')));
+  o.report(`Patroni and etcd stopped: ${probes.map((p, i) => `${p.conn.name} ${states[i] || 'no data'}`).join(', ')}`);
+  const seed = probes.find((_, i) => states[i] === 'shut down');
+  return seed ? { seed } : {};
 }
 
 export async function setupHaMembers(o: HaSetupOptions): Promise<HaSetup> {
@@ -184,6 +220,9 @@ export async function setupHaMembers(o: HaSetupOptions): Promise<HaSetup> {
 
   await Promise.all(probes.map((p) => p.conn.run(prepareDirsScript())));
   const { pem: cert, renewed } = await clusterCert(o, probes);
+  const ha = await ensureHaCerts({ cluster: o.cluster, probes, members, ...(o.pinnedHa ? { pinned: o.pinnedHa } : {}), report: o.report });
+  const tls = ha.client;
+  const migratedPrimary = probes.some((p) => p.etcdPlain) ? await retirePlainEtcd(o, probes) : undefined;
   const allow = o.allow(probes);
   const confChanged = await Promise.all(probes.map(async (p) => {
     await write(p.conn, HA_SECRETS, 'postgres:postgres', JSON.stringify(secrets) + '\n');
@@ -193,15 +232,16 @@ export async function setupHaMembers(o: HaSetupOptions): Promise<HaSetup> {
     }, o.dbName, o.appRole));
   }));
 
-  await startEtcd(o, probes, members);
+  await startEtcd(o, probes, members, tls, ha.etcdChanged);
 
   // Which data survives: the cluster's own when etcd knows it, else the seed's.
   const initialized = (await probes[0]!.conn.exec(etcdGetScript(`${ETCD_PREFIX}${haScope(o.cluster)}/initialize`))).stdout.trim();
   const seed = initialized ? undefined
-    : probes.find((p) => p.conn.name === o.seed && p.pgData) ?? probes.find((p) => p.pgData && p.patroniPid) ?? probes.find((p) => p.pgData) ?? probes[0]!;
+    : migratedPrimary?.seed ?? probes.find((p) => p.conn.name === o.seed && p.pgData) ?? probes.find((p) => p.pgData && p.patroniPid) ?? probes.find((p) => p.pgData) ?? probes[0]!;
   const stamp = new Date().toISOString().replace(/[^0-9]/g, '').slice(0, 14);
   for (const p of probes) {
-    const foreign = p.pgData && (initialized ? p.sysid !== initialized : p !== seed);
+    // After a move to TLS the standbys keep their data: it is the same database as the seed's.
+    const foreign = p.pgData && (initialized ? p.sysid !== initialized : p !== seed && !(migratedPrimary && p.sysid === seed?.sysid));
     if (foreign && !p.patroniPid) {
       await p.conn.run(moveAsideScript(stamp));
       o.report(`${p.conn.name}: data of another database moved aside (${stamp}); it will be cloned from the primary`);
@@ -214,15 +254,15 @@ export async function setupHaMembers(o: HaSetupOptions): Promise<HaSetup> {
       await write(p.conn, '/etc/systemd/system/vlx-patroni.service', 'root:root', renderPatroniUnit());
       await p.conn.run(`chmod 0644 /etc/systemd/system/vlx-patroni.service && systemctl daemon-reload && systemctl enable --now vlx-patroni${confChanged[i] ? ' && systemctl reload vlx-patroni' : ''}`);
     } else if (p.patroniPid) {
-      // Patroni re-reads its file on SIGHUP: pg_hba and parameters apply without a restart.
-      if (confChanged[i]) await p.conn.run(`kill -HUP $(cat ${sh(PATRONI_PID)})`);
+      // Patroni re-reads its file (and its certificates) on SIGHUP: pg_hba and parameters apply without a restart.
+      if (confChanged[i] || ha.issued.has(p.conn.name)) await p.conn.run(`kill -HUP $(cat ${sh(PATRONI_PID)})`);
     } else {
       await p.conn.run(retireStandaloneScript(p.bin), { timeoutMs: 90_000 });
       await p.conn.run(startPatroniScript());
     }
   };
   const primaryUp = (timeoutMs: number) => waitFor('no database primary', timeoutMs,
-    async () => (await memberStatuses(members, 1000)).find((m) => m.role === 'primary')?.node, async () => describe(await memberStatuses(members, 1000)));
+    async () => (await memberStatuses(members, tls, 1000)).find((m) => m.role === 'primary')?.node, async () => describe(await memberStatuses(members, tls, 1000)));
 
   if (seed) {
     // Alone first, so it initialises (or adopts its data) and no empty member races it to the initialize key.
@@ -246,11 +286,11 @@ export async function setupHaMembers(o: HaSetupOptions): Promise<HaSetup> {
   if (members.length > 1) {
     // A standby counts once it streams; pg_basebackup of a new member takes a few seconds.
     await waitFor('the standbys did not catch up', 120_000, async () => {
-      const ms = await memberStatuses(members, 1000);
+      const ms = await memberStatuses(members, tls, 1000);
       return ms.every((m) => m.role === 'primary' || ((m.role === 'sync_standby' || m.role === 'standby') && (m.state === 'running' || m.state === 'streaming')))
-        && ms.some((m) => m.role === 'sync_standby') && (await recordedSyncStandby(members, 1000)) ? true : undefined;
-    }, async () => describe(await memberStatuses(members, 1000)));
+        && ms.some((m) => m.role === 'sync_standby') && (await recordedSyncStandby(members, tls, 1000)) ? true : undefined;
+    }, async () => describe(await memberStatuses(members, tls, 1000)));
     o.report('standbys streaming, one synchronous');
   }
-  return { members, primary, cert, probes };
+  return { members, primary, cert, haTls: tls, probes };
 }

@@ -1,6 +1,6 @@
 import { sh } from '../util/quote.js';
 import {
-  ETCD_CONF, ETCD_DATA, ETCD_LOG, ETCD_PID, ETCD_ROOT, HA_SECRETS, PATRONI_CONF, PATRONI_LOG, PATRONI_PID,
+  ETCD_CLIENT_PORT, ETCD_CONF, ETCD_DATA, ETCD_LOG, ETCD_PID, ETCD_ROOT, HA_SECRETS, HA_TLS, PATRONI_CONF, PATRONI_LOG, PATRONI_PID,
   PG_DATA, PG_ROOT, PG_SOCKETS,
 } from './haConfig.js';
 
@@ -36,6 +36,9 @@ export function memberProbeScript(tls: { cert: string; key: string }): string {
     '[ -d /run/systemd/system ] && echo "systemd=yes"',
     `[ -f ${sh(`${PG_DATA}/PG_VERSION`)} ] && echo "pgdata=yes" && echo "sysid=$("$bin/pg_controldata" ${sh(PG_DATA)} 2>/dev/null | sed -n 's/^Database system identifier: *//p')"`,
     `[ -d ${sh(`${ETCD_DATA}/member`)} ] && echo "etcddata=yes"`,
+    // an etcd deployed before TLS: its peers speak plain HTTP (see plainEtcd in haDeploy)
+    `grep -qF '"listen-peer-urls": "http://' ${sh(ETCD_CONF)} 2>/dev/null && echo "etcdplain=yes"`,
+    `[ -s ${sh(HA_TLS.ca)} ] && [ -s ${sh(HA_TLS.caKey)} ] && echo "haca=$(base64 -w0 < ${sh(HA_TLS.ca)})"`,
     `[ -s ${sh(HA_SECRETS)} ] && echo "secrets=$(base64 -w0 < ${sh(HA_SECRETS)})"`,
     `[ -s ${sh(tls.cert)} ] && [ -s ${sh(tls.key)} ] && echo "cert=$(base64 -w0 < ${sh(tls.cert)})"`,
     `echo "patronipid=$(${patroniPidScript()})"`,
@@ -127,7 +130,31 @@ export function moveAsideScript(stamp: string): string {
   return `[ -d ${sh(PG_DATA)} ] && mv ${sh(PG_DATA, `${PG_DATA}.aside-${stamp}`)}; true`;
 }
 
+/** etcdctl against the node's local etcd, over TLS with the member's certificate (etcd asks for one). */
+export function etcdctl(...args: string[]): string {
+  return `ETCDCTL_API=3 ${sh('etcdctl', `--endpoints=https://127.0.0.1:${ETCD_CLIENT_PORT}`, `--cacert=${HA_TLS.ca}`, `--cert=${HA_TLS.cert}`, `--key=${HA_TLS.key}`, ...args)}`;
+}
+
 /** Read one key from etcd (v3) through the node's local etcd, value only. */
 export function etcdGetScript(key: string): string {
-  return `ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:2379 --command-timeout=3s get --print-value-only ${sh(key)}`;
+  return etcdctl('--command-timeout=3s', 'get', '--print-value-only', key);
+}
+
+/**
+ * Stop a daemon of ours (its pid from livePid) and wait until it is gone, up to 60 s: Patroni
+ * stops its PostgreSQL on the way out. Under systemd, the unit instead.
+ */
+export function stopDaemonScript(which: 'patroni' | 'etcd', systemd: boolean): string {
+  if (systemd) return sh('systemctl', 'stop', `vlx-${which}`);
+  const live = which === 'patroni' ? patroniPidScript() : etcdPidScript();
+  return [
+    `pid=$(${live})`,
+    'if [ -n "$pid" ]; then kill "$pid"; for i in $(seq 600); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done; fi',
+    '! kill -0 "$pid" 2>/dev/null || { echo "still running after 60 s: $pid" >&2; exit 1; }',
+  ].join('\n');
+}
+
+/** How PostgreSQL left its data: `shut down` (a primary stopped cleanly), `shut down in recovery` (a standby), … */
+export function pgStateScript(bin: string): string {
+  return `${sh(`${bin}/pg_controldata`, PG_DATA)} 2>/dev/null | sed -n 's/^Database cluster state: *//p'`;
 }

@@ -1,11 +1,26 @@
+import { request } from 'node:https';
 import { ETCD_CLIENT_PORT, PATRONI_PORT, type HaMember } from './haConfig.js';
 
 /**
  * The database members as their own daemons see them: Patroni's REST API (GET /patroni,
- * plain HTTP, read-only) and etcd's v3 JSON gateway (maintenance/status). Asked directly from
- * the workstation, in parallel, with short timeouts: a crashed node is a row that says so,
- * never a status call that hangs. The parsers are pure and tested on recorded answers.
+ * read-only) and etcd's v3 JSON gateway (maintenance/status), both HTTPS asking for a client
+ * certificate of the cluster CA. Asked directly from the workstation, in parallel, with short
+ * timeouts: a crashed node is a row that says so, never a status call that hangs. The parsers
+ * are pure and tested on recorded answers.
  */
+
+/**
+ * What this workstation shows the members and trusts from them: the cluster CA (pinned at
+ * deploy, read over the host-key-checked SSH link, the only CA trusted here) and a client
+ * certificate it signed. Undefined for a config written before the members had TLS.
+ */
+export interface HaClientTls {
+  ca: string;
+  cert: string;
+  key: string;
+}
+
+const NO_CLIENT_CERT = 'this workstation holds no certificate of the cluster CA: run `vlx db deploy --nodes MEMBERS`';
 
 export type MemberRole = 'primary' | 'sync_standby' | 'standby' | 'other' | 'unreachable';
 
@@ -45,20 +60,47 @@ interface PatroniAnswer {
   replication?: { application_name?: string; sync_state?: string }[];
 }
 
-async function getJson(url: string, timeoutMs: number, body?: unknown): Promise<unknown> {
-  const r = await fetch(url, {
-    method: body === undefined ? 'GET' : 'POST',
-    signal: AbortSignal.timeout(timeoutMs),
-    ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+/**
+ * One JSON request over HTTPS: the server must hold a certificate of the cluster CA for the
+ * address asked (Node checks the IP against the certificate's names), never anything less.
+ */
+export function getJson(host: string, port: number, path: string, tls: HaClientTls | undefined, timeoutMs: number, body?: unknown): Promise<unknown> {
+  if (!tls) return Promise.reject(new Error(NO_CLIENT_CERT));
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = request({
+      host, port, path, method: payload === undefined ? 'GET' : 'POST', agent: false,
+      ca: tls.ca, cert: tls.cert, key: tls.key, rejectUnauthorized: true,
+      headers: payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+    }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', reject);
+      res.on('end', () => {
+        clearTimeout(timer);
+        // Patroni's answers carry JSON whatever their status code.
+        try {
+          resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+        } catch {
+          reject(new Error(`HTTP ${res.statusCode}: not JSON`));
+        }
+      });
+    });
+    const timer = setTimeout(() => req.destroy(Object.assign(new Error('no answer'), { name: 'TimeoutError' })), timeoutMs);
+    req.on('error', (e) => { clearTimeout(timer); reject(e); });
+    req.end(payload);
   });
-  // Patroni answers /patroni with 200 on a primary and 200 on a replica; other codes still carry JSON.
-  return r.json();
 }
 
-function errorText(e: unknown): string {
-  const err = e as { name?: string; message?: string; cause?: { code?: string; message?: string } };
+// Node's codes for a server whose certificate the cluster CA did not sign (or that is no TLS server).
+const NOT_OURS = new Set(['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_SIGNATURE_FAILURE', 'ERR_TLS_CERT_ALTNAME_INVALID', 'ERR_SSL_WRONG_VERSION_NUMBER']);
+
+export function errorText(e: unknown): string {
+  const err = e as { name?: string; code?: string; message?: string };
   if (err?.name === 'TimeoutError') return 'no answer';
-  return err?.cause?.code ?? err?.cause?.message ?? err?.message ?? String(e);
+  if (err?.code && NOT_OURS.has(err.code)) return `TLS: not a certificate of the cluster CA (${err.code})`;
+  return err?.code ?? err?.message ?? String(e);
 }
 
 /** One member's /patroni answer (or the error) → raw facts; roles are settled across members in summarise. */
@@ -80,10 +122,10 @@ export function summariseMembers(members: readonly HaMember[], answers: (Patroni
   });
 }
 
-export async function memberStatuses(members: readonly HaMember[], timeoutMs = 1500): Promise<MemberStatus[]> {
+export async function memberStatuses(members: readonly HaMember[], tls: HaClientTls | undefined, timeoutMs = 1500): Promise<MemberStatus[]> {
   const answers = await Promise.all(members.map(async (m) => {
     try {
-      return (await getJson(`http://${m.address}:${PATRONI_PORT}/patroni`, timeoutMs)) as PatroniAnswer;
+      return (await getJson(m.address, PATRONI_PORT, '/patroni', tls, timeoutMs)) as PatroniAnswer;
     } catch (e) {
       return new Error(errorText(e));
     }
@@ -117,10 +159,10 @@ export function summariseEtcd(members: readonly HaMember[], answers: (EtcdStatus
   };
 }
 
-export async function etcdHealth(members: readonly HaMember[], timeoutMs = 1500): Promise<EtcdHealth> {
+export async function etcdHealth(members: readonly HaMember[], tls: HaClientTls | undefined, timeoutMs = 1500): Promise<EtcdHealth> {
   const answers = await Promise.all(members.map(async (m) => {
     try {
-      return (await getJson(`http://${m.address}:${ETCD_CLIENT_PORT}/v3/maintenance/status`, timeoutMs, {})) as EtcdStatusAnswer;
+      return (await getJson(m.address, ETCD_CLIENT_PORT, '/v3/maintenance/status', tls, timeoutMs, {})) as EtcdStatusAnswer;
     } catch (e) {
       return new Error(errorText(e));
     }
@@ -133,10 +175,10 @@ export async function etcdHealth(members: readonly HaMember[], timeoutMs = 1500)
  * be promoted. PostgreSQL may already stream synchronously to it a moment before Patroni has
  * written it down; a primary lost in that moment leaves no member allowed to take over.
  */
-export async function recordedSyncStandby(members: readonly HaMember[], timeoutMs = 1500): Promise<string | undefined> {
+export async function recordedSyncStandby(members: readonly HaMember[], tls: HaClientTls | undefined, timeoutMs = 1500): Promise<string | undefined> {
   for (const m of members) {
     try {
-      const c = (await getJson(`http://${m.address}:${PATRONI_PORT}/cluster`, timeoutMs)) as { members?: { name?: string; role?: string }[] };
+      const c = (await getJson(m.address, PATRONI_PORT, '/cluster', tls, timeoutMs)) as { members?: { name?: string; role?: string }[] };
       return c.members?.find((x) => x.role === 'sync_standby')?.name;
     } catch {
       // next member

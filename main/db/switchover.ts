@@ -20,7 +20,7 @@ export async function switchover(session: ClusterSession, cluster: string, ep: D
   if (!members.some((m) => m.node === to)) {
     throw new VlxError('invalid-input', `to: ${to} is not a database member`, `members: ${members.map((m) => m.node).join(', ')}`);
   }
-  const states = await memberStatuses(members);
+  const states = await memberStatuses(members, ep.haTls);
   const from = states.find((m) => m.role === 'primary');
   if (!from) throw new VlxError('conflict', `no member is primary now (${states.map((m) => `${m.node} ${m.role}`).join(', ')}): nothing to switch over`, 'see `vlx db status`');
   if (from.node === to) throw new VlxError('conflict', `${to} is the primary already`);

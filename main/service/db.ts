@@ -25,7 +25,7 @@ export const handlers: Handlers<C> = {
     const conn = openClusterDb(cluster, { max: 1, failoverWaitMs: 0 });
     const members = endpointMembers(ep);
     // Patroni and etcd answer for themselves, in parallel with the SQL below; a dead node is a row.
-    const daemons = ep.members ? Promise.all([memberStatuses(members), etcdHealth(etcdMembers(members))]) : undefined;
+    const daemons = ep.members ? Promise.all([memberStatuses(members, ep.haTls), etcdHealth(etcdMembers(members), ep.haTls)]) : undefined;
     const status: DbStatus = {
       cluster: cluster.name,
       endpoint: { node: ep.node, host: ep.host, port: ep.port, database: ep.database, user: ep.user },

@@ -65,7 +65,7 @@ export async function reviveLabNode(name: string, onProgress: Progress = () => {
     const self = (db.members ?? [{ node: db.node, host: db.host }]).find((m) => m.node === name)!;
     const deadline = Date.now() + MEMBER_BACK_MS;
     for (;;) {
-      const [m] = await memberStatuses([{ node: name, address: self.host }]);
+      const [m] = await memberStatuses([{ node: name, address: self.host }], db.haTls);
       if (m && m.role !== 'unreachable' && /^(running|streaming)$/.test(m.state)) break;
       if (Date.now() > deadline) {
         throw new VlxError('timeout', `${name}: its database member is not running ${MEMBER_BACK_MS / 1000} s after the revive (${m?.role ?? '?'}, ${m?.state ?? '?'})`, 'see `vlx db status`');
@@ -79,7 +79,7 @@ export async function reviveLabNode(name: string, onProgress: Progress = () => {
     const all = (db.members ?? [{ node: db.node, host: db.host }]).map((m) => ({ node: m.node, address: m.host }));
     const primaryBy = Date.now() + PRIMARY_BACK_MS;
     for (;;) {
-      const primary = (await memberStatuses(all)).find((m) => m.role === 'primary');
+      const primary = (await memberStatuses(all, db.haTls)).find((m) => m.role === 'primary');
       if (primary) { onProgress(`database primary: ${primary.node}`); break; }
       if (Date.now() > primaryBy) { onProgress(`no database primary ${PRIMARY_BACK_MS / 1000} s after the revive (see \`vlx db status\`)`); break; }
       await new Promise((r) => setTimeout(r, 250));

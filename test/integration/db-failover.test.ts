@@ -50,7 +50,7 @@ describe('database failover (Patroni + etcd on n1..n3)', () => {
     try {
       await Promise.all(writers.map((w) => w.ready));
       await waitUntil('both writers write', 20_000, async () => (writers.every((w) => w.acks.length >= 10) ? true : undefined));
-      await waitUntil('Patroni has recorded a synchronous standby', 30_000, () => recordedSyncStandby(membersOf(ep()).map((m) => ({ node: m.node, address: m.host }))), 200);
+      await waitUntil('Patroni has recorded a synchronous standby', 30_000, () => recordedSyncStandby(membersOf(ep()).map((m) => ({ node: m.node, address: m.host })), ep().haTls), 200);
       crashed = (await findPrimary(ep())).node;
       const oldHost = addressOf(crashed);
       const loadBefore = load();
@@ -99,7 +99,7 @@ describe('database failover (Patroni + etcd on n1..n3)', () => {
     const t1 = Date.now();
     await reviveLabNode(crashed);
     const back = await waitUntil(`${crashed} streams again`, 60_000, async () => {
-      const m = (await memberStatuses(membersOf(ep()).map((x) => ({ node: x.node, address: x.host })))).find((x) => x.node === crashed)!;
+      const m = (await memberStatuses(membersOf(ep()).map((x) => ({ node: x.node, address: x.host })), ep().haTls)).find((x) => x.node === crashed)!;
       return (m.role === 'sync_standby' || m.role === 'standby') && m.lagBytes === 0 ? m : undefined;
     }, 250);
     expect(writable(await sampleMembers(ep()))).not.toContain(crashed);
@@ -114,7 +114,7 @@ describe('database failover (Patroni + etcd on n1..n3)', () => {
       // A member revived just before (the test above) is streaming, but Patroni names its
       // synchronous standby on its own next loop: until then no switchover may be asked for.
       const ms = await waitUntil('Patroni names a synchronous standby', 30_000, async () => {
-        const all = await memberStatuses(membersOf(ep()).map((m) => ({ node: m.node, address: m.host })));
+        const all = await memberStatuses(membersOf(ep()).map((m) => ({ node: m.node, address: m.host })), ep().haTls);
         return all.some((m) => m.role === 'sync_standby') ? all : undefined;
       }, 250);
       // in synchronous mode only the synchronous standby may take over; the other is refused by name
@@ -134,7 +134,7 @@ describe('database failover (Patroni + etcd on n1..n3)', () => {
         } catch (e) {
           if (attempt >= 3 || !/asynchronous standby|cannot take over/.test((e as Error).message)) throw e;
           process.stdout.write(`switchover to ${to} refused (${(e as Error).message.split('\n')[0]}); asking again\n`);
-          const now = await memberStatuses(membersOf(ep()).map((m) => ({ node: m.node, address: m.host })));
+          const now = await memberStatuses(membersOf(ep()).map((m) => ({ node: m.node, address: m.host })), ep().haTls);
           to = now.find((m) => m.role === 'sync_standby')?.node ?? to;
           await new Promise((r) => setTimeout(r, 1000));
         }

@@ -86,7 +86,7 @@ describe('lab cycle', () => {
       expect(revive.code, revive.stderr).toBe(0);
       // The deploy waited for every member to run again, this one included. Back within the
       // leader key's TTL, it may still be the primary: no failover was needed.
-      const members = await memberStatuses(getCluster('lab').db!.members!.map((m) => ({ node: m.node, address: m.host })));
+      const members = await memberStatuses(getCluster('lab').db!.members!.map((m) => ({ node: m.node, address: m.host })), getCluster('lab').db!.haTls);
       expect(members.find((m) => m.node === node)).toMatchObject({ role: expect.stringMatching(/standby|primary/), state: expect.stringMatching(/running|streaming/) });
       expect(members.filter((m) => m.role === 'primary')).toHaveLength(1);
       expect((await dbAnswers()).readOnly).toBe(false);

@@ -50,8 +50,28 @@ describe('deploy config rendering', () => {
     const six = Array.from({ length: 6 }, (_, i) => ({ node: `n${i + 1}`, address: `10.77.0.${i + 1}` }));
     const c = JSON.parse(renderEtcdConf({ cluster: 'lab', self: six[0]!, members: six, state: 'new' }));
     expect(c['initial-cluster'].split(',')).toHaveLength(5);
-    expect(c['listen-client-urls']).toBe('http://10.77.0.1:2379,http://127.0.0.1:2379');
+    expect(c['listen-client-urls']).toBe('https://10.77.0.1:2379,https://127.0.0.1:2379');
     expect(c['initial-cluster-state']).toBe('new');
+  });
+
+  it('etcd: clients and peers over TLS only, each asked for a certificate of the cluster CA', () => {
+    const c = JSON.parse(renderEtcdConf({ cluster: 'lab', self: members[0]!, members, state: 'new' }));
+    const urls = [c['listen-client-urls'], c['advertise-client-urls'], c['listen-peer-urls'], c['initial-advertise-peer-urls'], c['initial-cluster']].join(',');
+    expect(urls).not.toMatch(/http:/);
+    expect(c['initial-cluster']).toBe('n1=https://10.77.0.1:2380,n2=https://10.77.0.2:2380,n3=https://10.77.0.3:2380');
+    for (const k of ['client-transport-security', 'peer-transport-security']) {
+      expect(c[k]).toEqual({ 'cert-file': '/var/lib/virtualinux/etcd/tls/member.crt', 'key-file': '/var/lib/virtualinux/etcd/tls/member.key',
+        'trusted-ca-file': '/var/lib/virtualinux/etcd/tls/ca.crt', 'client-cert-auth': true });
+    }
+    expect(c['data-dir']).toBe('/var/lib/virtualinux/etcd/data-tls');
+  });
+
+  it('Patroni: REST over HTTPS asking a client certificate, etcd3 over HTTPS with the member certificate', () => {
+    const c = conf();
+    expect(c.restapi).toMatchObject({ listen: '10.77.0.2:8008', certfile: '/var/lib/virtualinux/pg/tls/member.crt', keyfile: '/var/lib/virtualinux/pg/tls/member.key',
+      cafile: '/var/lib/virtualinux/pg/tls/ca.crt', verify_client: 'required' });
+    expect(c.etcd3).toEqual({ hosts: ['10.77.0.1:2379', '10.77.0.2:2379', '10.77.0.3:2379'], protocol: 'https',
+      cacert: '/var/lib/virtualinux/pg/tls/ca.crt', cert: '/var/lib/virtualinux/pg/tls/member.crt', key: '/var/lib/virtualinux/pg/tls/member.key' });
   });
 
   it.each([
