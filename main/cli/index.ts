@@ -76,3 +76,9 @@ function guardStreams(): void {
 guardStreams();
 const program = await buildProgram(process.argv.slice(2));
 await program.parseAsync(process.argv);
+// The command is done and its sessions closed. Should a handle outlive it anyway (a socket to
+// a node that died mid-command, still retransmitting), the process must not sit there for
+// minutes: after a short grace, flush what was written and exit with the command's code.
+setTimeout(() => {
+  process.stdout.write('', () => process.stderr.write('', () => process.exit()));
+}, 2000).unref();

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { sh } from '../util/quote.js';
 import { VlxError } from '../errors.js';
+import { withAnyNode } from '../ssh/session.js';
 import { ACTIVE_VM_STATES, allVms, listVcRows } from '../cluster/repo.js';
 import { desiredRoutes, diffRoutes, parseRoutes, ROUTE_LIST_ARGV, type HostedVm, type Route, type RouteChange } from './routes.js';
 import { renderNodeFirewall, type NftVm } from './nft.js';
@@ -55,7 +56,7 @@ export async function syncNetwork(env: VcEnv, opts: { extraTaps?: ExtraTap[]; ta
     const vms = everything.filter((v) => v.node && active.has(v.state));
     const hosted: HostedVm[] = vms.map((v) => ({ ip: v.ip, node: v.node as string, tap: tapName(v.ip) }));
     const nodes = env.session.nodes();
-    const manifest = await readManifestVia(await env.session.any(), env.paths.root);
+    const manifest = await withAnyNode(env.session, (c) => readManifestVia(c, env.paths.root));
     const managementNetworks = (await reservedNetworks(env)).map((r) => r.cidr);
     const publicAddresses = manifest?.gateway?.public ? [manifest.gateway.public.ip] : [];
     const hostsScript = renderVmHostsScript(renderVmHosts(everything.map((v) => ({ vc: v.vc, name: v.name, ip: v.ip })), manifest?.services?.dns?.domain));
@@ -85,8 +86,18 @@ export async function syncNetwork(env: VcEnv, opts: { extraTaps?: ExtraTap[]; ta
         nfsScript.trimEnd(),
         hostsScript.trimEnd(),
       ].join('\n') + '\n';
-      const conn = await env.session.node(r.node);
-      const out = await runScript(conn, script, 30_000);
+      let out: string;
+      try {
+        out = await runScript(await env.session.node(r.node), script, 30_000);
+      } catch (e) {
+        // Answered the listing, then died: like a node that never answered, it is skipped and
+        // converges at the next sync after it is back. The workflow goes on with the live nodes.
+        if (e instanceof VlxError && e.code === 'unreachable') {
+          skipped.push(r.node);
+          return;
+        }
+        throw e;
+      }
       if (!opts.tapsPending) for (const line of out.split('\n').filter((l) => l.startsWith('route-failed'))) opts.log?.(`${r.node}: ${line}`);
       const nfs = parseNfsLine(out);
       if (nfs && nfs.action !== 'kept' && nfs.action !== 'absent') {

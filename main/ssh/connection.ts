@@ -215,7 +215,9 @@ export class NodeConnection implements NodeConn {
     this.client = undefined;
     client.removeAllListeners();
     client.on('error', () => {});
-    client.end();
+    // Dropped means the node stopped answering: a polite end() would leave the socket
+    // retransmitting its goodbye to a dead peer for minutes, and keep a finished CLI alive.
+    client.destroy();
     const err = why ?? new VlxError('unreachable', `lost the connection to node ${this.name} (${this.address})`, 'the node may have crashed or lost its network', { node: this.name, address: this.address });
     for (const rej of [...this.inFlight]) rej(err);
     this.inFlight.clear();

@@ -224,6 +224,21 @@ export class SshClusterSession implements ClusterSession {
   }
 }
 
+/**
+ * fn on the node in use; should that node prove dead under it (it crashed since its last
+ * answer), fn runs again on the next live node. For reads and idempotent steps only.
+ */
+export async function withAnyNode<T>(session: Pick<ClusterSession, 'any' | 'nodes'>, fn: (conn: NodeConn) => Promise<T>): Promise<T> {
+  for (let tries = 1; ; tries++) {
+    const conn = await session.any();
+    try {
+      return await fn(conn);
+    } catch (e) {
+      if (!(e instanceof VlxError && e.code === 'unreachable') || tries >= session.nodes().length) throw e;
+    }
+  }
+}
+
 export function openCluster(config: ClusterConfig, opts: SessionOptions = {}): SshClusterSession {
   return new SshClusterSession(config, opts);
 }

@@ -108,9 +108,13 @@ export class QemuSampler {
       for (const vm of vms) {
         const running = copies.filter((c) => c.vm === vm && c.status === 'running');
         if (running.length > 1) {
-          // Asked one after the other: confirm the first still runs after the second was seen running.
-          const again = await runState(running[0].pid, this.vc, vm);
-          if (again === 'running') this.violations.push({ at, vm, nodes: running.map((c) => c.node) });
+          // Each copy was asked on its own socket, so the answers are not of one instant: a source
+          // that stopped (finish-migrate) just after it answered and a target that then started would
+          // both say "running". Ask every one again, each after the first round ended: copies that
+          // still all run at that later look did run together.
+          const again = await Promise.all(running.map(async (c) => ({ ...c, status: await runState(c.pid, this.vc, vm) })));
+          const still = again.filter((c) => c.status === 'running');
+          if (still.length > 1) this.violations.push({ at, vm, nodes: still.map((c) => `${c.node} (pid ${c.pid})`) });
         }
         const list = this.up.get(vm) ?? [];
         list.push({ at, up: running.length > 0 });
