@@ -144,7 +144,17 @@ async function ensureClusterRoles(p: MemberProbe, port: number, secrets: HaSecre
     `alter role replicator replication login password '${scramVerifier(secrets.replication)}';`,
     '',
   ].join('\n');
-  await p.conn.run(psqlScript(p.bin, port), { stdin: sql });
+  // Patroni alters the same roles once it has bootstrapped (its own post-bootstrap step), and two
+  // ALTER ROLEs of one role at once make one fail with "tuple concurrently updated": ours goes again.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await p.conn.run(psqlScript(p.bin, port), { stdin: sql });
+      return;
+    } catch (e) {
+      if (attempt >= 5 || !/tuple concurrently updated/.test(String((e as { details?: { stderr?: string } }).details?.stderr ?? (e as Error).message))) throw e;
+      await new Promise((r) => setTimeout(r, 500 * attempt));
+    }
+  }
 }
 
 /** psql as the superuser through the member's local socket (peer): the SQL comes on stdin. */
