@@ -32,7 +32,11 @@ export const handlers: Handlers<C> = {
       reachable: false,
     };
     try {
-      const v = await conn.query<{ v: string; ssl: boolean | null }>("select current_setting('server_version') as v, (select ssl from pg_stat_ssl where pid = pg_backend_pid()) as ssl");
+      // As the login role itself: sessions act as vlx, which may not read another role's pg_stat_ssl row.
+      const v = await conn.tx(async (q) => {
+        await q.query('set local role none');
+        return q.query<{ v: string; ssl: boolean | null }>("select current_setting('server_version') as v, (select ssl from pg_stat_ssl where pid = pg_backend_pid()) as ssl");
+      });
       status.reachable = true;
       status.version = v.rows[0]!.v;
       status.tls = v.rows[0]!.ssl === true;

@@ -92,8 +92,9 @@ describe('TLS to etcd and Patroni on every member', () => {
 
   it('`vlx db status --json` shows every member and etcd through TLS', async () => {
     const { stdout } = await promisify(execFile)('bin/vlx', ['db', 'status', '--json']);
-    const s = JSON.parse(stdout) as { reachable: boolean; primary?: string; members: { node: string; role: string }[]; etcd: { quorum: boolean } };
+    const s = JSON.parse(stdout) as { reachable: boolean; tls: boolean; primary?: string; members: { node: string; role: string }[]; etcd: { quorum: boolean } };
     expect(s.reachable).toBe(true);
+    expect(s.tls).toBe(true);
     expect(s.members.map((m) => m.node)).toEqual(members().map((m) => m.node));
     expect(s.members.every((m) => m.role !== 'unreachable')).toBe(true);
     expect(s.primary).toBeDefined();
