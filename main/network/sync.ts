@@ -63,11 +63,19 @@ export async function syncNetwork(env: VcEnv, opts: { extraTaps?: ExtraTap[]; ta
     const extraHosts = env.cluster.lab ? [WORKSTATION] : [];
     const desired = desiredRoutes(hosted, nodes, extraHosts);
 
-    const listed = await env.session.onNodes('all', sh(...ROUTE_LIST_ARGV), { timeoutMs: 10_000 });
-    const skipped = listed.filter((r) => r.code !== 0).map((r) => r.node);
+    const skipped: string[] = [];
     const changes: Record<string, number> = {};
 
-    await Promise.all(listed.filter((r) => r.code === 0).map(async (r) => {
+    // Each node lists and applies on its own: a dead node's timeout does not hold the live
+    // ones' routes back (a moved VM is unreachable from elsewhere until they change).
+    const local = env.cluster.lab ? syncLocalRoutes(desired[WORKSTATION] ?? []) : undefined;
+    local?.catch(() => undefined); // awaited below; a node's failure first must not leave it unhandled
+    await Promise.all(nodes.map(async ({ name }) => {
+      const [r] = await env.session.onNodes([name], sh(...ROUTE_LIST_ARGV), { timeoutMs: 10_000 });
+      if (r.code !== 0) {
+        skipped.push(r.node);
+        return;
+      }
       const diff = diffRoutes(parseRoutes(r.stdout), desired[r.node] ?? []);
       const onNode: NftVm[] = vms.filter((v) => v.node === r.node).map((v) => ({ vc: v.vc, ip: v.ip, mac: v.mac, tap: tapName(v.ip) }));
       for (const x of opts.extraTaps ?? []) {
@@ -106,7 +114,7 @@ export async function syncNetwork(env: VcEnv, opts: { extraTaps?: ExtraTap[]; ta
       changes[r.node] = diff.length;
     }));
 
-    if (env.cluster.lab) changes[WORKSTATION] = await syncLocalRoutes(desired[WORKSTATION] ?? []);
+    if (local) changes[WORKSTATION] = await local;
     if (skipped.length) opts.log?.(`network: nodes not reachable, skipped: ${skipped.join(', ')}`);
     return { changes, skipped };
   }, { wait: true });
