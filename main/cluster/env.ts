@@ -5,6 +5,7 @@ import type { ClusterSession } from '../ssh/session.types.js';
 import type { NodeConn } from '../ssh/types.js';
 import { openClusterDb, type Db, type Queryable } from '../db/client.js';
 import { readManifestVia } from './manifest.js';
+import { reservedNetworksOf } from '../domain/manifest.js';
 import { storagePaths, type StoragePaths } from '../domain/storagePaths.js';
 import { sh } from '../util/quote.js';
 import { checkName, isIPv4 } from '../util/names.js';
@@ -38,10 +39,10 @@ export async function runScript(conn: NodeConn, script: string, timeoutMs = 120_
   return conn.run('sh -e', { stdin: script, timeoutMs });
 }
 
-/** The networks no VC subnet may overlap: the cluster network from the manifest, else the nodes' /24s. */
+/** The networks no VC subnet may overlap: the cluster and public networks from the manifest, else the nodes' /24s. */
 export async function reservedNetworks(env: VcEnv): Promise<{ cidr: string; label: string }[]> {
   const m = await readManifestVia(await env.session.any(), env.paths.root);
-  if (m) return [{ cidr: m.clusterNetwork, label: 'the cluster network' }];
+  if (m) return reservedNetworksOf(m);
   const nets = new Set<string>();
   for (const n of env.session.nodes()) {
     if (isIPv4(n.address)) nets.add(`${n.address.split('.').slice(0, 3).join('.')}.0/24`);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { VlxError } from '../errors.js';
+import { blockSize, formatCidr, ipToInt, netmaskPrefix } from './subnet.js';
 
 /**
  * The cluster manifest (successor of the report's INSTALL.info). Kept on shared storage at
@@ -120,4 +121,20 @@ export function parseManifest(text: string, where: string): Manifest {
   const m = Manifest.safeParse(raw);
   if (!m.success) throw new VlxError('invalid-input', `${where} does not match the manifest schema: ${z.prettifyError(m.error)}`);
   return m.data;
+}
+
+/**
+ * The networks no VC subnet may overlap: the cluster network, and the gateway's public
+ * network when it has one (a VC subnet there would shadow the outside for every VC, and the
+ * holder's public filter drops what comes from it). Labels say which manifest field it is.
+ */
+export function reservedNetworksOf(m: Pick<Manifest, 'clusterNetwork' | 'gateway'>): { cidr: string; label: string }[] {
+  const out = [{ cidr: m.clusterNetwork, label: 'the cluster network' }];
+  const pub = m.gateway?.public;
+  if (pub) {
+    const prefix = netmaskPrefix(pub.netmask, 'gateway.public.netmask');
+    const ip = ipToInt(pub.ip, 'gateway.public.ip');
+    out.push({ cidr: formatCidr({ base: ip - (ip % blockSize(prefix)), prefix }), label: 'the public network, gateway.public' });
+  }
+  return out;
 }

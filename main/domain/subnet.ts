@@ -1,4 +1,5 @@
 import { VlxError, invalid } from '../errors.js';
+import { isIPv4 } from '../util/names.js';
 
 /**
  * IPv4 CIDR arithmetic and the choice of a VC's private subnet. Addresses are kept as
@@ -177,4 +178,19 @@ export function allocateSubnet(
   }
   throw new VlxError('conflict', `subnet: no free /${prefix} left in pool ${pool} (${takenC.length} VC subnets taken)`,
     'destroy a VC, enlarge vcSubnetPool in the manifest or give --subnet explicitly');
+}
+
+/** A dotted netmask of contiguous ones (255.255.255.0), or a prefix length written "/24" or 24. */
+export function netmaskPrefix(value: unknown, field: string): number {
+  if (typeof value === 'number' || (typeof value === 'string' && /^\/?\d{1,2}$/.test(value))) {
+    const n = typeof value === 'number' ? value : Number(value.replace('/', ''));
+    if (!Number.isInteger(n) || n < 1 || n > 30) throw invalid(field, 'must be a prefix length from 1 to 30 or a netmask like 255.255.255.0', value);
+    return n;
+  }
+  if (typeof value !== 'string' || !isIPv4(value)) throw invalid(field, 'must be a netmask like 255.255.255.0 (or a prefix length)', value);
+  const m = ipToInt(value, field);
+  const prefix = 32 - Math.log2(((~m) >>> 0) + 1);
+  if (!Number.isInteger(prefix)) throw invalid(field, 'must be a netmask of contiguous ones, like 255.255.255.0', value);
+  if (prefix < 1 || prefix > 30) throw invalid(field, 'must leave room for an address and a router (a /30 or larger), and not be 0.0.0.0', value);
+  return prefix;
 }

@@ -10,7 +10,7 @@ import {
   BRIDGE, CLUSTER_NAME, CLUSTER_NETWORK, HOST_ADDRESS, checkLabDir, checkLabOptions, labNodes, labPaths, netnsIndexOf,
   nodeIndexOf, nodeLayout, nodePaths, type LabNodeLayout, type LabOptions, type LabPaths,
 } from './layout.js';
-import { deleteLink, deleteNetns, ensureBridge, ensureOutside, hostLinks, listNetns, nodeWired, removeOutside, setHostLink, wireNodes, type HostLink } from './net.js';
+import { deleteLink, deleteNetns, ensureBridge, ensureOutside, hostLinks, listNetns, nodeWired, powerOnLink, removeOutside, setHostLink, wireNodes, type HostLink } from './net.js';
 import { killNode, nodePids, sshdPid, startNode, waitForSshd } from './node.js';
 import { findPostmasters, stopPatronis, stopPostmaster } from './postgres.js';
 import { buildManifest, renderHostsFile, renderNodeJson, renderSshdConfig, renderStartScript } from './render.js';
@@ -299,7 +299,7 @@ export async function labCrash(name: string): Promise<LabNodeStatus> {
   });
 }
 
-/** Power back on: same namespace, address, MAC, host key and private disks; an empty /run. */
+/** Power back on: same namespace, address, MAC, host key and private disks; an empty /run, none of the gateway's addresses. */
 export async function labRevive(name: string): Promise<LabNodeStatus> {
   const lp = paths();
   checkName('node', name, 'NODE');
@@ -309,7 +309,7 @@ export async function labRevive(name: string): Promise<LabNodeStatus> {
     const [links, netns] = await Promise.all([hostLinks(), listNetns()]);
     if (!links.has(BRIDGE)) throw new VlxError('conflict', 'the lab network is gone', 'run `vlx lab up`');
     if (await nodeWired(n, links, netns)) {
-      await setHostLink(n, 'up');
+      await powerOnLink(n);
     } else {
       await unwire(n, links, netns);
       await wireNodes([n]);

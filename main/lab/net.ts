@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { BRIDGE, HOST_ADDRESS, PREFIX_LEN, VETH_PREFIX, type LabNodeLayout } from './layout.js';
 import { mustRun, runLocal } from './local.js';
+import { nodePids } from './node.js';
+import { NAT_TABLE } from '../node-services/render.js';
 
 /** The outside namespace is part of the lab's network. */
 export { ensureOutside, removeOutside } from './outside.js';
@@ -69,6 +71,34 @@ export async function nodeWired(n: LabNodeLayout, links: Map<string, HostLink>, 
   if (!netns.includes(n.netns) || links.get(n.hostVeth)?.master !== BRIDGE) return false;
   const r = await runLocal('ip', ['-n', n.netns, '-j', 'addr', 'show', 'dev', 'eth0']);
   return r.code === 0 && r.stdout.includes(`"${n.address}"`);
+}
+
+/**
+ * Power back on: the link comes up. A node that was powered off (nothing runs in it) first
+ * loses what a reboot clears and a lab crash leaves in its namespace: the addresses keepalived
+ * and the gateway's notify script added (the VIP, the public address, the storage address),
+ * the default route the notify script set, and the gateway's nftables table (NAT and public
+ * filter). Otherwise a crashed VIP holder comes back still holding them: a second holder
+ * until the next services deploy. Returns the addresses it removed.
+ */
+export async function powerOnLink(n: LabNodeLayout): Promise<string[]> {
+  const removed: string[] = [];
+  if ((await nodePids(n.netns)).length === 0) {
+    const shown = JSON.parse((await mustRun('ip', ['-n', n.netns, '-j', '-4', 'addr', 'show', 'dev', 'eth0'])) || '[]') as
+      { addr_info?: { local?: string; prefixlen?: number }[] }[];
+    for (const a of shown.flatMap((l) => l.addr_info ?? [])) {
+      if (a.local && a.local !== n.address) removed.push(`${a.local}/${a.prefixlen ?? 32}`);
+    }
+    await mustRun('ip', ['-n', n.netns, '-batch', '-'], [
+      ...removed.map((a) => `addr del ${a} dev eth0`),
+      `route replace default via ${HOST_ADDRESS} dev eth0`,
+      '',
+    ].join('\n'));
+    // Absent unless the node held the VIP: nothing to delete is fine.
+    await runLocal('ip', ['netns', 'exec', n.netns, 'nft', 'delete', 'table', 'ip', NAT_TABLE]);
+  }
+  await setHostLink(n, 'up');
+  return removed;
 }
 
 export async function setHostLink(n: LabNodeLayout, state: 'up' | 'down'): Promise<void> {

@@ -1,6 +1,9 @@
 import { invalid } from '../errors.js';
 import { isIPv4 } from '../util/names.js';
-import { blockSize, cidrContains, cidrLast, cidrOverlaps, formatCidr, intToIp, ipToInt, type Cidr } from '../domain/subnet.js';
+import { blockSize, cidrContains, cidrLast, cidrOverlaps, formatCidr, intToIp, ipToInt, netmaskPrefix, type Cidr } from '../domain/subnet.js';
+
+/** Lives with the other address arithmetic; exported here too for the public side's callers. */
+export { netmaskPrefix };
 
 /**
  * The gateway's public side (the report's gateway: the public address floats with the
@@ -20,21 +23,6 @@ export interface PublicInput {
   ip?: unknown;
   netmask?: unknown;
   router?: unknown;
-}
-
-/** A dotted netmask of contiguous ones (255.255.255.0), or a prefix length written "/24" or 24. */
-export function netmaskPrefix(value: unknown, field: string): number {
-  if (typeof value === 'number' || (typeof value === 'string' && /^\/?\d{1,2}$/.test(value))) {
-    const n = typeof value === 'number' ? value : Number(value.replace('/', ''));
-    if (!Number.isInteger(n) || n < 1 || n > 30) throw invalid(field, 'must be a prefix length from 1 to 30 or a netmask like 255.255.255.0', value);
-    return n;
-  }
-  if (typeof value !== 'string' || !isIPv4(value)) throw invalid(field, 'must be a netmask like 255.255.255.0 (or a prefix length)', value);
-  const m = ipToInt(value, field);
-  const prefix = 32 - Math.log2(((~m) >>> 0) + 1);
-  if (!Number.isInteger(prefix)) throw invalid(field, 'must be a netmask of contiguous ones, like 255.255.255.0', value);
-  if (prefix < 1 || prefix > 30) throw invalid(field, 'must leave room for an address and a router (a /30 or larger), and not be 0.0.0.0', value);
-  return prefix;
 }
 
 /**

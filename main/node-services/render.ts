@@ -141,8 +141,35 @@ export function renderKeepalivedConf(plan: ServicesPlan, node: NodePlan): string
 }
 
 /**
- * The gateway's NAT, loaded only on the VIP holder. Created empty and deleted first, so
- * loading it is atomic and idempotent (nft -f applies the file as one transaction).
+ * What the outside may start on the holder's public side: nothing. Only the NAT's return
+ * traffic (and replies to what the holder itself started) gets in; sshd, the database, etcd,
+ * Patroni, NFS or anything else listening on every address stays closed to the public network.
+ * The public address is matched whatever link it is on; a public interface of its own (not
+ * the cluster link) is closed as a whole. Forwarding is closed the same way, so the outside
+ * cannot route into the VC networks through the holder (VC subnets never overlap the public
+ * network: `vlx vc create` refuses one that does).
+ */
+function publicFilter(pub: NonNullable<ServicesPlan['public']>, node: NodePlan): string[] {
+  const own = node.publicIface !== undefined && node.publicIface !== node.iface;
+  const notReply = 'ct state new,invalid,untracked drop';
+  return [
+    '  chain public_input {',
+    '    type filter hook input priority filter; policy accept;',
+    `    ip daddr ${pub.ip} ${notReply}`,
+    ...(own ? [`    iifname "${node.publicIface}" ${notReply}`] : []),
+    '  }',
+    '  chain public_forward {',
+    '    type filter hook forward priority filter; policy accept;',
+    `    ip saddr ${pub.network} ${notReply}`,
+    ...(own ? [`    iifname "${node.publicIface}" ${notReply}`] : []),
+    '  }',
+  ];
+}
+
+/**
+ * The gateway's NAT (and with a public side, its filter), loaded only on the VIP holder.
+ * Created empty and deleted first, so loading it is atomic and idempotent (nft -f applies
+ * the file as one transaction).
  */
 export function renderNatNft(plan: ServicesPlan, node: NodePlan): string {
   const set = `{ ${plan.natSources.join(', ')} }`;
@@ -159,6 +186,7 @@ export function renderNatNft(plan: ServicesPlan, node: NodePlan): string {
     '    type nat hook postrouting priority srcnat; policy accept;',
     `    ip saddr ${set} ip daddr != ${set} ${nat}`,
     '  }',
+    ...(plan.public && node.publicIface ? publicFilter(plan.public, node) : []),
     '}',
     '',
   ].join('\n');

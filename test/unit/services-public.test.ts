@@ -135,6 +135,33 @@ describe('what the VIP holder and the others get', () => {
     expect(() => execFileSync('nft', ['-c', '-f', file], { encoding: 'utf8', stdio: 'pipe' })).not.toThrow();
   });
 
+  test('public filter: on the holder only the NAT\'s return traffic reaches the public address; nothing new is forwarded from the public network', () => {
+    const nft = renderNatNft(plan, n1);
+    expect(nft).toContain([
+      '  chain public_input {',
+      '    type filter hook input priority filter; policy accept;',
+      '    ip daddr 203.0.113.2 ct state new,invalid,untracked drop',
+      '  }',
+      '  chain public_forward {',
+      '    type filter hook forward priority filter; policy accept;',
+      '    ip saddr 203.0.113.0/24 ct state new,invalid,untracked drop',
+      '  }',
+      '}',
+    ].join('\n'));
+    // In the one table the notify script loads and deletes: it comes and goes with the VIP.
+    expect(nft.match(/^table /gm)).toHaveLength(2);
+    expect(renderNatNft(planServices(manifest({}), facts), n1)).not.toContain('public_');
+    const wan = planServices(manifest({ public: { ...PUBLIC, interface: 'wan0' } }), facts);
+    const own = renderNatNft(wan, wan.nodes[0]);
+    // A public interface of its own is closed as a whole, in both chains.
+    expect(own.match(/iifname "wan0" ct state new,invalid,untracked drop/g)).toHaveLength(2);
+    for (const [name, text] of [['eth0', nft], ['wan0', own]]) {
+      const file = join(work, `filter-${name}.nft`);
+      writeFileSync(file, text);
+      expect(() => execFileSync('nft', ['-c', '-f', file], { encoding: 'utf8', stdio: 'pipe' }), name).not.toThrow();
+    }
+  });
+
   test('notify: the holder takes the address and routes the outside via the router; the others drop it and route to the VIP', () => {
     const s = renderNotifyScript(n1, plan);
     const master = s.slice(s.indexOf('  MASTER)'), s.indexOf('  *)'));
