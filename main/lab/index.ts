@@ -107,7 +107,7 @@ export async function labUp(raw: LabUpOptions = {}, onProgress: Progress = () =>
     const wired = await Promise.all(nodes.map((n) => nodeWired(n, links, netns)));
     for (const [i, n] of nodes.entries()) {
       if (wired[i]) {
-        if (links.get(n.hostVeth)?.flags.includes('UP') === false) await setHostLink(n, 'up');
+        if (links.get(n.hostVeth)?.flags.includes('UP') === false) await powerOnLink(n);
       } else {
         await unwire(n, links, netns);
         unwired.push(n);

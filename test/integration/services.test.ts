@@ -320,6 +320,11 @@ describe('cluster services on the lab', () => {
 
   test(`${VICTIM} revived and redeployed takes the VIP back; stop leaves nothing behind`, async () => {
     await labRevive(VICTIM);
+    // Powered on as after a reboot: the VIP it held when it died is not on it, one holder remains.
+    const revived = await servicesStatus(session);
+    expect(revived.holders).toHaveLength(1);
+    expect(revived.holders[0]).not.toBe(VICTIM);
+    expect(revived.nodes.find((n) => n.node === VICTIM)?.nat).toBe(false);
     const r = await deployServices(session, manifest);
     expect(r.nodes.find((n) => n.node === VICTIM)?.services.map((x) => `${x.service}:${x.action}`)).toEqual(['dnsmasq:started', 'keepalived:started', 'chronyd:started', 'ganesha:started']);
     const back = await statusUntil((x) => x.holders.length === 1 && x.holders[0] === VICTIM);

@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
-import { ensureVcLab, stopVcLab, expectOk, leftovers, onNode, testVc, vcService, vlx } from './vc-support.js';
+import { ensureVcLab, stopVcLab, expectOk, leftovers, NODES, onNode, testVc, vcService, vlx } from './vc-support.js';
+import { QemuSampler, spawnVlx } from './kill-support.js';
+import { getCluster, putCluster } from '../../main/config/clusters.js';
+import { listTasks, taskLog } from '../../main/tasks/store.js';
 import { syncNetwork } from '../../main/network/sync.js';
 import type { VcService } from '../../main/service/vcCore.js';
 import type { TaskSummary } from '../../main/tasks/types.js';
@@ -12,6 +15,8 @@ import { reviveLabNode } from '../../main/service/labStart.js';
  * VC. `vc stop`, `vc save` and `vc destroy` still succeed for the VMs of the live nodes,
  * report the lost node's VM as unknown in the task's log and result, and never leave the
  * VC half-way ('stopping', 'saving'). After the node is back, a re-run settles the rest.
+ * Last, the node the CLI is connected to crashes in the middle of a `vc start`: the same
+ * command run again goes through another node, resumes the task and completes it.
  */
 const VC = testVc('nodedown');
 let s: VcService;
@@ -136,5 +141,69 @@ describe('a node crashed under a running VC', () => {
     const left = (await leftovers(VC, subnet.split('.').slice(0, 3).join('.') + '.')).filter((l) => !/masquerade/.test(l));
     expect(left).toEqual(left.filter((l) => /^n3: tap: vt/.test(l)));
     for (const l of left) await onNode('n3', `ip link del ${l.replace(/^n3: tap: /, '')}`);
+  });
+});
+
+describe('the node the CLI is connected to crashes during a VC start', () => {
+  test('the re-run goes through another node and completes: every VM runs exactly once, the crashed node\'s VM where the placement puts it', async () => {
+    if ((await s.listVcs()).some((v) => v.name === VC)) expectOk(await s.destroyVc(VC));
+    expectOk(await s.createVc({ name: VC, nodes: 4, vcpus: 1, memMb: 128, diskGb: 1, swapMb: 0, image: 'tiny', subnet: 'auto' }));
+    const vms = ['vm1', 'vm2', 'vm3', 'vm4'];
+    const sampler = new QemuSampler(VC, NODES, 100);
+    sampler.track(vms);
+    sampler.start();
+    try {
+      // The CLI starts from the node it used last: n4, which gets vm4 (cyclic over n1..n4) and is not a database member.
+      putCluster({ ...getCluster('lab'), lastNode: 'n4' }, true);
+      const t0 = Date.now();
+      const { child, done } = spawnVlx(['vc', 'start', VC, '--policy', 'cyclic', '--mode', 'strict']);
+      // The crash lands in the start's VM step: once the first QEMU of the VC is there.
+      const deadline = Date.now() + 120_000;
+      let seen: string[] = [];
+      while (Date.now() < deadline && seen.length === 0) {
+        seen = (await sampler.sample()).map((c) => `${c.vm}@${c.node}`);
+        if (seen.length === 0) await new Promise((r) => setTimeout(r, 30));
+      }
+      expect(seen.length, 'a QEMU of the VC appeared').toBeGreaterThan(0);
+      await crash('n4');
+      const tCrash = Date.now() - t0;
+      const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+      const first = await done;
+      clearTimeout(timer);
+      process.stdout.write(`vc start with n4 crashed at ${tCrash} ms (QEMUs then: ${seen.join(', ')}): ${first.signal ?? `exit ${first.code}`} after ${Date.now() - t0} ms; it said:\n${first.out.split('\n').slice(-6).join('\n')}\n`);
+      const [interrupted] = await listTasks(s.env.db, { kind: 'vc.start', target: VC, limit: 1, all: true });
+
+      const again = await vlx(['vc', 'start', VC, '--policy', 'cyclic', '--mode', 'strict']);
+      expect(again.code, `${again.stdout}\n${again.stderr}`).toBe(0);
+      const [task] = await listTasks(s.env.db, { kind: 'vc.start', target: VC, limit: 1, all: true });
+      expect(task.state).toBe('succeeded');
+      const log = (await taskLog(s.env.db, task.id)).map((l) => l.line);
+      process.stdout.write(`re-run: task ${task.id}${interrupted && interrupted.id === task.id ? ' (the interrupted one, resumed)' : ''}; ${log.filter((l) => /placement|recovery|not reachable/.test(l)).join(' | ')}\n`);
+      expect(getCluster('lab').lastNode, 'the re-run went through a live node').not.toBe('n4');
+
+      const st = await s.vcStatus(VC);
+      expect(st.state).toBe('running');
+      const where = Object.fromEntries(st.vms.map((v) => [v.name, v.node]));
+      expect(st.vms.every((v) => v.state === 'running'), JSON.stringify(st.vms)).toBe(true);
+      expect([where.vm1, where.vm2, where.vm3]).toEqual(['n1', 'n2', 'n3']);
+      // n4 is down: the placement never picks a dead node, so its VM runs on a live one.
+      expect(['n1', 'n2', 'n3']).toContain(where.vm4);
+      expect(st.drift.filter((d) => !/^n4: not reachable/.test(d))).toEqual([]);
+      // Exactly once: one QEMU per VM, on the node the DB says, and never two running at one instant.
+      const copies = await sampler.sample();
+      for (const vm of vms) expect(copies.filter((c) => c.vm === vm).map((c) => `${c.node}:${c.status}`), vm).toEqual([`${where[vm]}:running`]);
+      expect(sampler.violations).toEqual([]);
+
+      // Back from the crash n4 runs nothing of the VC; the same command converges it (routes, exports).
+      await revive();
+      expect((await sampler.sample()).filter((c) => c.node === 'n4')).toEqual([]);
+      const settled = await vlx(['vc', 'start', VC, '--policy', 'cyclic', '--mode', 'strict']);
+      expect(settled.code, settled.stderr).toBe(0);
+      expect((await s.vcStatus(VC)).drift).toEqual([]);
+      expect(sampler.violations).toEqual([]);
+    } finally {
+      await sampler.stop();
+    }
+    expectOk(await s.destroyVc(VC));
   });
 });
