@@ -39,10 +39,19 @@ export async function runScript(conn: NodeConn, script: string, timeoutMs = 120_
   return conn.run('sh -e', { stdin: script, timeoutMs });
 }
 
-/** The networks no VC subnet may overlap: the cluster and public networks from the manifest, else the nodes' /24s. */
+/**
+ * The networks no VC subnet may overlap: the management networks below, and the gateway's
+ * public network (which VMs do reach, through the NAT: it is no management network).
+ */
+export async function vcSubnetReserved(env: VcEnv): Promise<{ cidr: string; label: string }[]> {
+  const m = await readManifestVia(await env.session.any(), env.paths.root);
+  return m ? reservedNetworksOf(m) : reservedNetworks(env);
+}
+
+/** The cluster's management networks, closed to VMs: the cluster network from the manifest, else the nodes' /24s. */
 export async function reservedNetworks(env: VcEnv): Promise<{ cidr: string; label: string }[]> {
   const m = await readManifestVia(await env.session.any(), env.paths.root);
-  if (m) return reservedNetworksOf(m);
+  if (m) return [{ cidr: m.clusterNetwork, label: 'the cluster network' }];
   const nets = new Set<string>();
   for (const n of env.session.nodes()) {
     if (isIPv4(n.address)) nets.add(`${n.address.split('.').slice(0, 3).join('.')}.0/24`);

@@ -126,7 +126,8 @@ export function parseManifest(text: string, where: string): Manifest {
 /**
  * The networks no VC subnet may overlap: the cluster network, and the gateway's public
  * network when it has one (a VC subnet there would shadow the outside for every VC, and the
- * holder's public filter drops what comes from it). Labels say which manifest field it is.
+ * holder's public filter drops what comes from it). Not the networks closed to VMs: they reach
+ * the public network, through the NAT. Labels say which manifest field it is.
  */
 export function reservedNetworksOf(m: Pick<Manifest, 'clusterNetwork' | 'gateway'>): { cidr: string; label: string }[] {
   const out = [{ cidr: m.clusterNetwork, label: 'the cluster network' }];

@@ -6,7 +6,7 @@ import { listTasks } from '../tasks/store.js';
 import type { TaskEvent, TaskSummary, WorkflowDef } from '../tasks/types.js';
 import type { MovePlan, MoveResult, VcInfo, VmInfo, VcState, VmState, VolumeNodeT } from '../api/contract.js';
 import { parseVcSpec, validateAgainstCluster } from '../domain/vcSpec.js';
-import { closeVcEnv, openVcEnv, refreshNodes, reservedNetworks, vcSubnetPool, type VcEnv } from '../cluster/env.js';
+import { closeVcEnv, openVcEnv, refreshNodes, vcSubnetReserved, vcSubnetPool, type VcEnv } from '../cluster/env.js';
 import { supersedeTasks, listVcRows, vmsOf, findVc, getVc, ACTIVE_VM_STATES, allVms, volumesOf, type VcRow, type VmRow } from '../cluster/repo.js';
 import { createWorkflow, destroyWorkflow, moveWorkflow, restoreWorkflow, saveWorkflow, startWorkflow, stopWorkflow, type MoveRequest } from '../workflows/vc.js';
 import { readImageMeta } from '../vm/vmOps.js';
@@ -82,7 +82,7 @@ export class VcService {
       resolved = { ...spec, subnet: existing.subnet };
     } else {
       const [nodes, images, vcs, reserved, pool] = await Promise.all([
-        refreshNodes(this.env), this.images(), listVcRows(this.env.db), reservedNetworks(this.env), vcSubnetPool(this.env),
+        refreshNodes(this.env), this.images(), listVcRows(this.env.db), vcSubnetReserved(this.env), vcSubnetPool(this.env),
       ]);
       resolved = validateAgainstCluster(spec, { nodes, images, vcs, reserved, pool });
     }
