@@ -195,9 +195,13 @@ export function renderNatNft(plan: ServicesPlan, node: NodePlan): string {
 /**
  * keepalived runs this on every state change with: TYPE NAME STATE PRIORITY. The holder of
  * the VIP forwards and NATs; every other state drops the NAT table. keepalived does not wait
- * for one run before the next: a quick MASTER → BACKUP could delete the table before the
- * MASTER run loaded it. So each run records its state, then under a lock applies whatever
- * state was recorded last.
+ * for one run before the next, and two runs forked a few ms apart (MASTER then BACKUP, when
+ * two backups both take over for a moment after the holder dies) may write their state in
+ * either order: the last recorded state can be the wrong one, and a node left with the
+ * public address and NAT that keepalived no longer gives it. So under a lock each run acts on
+ * what is true then: keepalived adds the VIP before a MASTER run and removes it before any
+ * other, so the node holds the VIP exactly when it is the holder, and the last run (after the
+ * last change) sees the last word. With no VIP known, the state recorded last is used.
  */
 export function renderNotifyScript(node: NodePlan, plan?: Pick<ServicesPlan, 'public' | 'vip'>): string {
   const pub = plan?.public && node.publicIface ? { ...plan.public, iface: node.publicIface } : undefined;
@@ -207,6 +211,12 @@ export function renderNotifyScript(node: NodePlan, plan?: Pick<ServicesPlan, 'pu
     `echo "$3" > ${servicePaths.gatewayState}`,
     `exec 9>${servicePaths.gatewayState}.lock`,
     'flock 9',
+    ...(plan
+      ? [
+        `if ip -o -4 addr show dev ${node.iface} | grep -qF ' ${plan.vip}/'; then echo MASTER > ${servicePaths.gatewayState}`,
+        `elif [ "$(cat ${servicePaths.gatewayState})" = MASTER ]; then echo BACKUP > ${servicePaths.gatewayState}; fi`,
+      ]
+      : []),
     `case "$(cat ${servicePaths.gatewayState})" in`,
     '  MASTER)',
     '    echo 1 > /proc/sys/net/ipv4/ip_forward',

@@ -174,6 +174,11 @@ describe('what the VIP holder and the others get', () => {
     expect(other).toContain('ip route replace default via 10.77.0.253 dev eth0\n');
     expect(other).toContain('nft delete table ip vlx_gateway');
     expect(spawnSync('sh', ['-n'], { input: s }).status).toBe(0);
+    // What it does is decided by whether the node holds the VIP when it has the lock, not by the
+    // order in which two quick runs recorded their states.
+    const lock = s.indexOf('flock 9');
+    expect(s.indexOf("if ip -o -4 addr show dev eth0 | grep -qF ' 10.77.0.253/'; then echo MASTER")).toBeGreaterThan(lock);
+    expect(s.indexOf('case "$(cat')).toBeGreaterThan(s.indexOf('echo BACKUP'));
     const files = renderNodeFiles(plan, n1);
     expect(files.find((f) => f.path === servicePaths.notifyScript)?.content).toBe(s);
   });
