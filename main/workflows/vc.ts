@@ -119,6 +119,23 @@ async function placeVc(env: VcEnv, vc: VcRow, vms: VmRow[], policy: Policy, mode
   return mapping;
 }
 
+/**
+ * VMs still to start whose node stopped answering after the place step (a start resumed
+ * after that node crashed) go where the placement puts them now, which is never a dead node;
+ * the others keep their nodes.
+ */
+async function placeStranded(env: VcEnv, vc: VcRow, vms: VmRow[], unreachable: string[], policy: Policy, mode: Mode, ctx: StepContext): Promise<void> {
+  const stranded = vms.filter((v) => v.state === 'starting' && v.node && unreachable.includes(v.node));
+  if (stranded.length === 0) return;
+  const kept = vms.filter((v) => (v.state === 'starting' || v.state === 'running') && v.node && !unreachable.includes(v.node));
+  const pinned = Object.fromEntries(kept.map((v) => [v.name, v.node as string]));
+  const nodes = await placementNodes(env, env.db, vc.name);
+  const { mapping } = place([...kept, ...stranded].map((v) => ({ name: v.name, vcpus: vc.vcpus, memMb: vc.memMb })), nodes, policy, mode, { pinned });
+  const moved = Object.fromEntries(stranded.map((v) => [v.name, mapping[v.name]]));
+  await setMapping(env.db, vc.name, moved);
+  ctx.log(`placement ${policy}/${mode} again: ${stranded.map((v) => `${v.name} from ${v.node} (not answering) to ${moved[v.name]}`).join(', ')}`);
+}
+
 export function startWorkflow(env: VcEnv, name: string, policy: Policy, mode: Mode): WorkflowDef {
   return {
     kind: 'vc.start',
@@ -147,12 +164,15 @@ export function startWorkflow(env: VcEnv, name: string, policy: Policy, mode: Mo
         const { vc, meta, vms: rows } = await vcAndMeta(env, name);
         // A copy of a VM elsewhere than the DB says (a move cut half-way) is settled first:
         // the start must neither boot a second copy nor leave a paused husk behind.
-        const { lost } = await settleAndMap(env, vc, rows.filter((v) => v.state === 'starting' || v.state === 'running' || v.state === 'migrating'), ctx);
+        const { lost, unreachable } = await settleAndMap(env, vc, rows.filter((v) => v.state === 'starting' || v.state === 'running' || v.state === 'migrating'), ctx);
         // A VM whose running state is gone boots again: that is what a start is for.
         await setVmState(env.db, name, lost, 'starting', 'running');
         await setVmState(env.db, name, rows.filter((v) => v.state === 'migrating').map((v) => v.name), 'running');
+        await placeStranded(env, vc, await vmsOf(env.db, name), unreachable, policy, mode, ctx);
         const vms = await vmsOf(env.db, name);
-        const groups = [...byNode(vms.filter((v) => v.state === 'starting' || v.state === 'running'))];
+        // A VM recorded running on a node that does not answer is unknown, not started twice.
+        reportUnreachable(ctx, name, vms.filter((v) => v.state === 'running'), unreachable, 'not started again');
+        const groups = [...byNode(vms.filter((v) => (v.state === 'starting' || v.state === 'running') && !unreachable.includes(v.node as string)))];
         let done = 0;
         await eachParallel(groups, async ([node, list]) => {
           await startOnNode(env, vc, meta, node, list, ctx.log);
