@@ -221,3 +221,37 @@ describe('deploy, status and stop scripts', () => {
     expect(spawnSync('sh', ['-n'], { input: s }).status).toBe(0);
   });
 });
+
+describe('notify script, run for real with stand-in ip and nft', () => {
+  /** The script with its state file in a temp dir and ip/nft replaced by loggers; ip reports the addresses in ADDRS. */
+  function runNotify(state: string, holdsVip: boolean): { log: string[]; recorded: string } {
+    const dir = mkdtempSync(join(work, 'notify-'));
+    const bin = join(dir, 'bin');
+    execFileSync('mkdir', ['-p', bin]);
+    writeFileSync(join(bin, 'ip'), `#!/bin/sh\nif [ "$1" = -o ]; then ${holdsVip ? "echo '2: eth0    inet 10.77.0.253/24 scope global secondary eth0'" : 'true'}; exit 0; fi\necho "ip $*" >> ${dir}/log\n`, { mode: 0o755 });
+    writeFileSync(join(bin, 'nft'), `#!/bin/sh\necho "nft $*" >> ${dir}/log\n`, { mode: 0o755 });
+    const script = renderNotifyScript(n1, plan)
+      .replaceAll(servicePaths.gatewayState, join(dir, 'gateway.state'))
+      .replace('echo 1 > /proc/sys/net/ipv4/ip_forward', 'true');
+    const r = spawnSync('sh', ['-s', 'INSTANCE', 'vlx_gateway', state, '100'], { input: script, env: { PATH: `${bin}:${process.env.PATH}` }, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const log = spawnSync('cat', [join(dir, 'log')], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean);
+    return { log, recorded: spawnSync('cat', [join(dir, 'gateway.state')], { encoding: 'utf8' }).stdout.trim() };
+  }
+
+  test('a MASTER run that comes last after the VIP is gone (two runs recorded out of order) drops the public address and NAT', () => {
+    const r = runNotify('MASTER', false);
+    expect(r.recorded).toBe('BACKUP');
+    expect(r.log).toEqual(['nft delete table ip vlx_gateway', 'ip addr del 203.0.113.2/24 dev eth0', 'ip route replace default via 10.77.0.253 dev eth0']);
+  });
+
+  test('a BACKUP run while the node holds the VIP keeps the holder\'s public address, route and NAT', () => {
+    const r = runNotify('BACKUP', true);
+    expect(r.recorded).toBe('MASTER');
+    expect(r.log).toEqual(['ip addr replace 203.0.113.2/24 dev eth0', 'ip route replace default via 203.0.113.1 dev eth0', `nft -f ${servicePaths.natNft}`]);
+  });
+
+  test('FAULT without the VIP stays FAULT (status shows what keepalived said)', () => {
+    expect(runNotify('FAULT', false).recorded).toBe('FAULT');
+  });
+});
