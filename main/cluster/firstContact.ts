@@ -6,6 +6,7 @@ import { SHARED_ROOT } from '../config/paths.js';
 import { checkAddress, checkName } from '../util/names.js';
 import { quote } from '../util/quote.js';
 import { NodeConnection } from '../ssh/connection.js';
+import { readInstalledNodes, type InstalledNode } from './installedNodes.js';
 
 /**
  * How a cluster is learned from the one address a person gives: log in there, read the
@@ -17,13 +18,20 @@ const MARK = '--vlx-manifest--';
 export interface Learned {
   nodes: ClusterConfig['nodes'];
   fromManifest: boolean;
+  /** The disk-less nodes of the manifest's installation (also in nodes), with the host keys the install made. */
+  installed?: InstalledNode[];
+}
+
+function manifestTextOf(stdout: string): string {
+  const at = stdout.indexOf(MARK);
+  return at < 0 ? '' : stdout.slice(at + MARK.length).trim();
 }
 
 /** Node list from the first node's answer: the manifest if the shared storage has one, else that node alone. */
 export function nodesFromFirstContact(address: string, stdout: string): Learned {
   const at = stdout.indexOf(MARK);
   const host = (at < 0 ? stdout : stdout.slice(0, at)).trim().split('\n')[0]?.split('.')[0]?.toLowerCase() ?? '';
-  const manifestText = at < 0 ? '' : stdout.slice(at + MARK.length).trim();
+  const manifestText = manifestTextOf(stdout);
   if (manifestText) {
     const m = parseManifest(manifestText, `${SHARED_ROOT}/manifest.json on ${address}`);
     const nodes = m.nodes.map((n) => ({ name: checkName('node', n.name, 'manifest node name'), address: checkAddress(n.address, 'manifest node address') }));
@@ -44,7 +52,12 @@ export async function firstContact(address: string, login: { user: string; port:
   });
   try {
     const out = await first.run(`hostname; echo ${quote(MARK)}; cat ${quote(`${SHARED_ROOT}/manifest.json`)} 2>/dev/null || true`, { timeoutMs: 20_000 });
-    return nodesFromFirstContact(address, out);
+    const learned = nodesFromFirstContact(address, out);
+    if (!learned.fromManifest) return learned;
+    // The disk-less nodes an install made are nodes too; their keys come over this verified link.
+    const installed = (await readInstalledNodes(first, parseManifest(manifestTextOf(out), `${SHARED_ROOT}/manifest.json on ${address}`)))
+      .filter((n) => !learned.nodes.some((x) => x.name === n.name || x.address === n.address));
+    return installed.length ? { nodes: [...learned.nodes, ...installed.map((n) => ({ name: n.name, address: n.address }))], fromManifest: true, installed } : learned;
   } finally {
     await first.close();
   }

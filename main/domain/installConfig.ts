@@ -127,6 +127,8 @@ export interface InstallFacts {
   containersInUse?: string[];
   /** Addresses already used on the boot network (namespace nodes, the host…), with what uses them. */
   takenAddresses?: { address: string; label: string }[];
+  /** Images on shared storage (`images/<name>.qcow2`), each with whether it has the kernel and initrd a node boots. */
+  images?: { name: string; bootable: boolean }[];
 }
 
 export interface FieldError { path: string; rule: string }
@@ -158,6 +160,19 @@ export interface InstallPlan {
 export type InstallValidation = { ok: true; plan: InstallPlan } | { ok: false; errors: FieldError[] };
 
 export const formatFieldError = (e: FieldError) => `${e.path}: ${e.rule}`;
+
+/**
+ * The base image must be on shared storage with a kernel and an initrd to boot a node from:
+ * the rule of both the wizard's check (install.validate) and the install's preflight.
+ */
+export function baseImageError(baseImage: string, images: { name: string; bootable: boolean }[], sharedRoot: string): FieldError | undefined {
+  const img = images.find((i) => i.name === baseImage);
+  if (!img) {
+    return { path: 'baseImage', rule: `image "${baseImage}" is not on shared storage (${sharedRoot}/images): build it (\`vlx image build ${INSTALL_DEFAULTS.baseImage}\`) or import it first` };
+  }
+  if (!img.bootable) return { path: 'baseImage', rule: `image "${baseImage}" has no kernel and initrd to boot a node from: build a node image (\`vlx image build ${INSTALL_DEFAULTS.baseImage}\`)` };
+  return undefined;
+}
 
 function isNetmask(s: unknown): boolean {
   if (typeof s !== 'string' || !IPV4_RE.test(s)) return false;
@@ -271,6 +286,10 @@ export function validateInstallConfig(raw: unknown, facts: InstallFacts = {}): I
   }
   if (facts.containersInUse?.includes(c.container)) {
     err('container', `"${c.container}" is already used by another installation on ${c.sharedRoot}: choose another name`);
+  }
+  if (facts.images) {
+    const e = baseImageError(c.baseImage, facts.images, c.sharedRoot);
+    if (e) errors.push(e);
   }
   if (facts.freeMb !== undefined) {
     const need = count * (c.sizes.rootMb + c.sizes.swapMb) + c.sizes.sharedMb;

@@ -18,6 +18,14 @@ export interface HostKeys { ed25519: string; ed25519Pub: string }
 export const HOST_KEY_FILES = ['ssh_host_ed25519_key', 'ssh_host_ed25519_key.pub'] as const;
 
 /**
+ * Where a node's host keys are kept, under its container's directory on shared storage:
+ * the install makes them there once, and a workstation trusts the public one it reads there.
+ */
+export function hostKeyDir(clusterDir: string, ordinal: number): string {
+  return `${clusterDir}/keys/node${ordinal}`;
+}
+
+/**
  * The initramfs-tools hook the node's initrd runs after mounting its root (init-bottom):
  * given here so the image builder and this module agree on CONFIG_DIR.
  */

@@ -1,6 +1,7 @@
 import { sh } from '../util/quote.js';
 import { checkInt } from '../util/names.js';
 import type { StoragePaths } from '../domain/storagePaths.js';
+import { hostKeyDir } from '../domain/nodeConfig.js';
 
 /**
  * Scripts the install and restore workflows send to one node (shared storage is the same
@@ -93,7 +94,7 @@ export function renderKeysScript(paths: StoragePaths, container: string, ordinal
   const dir = `${paths.clusterDir(container)}/keys`;
   const lines = ['umask 077', sh('mkdir', '-p', dir)];
   for (const n of ordinals) {
-    const d = `${dir}/node${checkInt(n, 'node', 1, 9999)}`;
+    const d = hostKeyDir(paths.clusterDir(container), checkInt(n, 'node', 1, 9999));
     const k = `${d}/ssh_host_ed25519_key`;
     lines.push(
       `if [ ! -e ${sh(k)} ]; then ${sh('rm', '-rf', `${d}.new`)}; ${sh('mkdir', '-p', `${d}.new`)}; ${sh('ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', `node${n}`, '-f', `${d}.new/ssh_host_ed25519_key`)}; ${sh('rm', '-rf', d)}; ${sh('mv', `${d}.new`, d)}; fi`,
@@ -172,7 +173,7 @@ export function renderResetScript(paths: StoragePaths, container: string, ordina
   return lines.join('\n') + '\n';
 }
 
-/** Facts for the preflight: tools present, storage writable, free space, containers there. */
+/** Facts for the preflight: tools present, storage writable, free space, containers and images there. */
 export function renderPreflightScript(paths: StoragePaths): string {
   return [
     `root=${sh(paths.root)}`,
@@ -181,5 +182,14 @@ export function renderPreflightScript(paths: StoragePaths): string {
     't="$root/.vlx-write-test.$$"; if ( : > "$t" ) 2>/dev/null; then rm -f "$t"; echo writable yes; else echo writable no; fi',
     'echo "free_mb $(df -Pm "$root" 2>/dev/null | awk \'NR==2 {print $4}\')"',
     'echo "containers $(ls -1 "$root/cluster" 2>/dev/null | tr \'\\n\' \' \')"',
+    // Each image as name:1 when it has the kernel and initrd a node boots, name:0 when not.
+    'printf images; for f in "$root"/images/*.qcow2; do [ -f "$f" ] || continue; n=${f%.qcow2}; b=0; [ -f "$n.kernel" ] && [ -f "$n.initrd" ] && b=1; printf \' %s:%s\' "${n##*/}" $b; done; echo',
   ].join('\n') + '\n';
+}
+
+/** The preflight's `images` line (undefined when the script stopped before it). */
+export function parseImagesFact(stdout: string): { name: string; bootable: boolean }[] | undefined {
+  const line = /^images((?: [^\s:]+:[01])*)\s*$/m.exec(stdout);
+  if (!line) return undefined;
+  return line[1]!.trim().split(' ').filter(Boolean).map((w) => ({ name: w.slice(0, -2), bootable: w.endsWith(':1') }));
 }

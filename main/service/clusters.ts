@@ -3,6 +3,7 @@ import { VlxError, invalid } from '../errors.js';
 import { currentClusterName, getCluster, listClusters, putCluster, removeCluster, useCluster, type ClusterConfig } from '../config/clusters.js';
 import { acceptHostKey, probeHostKey } from '../ssh/hostKeys.js';
 import { firstContact } from '../cluster/firstContact.js';
+import { trustInstalledKeys } from '../cluster/installedNodes.js';
 import { openClusterSession } from '../cluster/session.js';
 import { clusterInfo } from './views.js';
 import type { Handlers } from './handlers.js';
@@ -30,6 +31,8 @@ export const handlers: Handlers<C> = {
       name: input.name, nodes: learned.nodes, user: input.user, port: input.port,
       ...(input.keyFile ? { keyFile: input.keyFile } : {}), lab: false,
     };
+    // Trusted before the check below, which reaches every node: the install's keys, read over the verified first link.
+    if (learned.installed) trustInstalledKeys(learned.installed, input.port);
     const session = openClusterSession(config, { remember: false });
     const check = await session.onNodes('all', 'true', { timeoutMs: 20_000 }).finally(() => session.close());
     putCluster(config, input.use);

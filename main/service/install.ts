@@ -15,7 +15,7 @@ import { openClusterDb, type Db } from '../db/client.js';
 import { runWorkflow } from '../tasks/runner.js';
 import type { WorkflowDef } from '../tasks/types.js';
 import type { NodeConn } from '../ssh/types.js';
-import { parseFacts, renderPreflightScript } from '../install/scripts.js';
+import { parseFacts, parseImagesFact, renderPreflightScript } from '../install/scripts.js';
 import { installWorkflow, type InstallEnv } from '../workflows/install.js';
 import { restoreWorkflow, updateOriginalWorkflow } from '../workflows/restore.js';
 import type { InstallCheck } from '../api/contract.js';
@@ -35,7 +35,9 @@ async function clusterFacts(ctx: ServiceContext, sharedRoot: string): Promise<{ 
   try {
     const c = ctx.cluster();
     const conn = await c.session.any();
-    const f = parseFacts((await conn.exec('sh -e', { stdin: renderPreflightScript(storagePaths(sharedRoot)), timeoutMs: 15_000 })).stdout);
+    const out = (await conn.exec('sh -e', { stdin: renderPreflightScript(storagePaths(sharedRoot)), timeoutMs: 15_000 })).stdout;
+    const f = parseFacts(out);
+    const images = parseImagesFact(out);
     const m = await readManifestVia(conn, sharedRoot).catch(() => undefined);
     const mine = m?.install?.container;
     const containersInUse = (f.containers ?? '').split(' ').filter((x) => x && x !== mine);
@@ -45,7 +47,7 @@ async function clusterFacts(ctx: ServiceContext, sharedRoot: string): Promise<{ 
     ];
     const freeMb = f.free_mb && /^\d+$/.test(f.free_mb) ? Number(f.free_mb) : undefined;
     // On a re-run the installation's own volumes already take their space.
-    const facts: InstallFacts = { containersInUse, takenAddresses: taken, ...(freeMb !== undefined && !mine ? { freeMb } : {}) };
+    const facts: InstallFacts = { containersInUse, takenAddresses: taken, ...(freeMb !== undefined && !mine ? { freeMb } : {}), ...(images ? { images } : {}) };
     return { facts, containersInUse, ...(freeMb !== undefined ? { freeMb } : {}) };
   } catch (e) {
     return { facts: {}, containersInUse: [], note: `not checked against the cluster: ${e instanceof Error ? e.message : String(e)}` };

@@ -5,13 +5,14 @@ import type { ClusterSession } from '../ssh/session.types.js';
 import type { Db } from '../db/client.js';
 import type { NodeConn } from '../ssh/types.js';
 import { storagePaths, type StoragePaths } from '../domain/storagePaths.js';
-import type { InstallPlan } from '../domain/installConfig.js';
+import { baseImageError, formatFieldError, type InstallPlan } from '../domain/installConfig.js';
 import { Manifest } from '../domain/manifest.js';
 import { tftpLayout } from '../domain/bootFiles.js';
 import { readManifestVia } from '../cluster/manifest.js';
+import { describeJoin, joinInstalledNodes, readInstalledNodes } from '../cluster/installedNodes.js';
 import { deployServices } from '../node-services/deploy.js';
 import {
-  parseFacts, parseKeys, renderCopyIfChangedScript, renderKeysScript, renderPreflightScript, renderStorageScript,
+  parseFacts, parseImagesFact, parseKeys, renderCopyIfChangedScript, renderKeysScript, renderPreflightScript, renderStorageScript,
   renderWriteFilesScript, type FileToWrite,
 } from '../install/scripts.js';
 import { bootEntryFiles, configFiles, tftpRootOf } from '../install/bootFiles.js';
@@ -122,6 +123,12 @@ export async function deployBootServices(env: InstallEnv, m: Manifest, ctx: Step
   }
 }
 
+/** This workstation learns the installed nodes and trusts the host keys the install made for them. */
+export async function joinWorkstation(env: InstallEnv, conn: NodeConn, m: Manifest, ctx: StepContext): Promise<void> {
+  const r = joinInstalledNodes(env.session.config.name, await readInstalledNodes(conn, m));
+  ctx.log(`this workstation: ${describeJoin(r)}`);
+}
+
 export function installWorkflow(env: InstallEnv, plan: InstallPlan): WorkflowDef {
   const c = plan.config;
   const paths = pathsOf(plan);
@@ -138,15 +145,13 @@ export function installWorkflow(env: InstallEnv, plan: InstallPlan): WorkflowDef
         if (down.length === answers.length) throw new VlxError('unreachable', 'no node of the cluster answered');
         ctx.log(`nodes: ${answers.length - down.length} of ${answers.length} answer${down.length ? ` (not: ${down.join(', ')})` : ''}`);
         const conn = await env.session.any();
-        const f = parseFacts(await runOn(conn, renderPreflightScript(paths), 'preflight'));
+        const out = await runOn(conn, renderPreflightScript(paths), 'preflight');
+        const f = parseFacts(out);
         if (f.missing_tools) throw new VlxError('missing-tool', `${conn.name} lacks ${f.missing_tools}`, 'install qemu-utils, openssh-client and coreutils on the nodes');
         if (f.mounted !== 'yes') throw new VlxError('not-found', `shared storage ${paths.root} is not there on ${conn.name}`);
         if (f.writable !== 'yes') throw new VlxError('remote-failed', `shared storage ${paths.root} is not writable on ${conn.name}`);
-        const img = paths.image(c.baseImage);
-        const have = await conn.exec(sh('ls', img.disk, img.kernel, img.initrd));
-        if (have.code !== 0) {
-          throw new VlxError('not-found', `base image ${c.baseImage}: ${have.stderr.trim().split('\n')[0]}`, `build it first (\`vlx image build\`), or name another image with baseImage`);
-        }
+        const missing = baseImageError(c.baseImage, parseImagesFact(out) ?? [], paths.root);
+        if (missing) throw new VlxError('not-found', formatFieldError(missing), 'or name another image with baseImage');
         const fresh = !(f.containers ?? '').split(' ').includes(c.container);
         const need = ordinals.length * (c.sizes.rootMb + c.sizes.swapMb) + c.sizes.sharedMb;
         if (fresh && f.free_mb && need > Number(f.free_mb)) {
@@ -167,8 +172,10 @@ export function installWorkflow(env: InstallEnv, plan: InstallPlan): WorkflowDef
       step('configure', async (ctx) => writeNodeConfigs(await env.session.any(), plan, ctx)),
       step('boot', async (ctx) => writeBootFiles(await env.session.any(), plan, ctx)),
       step('manifest', async (ctx) => {
-        const m = await recordManifest(env, await env.session.any(), plan, ctx);
+        const conn = await env.session.any();
+        const m = await recordManifest(env, conn, plan, ctx);
         await deployBootServices(env, m, ctx);
+        await joinWorkstation(env, conn, m, ctx);
       }),
       step('summary', async (ctx) => {
         ctx.log(`container ${c.container} on ${paths.root}: ${plan.nodes.length} disk-less node(s), roots served from ${plan.storageIp}`);

@@ -4,7 +4,7 @@ import type { Step, StepContext, WorkflowDef } from '../tasks/types.js';
 import type { InstallPlan } from '../domain/installConfig.js';
 import type { NodeConn } from '../ssh/types.js';
 import { parseFacts, renderResetScript } from '../install/scripts.js';
-import { deployBootServices, pathsOf, recordManifest, runOn, writeBootFiles, writeNodeConfigs, type InstallEnv } from './install.js';
+import { deployBootServices, joinWorkstation, pathsOf, recordManifest, runOn, writeBootFiles, writeNodeConfigs, type InstallEnv } from './install.js';
 
 /**
  * The restore facility (the report's restore.sh) and the upgrade path, as tasks:
@@ -97,7 +97,12 @@ export function restoreWorkflow(env: InstallEnv, plan: InstallPlan, req: Restore
     step('boot', async (ctx) => writeBootFiles(await env.session.any(), plan, ctx)),
   );
   if (req.action === 'rebuild-config') {
-    steps.push(step('manifest', async (ctx) => deployBootServices(env, await recordManifest(env, await env.session.any(), plan, ctx), ctx)));
+    steps.push(step('manifest', async (ctx) => {
+      const conn = await env.session.any();
+      const m = await recordManifest(env, conn, plan, ctx);
+      await deployBootServices(env, m, ctx);
+      await joinWorkstation(env, conn, m, ctx);
+    }));
   }
   return {
     kind: `restore.${req.action}`,

@@ -6,7 +6,11 @@ import { nodeKernelArgs, renderBootScript, renderNodeEntry, tftpLayout } from '.
 import { parseBootLine } from '../../main/domain/bootLine.js';
 import { CONFIG_DIR, nodeConfigFiles, renderApplyConfigHook } from '../../main/domain/nodeConfig.js';
 import { nodeConfigArchive, bootEntryFiles } from '../../main/install/bootFiles.js';
-import { renderStorageScript, renderWriteFilesScript } from '../../main/install/scripts.js';
+import { parseFacts, parseImagesFact, renderPreflightScript, renderStorageScript, renderWriteFilesScript } from '../../main/install/scripts.js';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { storagePaths } from '../../main/domain/storagePaths.js';
 import { Manifest } from '../../main/domain/manifest.js';
 import { withInstall } from '../../main/workflows/install.js';
@@ -78,6 +82,25 @@ describe('storage and file scripts', () => {
     expect(s).toContain('if cmp -s "$scratch/0" /srv/x/tftp/a.ipxe; then k=$((k+1)); else');
     expect(() => renderWriteFilesScript([{ path: '/srv/x/../etc/passwd', data: Buffer.from('') }])).toThrow(/bad path/);
     expect(() => renderWriteFilesScript([{ path: '/srv/x/a b', data: Buffer.from('') }])).toThrow(/bad path/);
+  });
+});
+
+describe('the preflight script, run by sh on a directory like shared storage', () => {
+  it('lists each image with whether it has a kernel and initrd to boot a node', () => {
+    const root = mkdtempSync(join(tmpdir(), 'vlx-preflight-'));
+    try {
+      const run = () => execFileSync('sh', ['-e'], { input: renderPreflightScript(storagePaths(root)), encoding: 'utf8' });
+      expect(parseImagesFact(run())).toEqual([]);
+      mkdirSync(join(root, 'images'));
+      for (const f of ['node.qcow2', 'node.kernel', 'node.initrd', 'plain.qcow2', 'plain.kernel', 'stray.initrd']) writeFileSync(join(root, 'images', f), 'x');
+      const out = run();
+      expect(parseFacts(out).writable).toBe('yes');
+      expect(parseImagesFact(out)).toEqual([{ name: 'node', bootable: true }, { name: 'plain', bootable: false }]);
+      // A script that stopped before its last line says nothing about images (not "none").
+      expect(parseImagesFact('mounted yes\n')).toBeUndefined();
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
 

@@ -39,7 +39,10 @@ describe('install config: defaults', () => {
   });
 });
 
-const FACTS: InstallFacts = { freeMb: 40000, containersInUse: ['other'], takenAddresses: [{ address: '10.77.0.1', label: 'node n1' }, { address: '10.77.0.254', label: 'the lab host' }] };
+const FACTS: InstallFacts = {
+  freeMb: 40000, containersInUse: ['other'], takenAddresses: [{ address: '10.77.0.1', label: 'node n1' }, { address: '10.77.0.254', label: 'the lab host' }],
+  images: [{ name: 'debian-12-node', bootable: true }, { name: 'debian-12', bootable: false }],
+};
 
 /** Each rule: one failing example and the exact message. */
 const TABLE: [string, Cfg, string[], InstallFacts?][] = [
