@@ -1,30 +1,30 @@
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { NODE_IMAGE, ROOT_MARK, buildDebianNode } from '../../main/images/debianNode.js';
-import { nodeBootLine, nodeExportName, parseBootLine } from '../../main/domain/bootLine.js';
-import { machineMac } from '../../main/lab/machines.js';
 import { labStatus } from '../../main/lab/index.js';
-import type { BuiltImage } from '../../main/images/tiny.js';
 import { sshBanner } from '../../main/lab/node.js';
 import { labFiles } from '../integration/support/lab.js';
-import { CONTAINER, addToCluster, prepareStorage, trustHostKey, writeBootEntries, writeIdentity, type DisklessNode } from './support.js';
+import {
+  CONTAINER, NODES, installYaml, installedNodes, labShared, removeInstallFiles, restoreLab, snapshotLab, type InstalledNode, type LabSnapshot,
+} from './support.js';
 
 /**
- * The one test of a disk-less node, end to end on the lab (the full Debian guest under TCG:
- * minutes): a QEMU machine with no disk gets its address from the replicated DHCP, iPXE
- * loads kernel and initrd over TFTP, the initrd mounts the node's own overlay over NBD from
- * whichever namespace node holds the storage address, Debian boots with sshd and the
- * cluster's key, and the app runs commands on it. Booted twice: every node up, then with
- * one node crashed. Then the node serving its root is crashed: another takes the address
- * over and the disk-less node goes on working.
+ * The one test of disk-less nodes, end to end on the lab (the full Debian guest under TCG:
+ * minutes): `vlx install` installs 3 nodes from a YAML config, as an admin would (the
+ * original copied from the node image, an overlay per node, each node's configuration as a
+ * second initrd, its iPXE entry, the DHCP map). One machine at a time boots: it gets its
+ * address from the replicated DHCP, iPXE loads kernel, initrd and its configuration over
+ * TFTP, the initrd mounts its overlay over NBD from whichever namespace node holds the
+ * storage address and copies the configuration in, Debian boots with sshd and the install's
+ * host key, and the app runs commands on it. Booted twice: every node up, then, after
+ * `vlx restore --reset-node`, with one node crashed. Then the node serving its root is
+ * crashed: another takes the address over and the disk-less node goes on working.
  */
 vi.setConfig({ testTimeout: 900_000, hookTimeout: 1_200_000 });
 const VLX = join(process.cwd(), 'bin/vlx');
-/** The storage address `vlx services deploy` gives the lab (services.storage.vip's default). */
-const STORAGE_IP = '10.77.0.252';
-
 interface Run { code: number; stdout: string; stderr: string }
 function vlx(args: string[], timeoutMs = 120_000): Promise<Run> {
   return new Promise((resolve) => {
@@ -40,9 +40,12 @@ async function vlxJson<T>(args: string[]): Promise<T> {
   return JSON.parse(r.stdout) as T;
 }
 
-let built: BuiltImage;
-let node: DisklessNode;
-let restoreCluster: (() => void) | undefined;
+const nodes = installedNodes();
+/** The one machine that boots (TCG on 2 cores: one at a time); the other two are installed only. */
+const node: InstalledNode = nodes[0]!;
+let snapshot: LabSnapshot | undefined;
+let work: string;
+let labKey: string;
 const crashed = new Set<string>();
 
 /** The storage VIP's holder, as the app reports it. */
@@ -66,7 +69,7 @@ interface BootTimes { dhcp: number; tftp: number; kernel: number; root: number; 
 
 /**
  * Power on and watch the serial console: each stage's end is the first time its mark shows.
- * iPXE: "net0: <address>" after DHCP; the initrd's "ok" closes TFTP; the initrd's first mark
+ * iPXE: "net0: <address>" after DHCP; the config archive's "ok" closes TFTP; the initrd's first mark
  * ends the kernel; its root mark ends the root; the sshd banner on the node's address ends all.
  */
 async function bootAndTime(): Promise<BootTimes> {
@@ -76,8 +79,9 @@ async function bootAndTime(): Promise<BootTimes> {
   const seen: Partial<Record<keyof BootTimes, number>> = {};
   const marks: [keyof BootTimes, RegExp][] = [
     ['dhcp', /net0: \d+\.\d+\.\d+\.\d+\//],
-    // iPXE prints progress (percentages, backspaces) between the name and the final "ok".
-    ['tftp', new RegExp(`${NODE_IMAGE}\\.initrd\\.\\.\\.[^\\n]*ok`)],
+    // iPXE prints progress (percentages, backspaces) between the name and the final "ok";
+    // the node's configuration archive (the second initrd) is the last file it loads.
+    ['tftp', new RegExp(`node${node.ordinal}\\.cpio\\.\\.\\.[^\\n]*ok`)],
     ['kernel', new RegExp(`${ROOT_MARK} interface`)],
     ['root', new RegExp(`${ROOT_MARK} root ${node.exportName}`)],
   ];
@@ -109,70 +113,108 @@ async function execOn(command: string): Promise<Run> {
   return vlx(['exec', '--nodes', node.name, '--timeout', '120', '--', 'sh', '-c', command], 180_000);
 }
 
+/** What the booted node says about itself, over `vlx exec` (the app trusts the host key the install made). */
+async function identity(): Promise<{ out: string; field: (k: string) => string }> {
+  const r = await execOn('echo "hostname=$(hostname)"; echo "root=$(findmnt -n -o SOURCE /)"; echo "mark=$(cat /root/mark 2>/dev/null)";'
+    + ' echo "key=$(cut -d" " -f2 /etc/ssh/ssh_host_ed25519_key.pub)"; echo "auth=$(cat /root/.ssh/authorized_keys | cut -d" " -f2)";'
+    + ` echo "hosts=$(grep -c '^10\\.77\\.0\\.' /etc/hosts)"; echo "dl2=$(awk '$2 == "${nodes[1]!.name}" {print $1}' /etc/hosts)";`
+    + ' echo "resolv=$(grep -c ^nameserver /etc/resolv.conf)"');
+  expect(r.code, r.stderr + r.stdout).toBe(0);
+  // Each line comes back as "<node>: <line>".
+  const field = (k: string) => new RegExp(`^${node.name}\\s*: ${k}=(.*)$`, 'm').exec(r.stdout)?.[1]?.trim() ?? '';
+  return { out: r.stdout, field };
+}
+
+/** The public host key the install made for node 1, as it keeps it on shared storage. */
+function installHostKey(): string {
+  return readFileSync(join(labShared(), 'cluster', CONTAINER, 'keys', `node${node.ordinal}`, 'ssh_host_ed25519_key.pub'), 'utf8').split(' ')[1]!;
+}
+
+async function expectInstalledIdentity(): Promise<Awaited<ReturnType<typeof identity>>> {
+  const id = await identity();
+  expect(id.field('hostname')).toBe(node.name);
+  expect(id.field('root')).toBe('/dev/nbd0');
+  expect(id.field('key')).toBe(installHostKey());
+  expect(id.field('auth')).toBe(labKey.split(' ')[1]);
+  expect(id.field('hosts')).toBe(String(NODES));
+  expect(id.field('dl2')).toBe(nodes[1]!.address);
+  expect(Number(id.field('resolv'))).toBeGreaterThan(0);
+  return id;
+}
+
+async function powerOffAll(): Promise<void> {
+  for (const n of nodes) await vlx(['lab', 'power-off', n.name]);
+}
+
 beforeAll(async () => {
   const status = await labStatus();
   if (status.state === 'down') throw new Error('the lab is down (the global setup brings it up)');
   for (const n of status.nodes) if (!n.sshd) await revive(n.name);
-  const index = status.nodes.length + 1;
-  node = { name: `n${index}`, index, address: `10.77.0.${index}`, mac: machineMac(`n${index}`), exportName: nodeExportName(CONTAINER, index) };
-  await vlx(['lab', 'power-off', node.name]);
+  await powerOffAll();
+  work = mkdtempSync(join(tmpdir(), 'vlx-diskless-'));
+  labKey = readFileSync(`${labFiles().key}.pub`, 'utf8').trim();
 
+  // The node image, built here (its progress in this log) and put on shared storage the way
+  // the install expects its base image: `vlx image build` finds the build cached and publishes it.
   const t = Date.now();
-  built = await buildDebianNode({ log: (l) => console.log(`${NODE_IMAGE}: ${l}`) });
+  const built = await buildDebianNode({ log: (l) => console.log(`${NODE_IMAGE}: ${l}`) });
   console.log(`${NODE_IMAGE}: ${built.rebuilt ? 'built' : 'cached'} in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+  const pub = await vlx(['image', 'build', NODE_IMAGE], 1_200_000);
+  expect(pub.code, pub.stderr).toBe(0);
 
-  const via = status.nodes[0]!.address;
-  await prepareStorage(built, [node], via);
-  const hostKey = await writeIdentity(node, via, readFileSync(`${labFiles().key}.pub`, 'utf8'));
-  trustHostKey(node, hostKey);
-  restoreCluster = addToCluster([node]);
-  // The install's printer; no sifip: the initrd asks the replicated DHCP for the mapped address too.
-  const bootLine = nodeBootLine({
-    container: CONTAINER, node: index, storageIp: STORAGE_IP, iface: 'eth0', modules: ['e1000'], kernelArgs: ['console=ttyS0', 'net.ifnames=0', 'rw', 'quiet'],
-  });
-  expect(parseBootLine(bootLine).params.ivid).toBe(node.exportName);
-  writeBootEntries(built, [{ node, bootLine }]);
-  // From a clean start: whatever an earlier run left (daemons of an older config) goes first.
+  snapshot = snapshotLab();
+  // From a clean start: whatever an earlier run left (its installation, daemons of an older config) goes first.
+  removeInstallFiles();
   await vlx(['services', 'stop'], 120_000);
-  const d = await vlx(['services', 'deploy'], 300_000);
-  expect(d.code, d.stderr + d.stdout).toBe(0);
+  const file = join(work, 'cluster.yaml');
+  writeFileSync(file, installYaml(NODE_IMAGE, labKey));
+  const ti = Date.now();
+  const r = await vlx(['install', '--config', file], 600_000);
+  expect(r.code, r.stderr + r.stdout).toBe(0);
+  console.log(`vlx install of ${NODES} disk-less nodes (original copied from ${NODE_IMAGE}, services deployed): ${((Date.now() - ti) / 1000).toFixed(1)} s`);
   // The storage address is elected in a few adverts.
-  for (let i = 0; i < 50 && (await storageHolders()).length !== 1; i++) await new Promise((r) => setTimeout(r, 200));
+  for (let i = 0; i < 50 && (await storageHolders()).length !== 1; i++) await new Promise((res) => setTimeout(res, 200));
   expect(await storageHolders()).toHaveLength(1);
 });
 
 afterAll(async () => {
-  if (node) await vlx(['lab', 'power-off', node.name]);
-  restoreCluster?.();
+  await powerOffAll();
   for (const n of [...crashed]) await revive(n);
-  // The services follow the manifest again (no disk-less entry).
+  // The manifest without the installation, this home's cluster config and known hosts as they were;
+  // the services follow that manifest again (no disk-less entry).
+  if (snapshot) restoreLab(snapshot);
   await vlx(['services', 'stop'], 120_000);
   await vlx(['services', 'deploy'], 300_000);
+  if (work) rmSync(work, { recursive: true, force: true });
 });
 
-describe('a disk-less node', () => {
-  test('boots from the cluster with every node up, and the app runs commands on it', async () => {
+describe('a disk-less node installed by vlx install', () => {
+  test('boots from the cluster with every node up as the install made it, and the app runs commands on it', async () => {
     const t = await bootAndTime();
     console.log(describeTimes('every node up', t));
-    const r = await execOn('hostname; findmnt -n -o SOURCE /; cat /proc/cmdline');
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toContain(node.name);
-    expect(r.stdout).toContain('/dev/nbd0');
-    const nodes = await vlxJson<{ name: string; state: string }[]>(['nodes']);
-    expect(nodes.find((n) => n.name === node.name)?.state).toBe('up');
+    const id = await expectInstalledIdentity();
+    expect(id.field('mark')).toBe('');
+    const nodesUp = await vlxJson<{ name: string; state: string }[]>(['nodes']);
+    expect(nodesUp.find((n) => n.name === node.name)?.state).toBe('up');
+    const w = await execOn('echo written-before-reset > /root/mark && sync');
+    expect(w.code, w.stderr).toBe(0);
+    expect((await identity()).field('mark')).toBe('written-before-reset');
     expect((await vlx(['lab', 'power-off', node.name])).code).toBe(0);
   });
 
-  test('boots with one node down, and survives the death of the node serving its root', async () => {
+  test('after --reset-node it boots with one node down, its writes gone and its identity kept, and survives the death of the node serving its root', async () => {
+    const reset = await vlx(['restore', '--reset-node', String(node.ordinal), '--yes'], 300_000);
+    expect(reset.code, reset.stderr + reset.stdout).toBe(0);
     await crash('n1');
     const t = await bootAndTime();
     console.log(describeTimes('n1 down', t));
-    const r = await execOn('hostname; ip -4 -o addr show dev eth0');
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toContain(node.name);
-    expect(r.stdout).toContain(`${node.address}/24`);
-    const nodes = await vlxJson<{ name: string; state: string }[]>(['nodes']);
-    expect(nodes.find((n) => n.name === node.name)?.state).toBe('up');
+    // A fresh overlay: the mark is gone; the init-bottom hook applied the configuration again.
+    const id = await expectInstalledIdentity();
+    expect(id.field('mark')).toBe('');
+    const addr = await execOn('ip -4 -o addr show dev eth0');
+    expect(addr.stdout).toContain(`${node.address}/24`);
+    const nodesUp = await vlxJson<{ name: string; state: string }[]>(['nodes']);
+    expect(nodesUp.find((n) => n.name === node.name)?.state).toBe('up');
 
     const [server] = await storageHolders();
     expect(server).toBeDefined();
