@@ -65,7 +65,8 @@ async function revive(n: string): Promise<void> {
   crashed.delete(n);
 }
 
-interface BootTimes { dhcp: number; tftp: number; kernel: number; root: number; sshd: number }
+/** ipxe: iPXE starts configuring its interface (after the BIOS and its two Ctrl-B prompts), a part of dhcp. */
+interface BootTimes { ipxe: number; dhcp: number; tftp: number; kernel: number; root: number; sshd: number }
 
 /**
  * Power on and watch the serial console: each stage's end is the first time its mark shows.
@@ -78,6 +79,7 @@ async function bootAndTime(): Promise<BootTimes> {
   expect(on.running).toBe(true);
   const seen: Partial<Record<keyof BootTimes, number>> = {};
   const marks: [keyof BootTimes, RegExp][] = [
+    ['ipxe', /Configuring \(net0 /],
     ['dhcp', /net0: \d+\.\d+\.\d+\.\d+\//],
     // iPXE prints progress (percentages, backspaces) between the name and the final "ok";
     // the node's configuration archive (the second initrd) is the last file it loads.
@@ -99,13 +101,13 @@ async function bootAndTime(): Promise<BootTimes> {
   const log = existsSync(on.serialLog) ? readFileSync(on.serialLog, 'latin1') : '';
   if (seen.sshd === undefined) throw new Error(`no sshd on ${node.address} within 600 s; console:\n${log.slice(-3000)}`);
   const t = seen as BootTimes;
-  for (const k of ['dhcp', 'tftp', 'kernel', 'root'] as const) expect(t[k], `${k} mark on the console`).toBeGreaterThan(0);
+  for (const k of ['ipxe', 'dhcp', 'tftp', 'kernel', 'root'] as const) expect(t[k], `${k} mark on the console`).toBeGreaterThan(0);
   return t;
 }
 
 function describeTimes(label: string, t: BootTimes): string {
   const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
-  return `${label}: power-on → sshd ${s(t.sshd)} = DHCP ${s(t.dhcp)} + TFTP ${s(t.tftp - t.dhcp)} + kernel ${s(t.kernel - t.tftp)} + root ${s(t.root - t.kernel)} + Debian to sshd ${s(t.sshd - t.root)}`;
+  return `${label}: power-on → sshd ${s(t.sshd)} = DHCP ${s(t.dhcp)} (firmware to iPXE ${s(t.ipxe)}, iPXE configuring ${s(t.dhcp - t.ipxe)}) + TFTP ${s(t.tftp - t.dhcp)} + kernel ${s(t.kernel - t.tftp)} + root ${s(t.root - t.kernel)} + Debian to sshd ${s(t.sshd - t.root)}`;
 }
 
 async function execOn(command: string): Promise<Run> {
