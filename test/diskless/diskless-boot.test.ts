@@ -59,10 +59,17 @@ async function crash(n: string): Promise<void> {
   crashed.add(n);
 }
 
+/** A database member's revive waits for its PostgreSQL and a primary: give it time, and a second try. */
+async function tryRevive(n: string): Promise<Run> {
+  let r = await vlx(['lab', 'revive', n], 300_000);
+  if (r.code !== 0) r = await vlx(['lab', 'revive', n], 300_000);
+  if (r.code === 0) crashed.delete(n);
+  return r;
+}
+
 async function revive(n: string): Promise<void> {
-  const r = await vlx(['lab', 'revive', n]);
+  const r = await tryRevive(n);
   expect(r.code, r.stderr).toBe(0);
-  crashed.delete(n);
 }
 
 /** ipxe: iPXE starts configuring its interface (after the BIOS and its two Ctrl-B prompts), a part of dhcp. */
@@ -180,14 +187,21 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  // Every step is tried whatever failed before it: later suites (e2e) need the lab as it was.
+  const problems: string[] = [];
   await powerOffAll();
-  for (const n of [...crashed]) await revive(n);
+  for (const n of [...crashed]) {
+    const r = await tryRevive(n);
+    if (r.code !== 0) problems.push(`vlx lab revive ${n}: exit ${r.code}: ${r.stderr.trim()}`);
+  }
   // The manifest without the installation, this home's cluster config and known hosts as they were;
   // the services follow that manifest again (no disk-less entry).
   if (snapshot) restoreLab(snapshot);
   await vlx(['services', 'stop'], 120_000);
-  await vlx(['services', 'deploy'], 300_000);
+  const d = await vlx(['services', 'deploy'], 300_000);
+  if (d.code !== 0) problems.push(`vlx services deploy: exit ${d.code}: ${d.stderr.trim()}`);
   if (work) rmSync(work, { recursive: true, force: true });
+  expect(problems).toEqual([]);
 });
 
 describe('a disk-less node installed by vlx install', () => {
