@@ -165,13 +165,13 @@ beforeAll(async () => {
 
   // The node image, built here (its progress in this log) and put on shared storage the way
   // the install expects its base image: `vlx image build` finds the build cached and publishes it.
+  snapshot = snapshotLab(NODE_IMAGE);
   const t = Date.now();
   const built = await buildDebianNode({ log: (l) => console.log(`${NODE_IMAGE}: ${l}`) });
   console.log(`${NODE_IMAGE}: ${built.rebuilt ? 'built' : 'cached'} in ${((Date.now() - t) / 1000).toFixed(1)} s`);
   const pub = await vlx(['image', 'build', NODE_IMAGE], 1_200_000);
   expect(pub.code, pub.stderr).toBe(0);
 
-  snapshot = snapshotLab();
   // From a clean start: whatever an earlier run left (its installation, daemons of an older config) goes first.
   removeInstallFiles();
   await vlx(['services', 'stop'], 120_000);
@@ -196,7 +196,7 @@ afterAll(async () => {
   }
   // The manifest without the installation, this home's cluster config and known hosts as they were;
   // the services follow that manifest again (no disk-less entry).
-  if (snapshot) restoreLab(snapshot);
+  if (snapshot) restoreLab(snapshot, NODE_IMAGE);
   await vlx(['services', 'stop'], 120_000);
   const d = await vlx(['services', 'deploy'], 300_000);
   if (d.code !== 0) problems.push(`vlx services deploy: exit ${d.code}: ${d.stderr.trim()}`);

@@ -55,14 +55,19 @@ export function installFiles(): string[] {
 }
 
 /** What the suite changes outside the installation's own files, kept to be put back. */
-export interface LabSnapshot { manifest: string; bootScript: boolean; clusters: string; knownHosts?: string }
+export interface LabSnapshot { manifest: string; bootScript: boolean; image: boolean; clusters: string; knownHosts?: string }
 
-export function snapshotLab(): LabSnapshot {
+const IMAGE_FILES = ['qcow2', 'kernel', 'initrd', 'json'];
+const imageFile = (name: string, ext: string) => join(labShared(), 'images', `${name}.${ext}`);
+
+/** Taken before the node image is published: an image the suite put on shared storage goes again. */
+export function snapshotLab(image: string): LabSnapshot {
   const shared = labShared();
   const kh = appPaths.knownHosts();
   return {
     manifest: readFileSync(join(shared, 'manifest.json'), 'utf8'),
     bootScript: existsSync(join(shared, 'tftp', tftpLayout(CONTAINER).bootScript)),
+    image: existsSync(imageFile(image, 'json')),
     clusters: readFileSync(appPaths.clusters(), 'utf8'),
     ...(existsSync(kh) ? { knownHosts: readFileSync(kh, 'utf8') } : {}),
   };
@@ -72,9 +77,10 @@ export function removeInstallFiles(): void {
   for (const f of installFiles()) rmSync(f, { recursive: true, force: true });
 }
 
-export function restoreLab(s: LabSnapshot): void {
+export function restoreLab(s: LabSnapshot, image: string): void {
   removeInstallFiles();
   const shared = labShared();
+  if (!s.image) for (const ext of IMAGE_FILES) rmSync(imageFile(image, ext), { force: true });
   if (!s.bootScript) {
     rmSync(join(shared, 'tftp', tftpLayout(CONTAINER).bootScript), { force: true });
     rmSync(join(shared, 'tftp', 'nodes'), { recursive: true, force: true });
