@@ -60,12 +60,20 @@ export interface LabSnapshot { manifest: string; bootScript: boolean; image: boo
 const IMAGE_FILES = ['qcow2', 'kernel', 'initrd', 'json'];
 const imageFile = (name: string, ext: string) => join(labShared(), 'images', `${name}.${ext}`);
 
+/** A run killed before its clean-up left its installation in the manifest: that is not the lab as found. */
+function withoutOwnInstall(text: string): string {
+  const m = JSON.parse(text) as { install?: { container?: string } };
+  if (m.install?.container !== CONTAINER) return text;
+  delete m.install;
+  return JSON.stringify(m, null, 2) + '\n';
+}
+
 /** Taken before the node image is published: an image the suite put on shared storage goes again. */
 export function snapshotLab(image: string): LabSnapshot {
   const shared = labShared();
   const kh = appPaths.knownHosts();
   return {
-    manifest: readFileSync(join(shared, 'manifest.json'), 'utf8'),
+    manifest: withoutOwnInstall(readFileSync(join(shared, 'manifest.json'), 'utf8')),
     bootScript: existsSync(join(shared, 'tftp', tftpLayout(CONTAINER).bootScript)),
     image: existsSync(imageFile(image, 'json')),
     clusters: readFileSync(appPaths.clusters(), 'utf8'),
