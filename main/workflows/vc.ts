@@ -19,6 +19,8 @@ import { eachParallel, placementNodes, runScript, type VcEnv } from '../cluster/
 import { syncNetwork } from '../network/sync.js';
 import { powerdownOnNode, readImageMeta, restoreOnNode, saveOnNode, startOnNode } from '../vm/vmOps.js';
 import { byNode, haltEverywhere, reportUnreachable, settleAndMap, unknownNote } from './vcNodes.js';
+import { LEASE_S, MARGIN_S, readHealthRows } from '../health/lease.js';
+import { leaseExpired } from '../health/state.js';
 import type { ImageMeta } from '../images/types.js';
 
 /**
@@ -125,7 +127,16 @@ async function placeVc(env: VcEnv, vc: VcRow, vms: VmRow[], policy: Policy, mode
  * the others keep their nodes.
  */
 async function placeStranded(env: VcEnv, vc: VcRow, vms: VmRow[], unreachable: string[], policy: Policy, mode: Mode, ctx: StepContext): Promise<void> {
-  const stranded = vms.filter((v) => v.state === 'starting' && v.node && unreachable.includes(v.node));
+  const candidates = vms.filter((v) => v.state === 'starting' && v.node && unreachable.includes(v.node));
+  if (candidates.length === 0) return;
+  // The first start may have launched the VM there before the node went quiet, and a node
+  // that lost only its link still runs it: it may start elsewhere only once its node is
+  // confirmed down (its lease run out, plus the margin its watchdog has to kill its VMs).
+  const down = await confirmedDown(env, [...new Set(candidates.map((v) => v.node as string))], ctx);
+  const stranded = candidates.filter((v) => down.has(v.node as string));
+  for (const v of candidates.filter((x) => !down.has(x.node as string))) {
+    ctx.log(`${vc.name}/${v.name}: its node ${v.node} does not answer but is not confirmed down (its lease is valid): not started elsewhere`);
+  }
   if (stranded.length === 0) return;
   const kept = vms.filter((v) => (v.state === 'starting' || v.state === 'running') && v.node && !unreachable.includes(v.node));
   const pinned = Object.fromEntries(kept.map((v) => [v.name, v.node as string]));
@@ -134,6 +145,27 @@ async function placeStranded(env: VcEnv, vc: VcRow, vms: VmRow[], unreachable: s
   const moved = Object.fromEntries(stranded.map((v) => [v.name, mapping[v.name]]));
   await setMapping(env.db, vc.name, moved);
   ctx.log(`placement ${policy}/${mode} again: ${stranded.map((v) => `${v.name} from ${v.node} (not answering) to ${moved[v.name]}`).join(', ')}`);
+}
+
+/**
+ * Which of these nodes are confirmed down: waits (at most one lease and its margin) for the
+ * leases of nodes that do not answer to run out; a node whose lease someone still renews
+ * (it answers them: a partition) is not down.
+ */
+async function confirmedDown(env: VcEnv, nodes: string[], ctx: StepContext): Promise<Set<string>> {
+  const deadline = Date.now() + (LEASE_S + MARGIN_S + 2) * 1000;
+  for (let said = false; ; said = true) {
+    const { now, rows } = await readHealthRows(env.db);
+    const state = nodes.map((n) => {
+      const r = rows.find((x) => x.name === n);
+      return { n, down: !r || r.fenced || leaseExpired({ leaseUntil: r.leaseUntil, now, marginMs: MARGIN_S * 1000 }), until: r?.leaseUntil ?? 0 };
+    });
+    const waiting = state.filter((x) => !x.down);
+    if (waiting.length === 0 || Date.now() >= deadline) return new Set(state.filter((x) => x.down).map((x) => x.n));
+    if (!said) ctx.log(`waiting for ${waiting.map((x) => x.n).join(', ')} to be confirmed down (lease and margin) before starting their VMs elsewhere`);
+    const wait = Math.max(...waiting.map((x) => x.until + MARGIN_S * 1000 - now));
+    await new Promise((r) => setTimeout(r, Math.min(Math.max(wait, 250), deadline - Date.now(), 2000)));
+  }
 }
 
 export function startWorkflow(env: VcEnv, name: string, policy: Policy, mode: Mode): WorkflowDef {

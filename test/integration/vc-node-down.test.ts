@@ -182,7 +182,7 @@ describe('the node the CLI is connected to crashes during a VC start', () => {
       const [task] = await listTasks(s.env.db, { kind: 'vc.start', target: VC, limit: 1, all: true });
       expect(task.state).toBe('succeeded');
       const log = (await taskLog(s.env.db, task.id)).map((l) => l.line);
-      process.stdout.write(`re-run: task ${task.id}${interrupted && interrupted.id === task.id ? ' (the interrupted one, resumed)' : ''}; ${log.filter((l) => /placement|recovery|not reachable/.test(l)).join(' | ')}\n`);
+      process.stdout.write(`re-run: task ${task.id}${interrupted && interrupted.id === task.id ? ' (the interrupted one, resumed)' : ''}; ${log.filter((l) => /placement|recovery|not reachable|confirmed down/.test(l)).join(' | ')}\n`);
       expect(getCluster('lab').lastNode, 'the re-run went through a live node').not.toBe('n4');
 
       const st = await s.vcStatus(VC);
