@@ -115,6 +115,8 @@ export async function syncNetwork(env: VcEnv, opts: { extraTaps?: ExtraTap[]; ta
     }));
 
     if (local) changes[WORKSTATION] = await local;
+    // Nodes finish in any order: the log and the result name them in the cluster's order.
+    skipped.sort((a, b) => nodes.findIndex((n) => n.name === a) - nodes.findIndex((n) => n.name === b));
     if (skipped.length) opts.log?.(`network: nodes not reachable, skipped: ${skipped.join(', ')}`);
     return { changes, skipped };
   }, { wait: true });

@@ -20,7 +20,7 @@ import { syncNetwork } from '../network/sync.js';
 import { powerdownOnNode, readImageMeta, restoreOnNode, saveOnNode, startOnNode } from '../vm/vmOps.js';
 import { byNode, haltEverywhere, reportUnreachable, settleAndMap, unknownNote } from './vcNodes.js';
 import { LEASE_S, MARGIN_S, readHealthRows } from '../health/lease.js';
-import { leaseExpired } from '../health/state.js';
+import { decideHealth } from '../health/state.js';
 import type { ImageMeta } from '../images/types.js';
 
 /**
@@ -123,8 +123,8 @@ async function placeVc(env: VcEnv, vc: VcRow, vms: VmRow[], policy: Policy, mode
 
 /**
  * VMs still to start whose node stopped answering after the place step (a start resumed
- * after that node crashed) go where the placement puts them now, which is never a dead node;
- * the others keep their nodes.
+ * after that node crashed) go where the placement puts them now, which is never a dead node,
+ * once that node is confirmed down; the others keep their nodes.
  */
 async function placeStranded(env: VcEnv, vc: VcRow, vms: VmRow[], unreachable: string[], policy: Policy, mode: Mode, ctx: StepContext): Promise<void> {
   const candidates = vms.filter((v) => v.state === 'starting' && v.node && unreachable.includes(v.node));
@@ -158,7 +158,9 @@ async function confirmedDown(env: VcEnv, nodes: string[], ctx: StepContext): Pro
     const { now, rows } = await readHealthRows(env.db);
     const state = nodes.map((n) => {
       const r = rows.find((x) => x.name === n);
-      return { n, down: !r || r.fenced || leaseExpired({ leaseUntil: r.leaseUntil, now, marginMs: MARGIN_S * 1000 }), until: r?.leaseUntil ?? 0 };
+      // The health rule itself, for a node that does not answer us (a node with no row was never leased).
+      const down = decideHealth({ admin: r?.admin ?? 'active', probe: 'failed', leaseUntil: r?.leaseUntil ?? null, fenced: r?.fenced ?? false, now, marginMs: MARGIN_S * 1000 }).confirmedDown;
+      return { n, down, until: r?.leaseUntil ?? 0 };
     });
     const waiting = state.filter((x) => !x.down);
     if (waiting.length === 0 || Date.now() >= deadline) return new Set(state.filter((x) => x.down).map((x) => x.n));
