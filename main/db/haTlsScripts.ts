@@ -1,6 +1,7 @@
 import { VlxError } from '../errors.js';
 import { sh } from '../util/quote.js';
 import { HA_TLS, HA_TLS_DIR } from './haConfig.js';
+import { parseMadeCert } from './nodeScripts.js';
 
 /**
  * Scripts that make the cluster CA and the certificates it signs, on a member, as pure
@@ -118,11 +119,5 @@ export function parseClientCert(out: string): { key: string; cert: string } {
 
 /** The first line (`made`/`kept`) and the CA's PEM from makeCaScript's output. */
 export function parseCa(out: string): { made: boolean; pem: string } {
-  const nl = out.indexOf('\n');
-  const word = out.slice(0, nl).trim();
-  const pem = out.slice(nl + 1).trim() + '\n';
-  if ((word !== 'made' && word !== 'kept') || !/^-----BEGIN CERTIFICATE-----\n[\s\S]+\n-----END CERTIFICATE-----\n$/.test(pem)) {
-    throw new VlxError('internal', `unexpected CA script output: ${JSON.stringify(out.slice(0, 200))}`);
-  }
-  return { made: word === 'made', pem };
+  return parseMadeCert(out, 'CA script');
 }

@@ -104,11 +104,16 @@ export function serverCertScript(p: TlsPaths, commonName: string): string {
 
 /** The first line (`made`/`kept`) and the PEM from serverCertScript's output. */
 export function parseServerCert(out: string): { made: boolean; pem: string } {
+  return parseMadeCert(out, 'certificate script');
+}
+
+/** A certificate script's output: `made` or `kept` on its first line, then one certificate's PEM. */
+export function parseMadeCert(out: string, script: string): { made: boolean; pem: string } {
   const nl = out.indexOf('\n');
   const word = out.slice(0, nl).trim();
   const pem = out.slice(nl + 1).trim() + '\n';
   if ((word !== 'made' && word !== 'kept') || !/^-----BEGIN CERTIFICATE-----\n[\s\S]+\n-----END CERTIFICATE-----\n$/.test(pem)) {
-    throw new VlxError('internal', `unexpected certificate script output: ${JSON.stringify(out.slice(0, 200))}`);
+    throw new VlxError('internal', `unexpected ${script} output: ${JSON.stringify(out.slice(0, 200))}`);
   }
   return { made: word === 'made', pem };
 }
