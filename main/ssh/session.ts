@@ -75,6 +75,16 @@ export class SshClusterSession implements ClusterSession {
     return this.refs.map((r) => ({ ...r }));
   }
 
+  addNodes(nodes: NodeRef[]): string[] {
+    const added: string[] = [];
+    for (const n of nodes) {
+      if (this.refs.some((r) => r.name === n.name)) continue;
+      this.refs.push({ name: checkName('node', n.name, 'node name'), address: n.address });
+      added.push(n.name);
+    }
+    return added;
+  }
+
   /** The node `any()` would use now, if one is chosen. */
   get currentNode(): string | undefined {
     return this.current;

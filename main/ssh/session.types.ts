@@ -18,5 +18,11 @@ export interface ClusterSession {
   node(name: string): Promise<NodeConn>;
   /** Run one command on many nodes in parallel (bounded); one result per node, failures included. */
   onNodes(names: string[] | 'all', command: string, opts?: ExecOptions): Promise<NodeExecResult[]>;
+  /**
+   * Nodes that joined the cluster while this session is open (an install or restore run in
+   * this process): a long-running app sees them at once, with no reconnect. Names already
+   * known are left as they are.
+   */
+  addNodes?(nodes: NodeRef[]): string[];
   close(): Promise<void>;
 }

@@ -125,7 +125,10 @@ export async function deployBootServices(env: InstallEnv, m: Manifest, ctx: Step
 
 /** This workstation learns the installed nodes and trusts the host keys the install made for them. */
 export async function joinWorkstation(env: InstallEnv, conn: NodeConn, m: Manifest, ctx: StepContext): Promise<void> {
-  const r = joinInstalledNodes(env.session.config.name, await readInstalledNodes(conn, m));
+  const installed = await readInstalledNodes(conn, m);
+  const r = joinInstalledNodes(env.session.config.name, installed);
+  // This process's own session too: the GUI or agent that ran the install sees the nodes now.
+  env.session.addNodes?.(installed.filter((n) => !r.conflicts.includes(n.name)).map((n) => ({ name: n.name, address: n.address })));
   ctx.log(`this workstation: ${describeJoin(r)}`);
 }
 

@@ -322,4 +322,20 @@ describe('drops, reconnects and the any-node session', () => {
       await s.close();
     }
   });
+
+  it('a node added to an open session (an install run in this process) is used at once; a known name or a bad one is not taken', async () => {
+    const config = { name: 't', user: 'root', port: sshd.port, keyFile: sshd.clientKey, lab: false, nodes: [{ name: 'first', address: '127.0.0.1' }] };
+    const s = openCluster(config, { knownHostsFile, raceStaggerMs: 50 });
+    try {
+      await expect(s.onNodes(['joined'], 'true')).rejects.toMatchObject({ code: 'not-found' });
+      expect(s.addNodes([{ name: 'joined', address: '127.0.0.1' }, { name: 'first', address: '127.0.0.9' }])).toEqual(['joined']);
+      expect(s.nodes()).toEqual([{ name: 'first', address: '127.0.0.1' }, { name: 'joined', address: '127.0.0.1' }]);
+      const [r] = await s.onNodes(['joined'], 'echo hi');
+      expect(r).toMatchObject({ node: 'joined', code: 0, stdout: 'hi\n' });
+      expect(() => s.addNodes([{ name: 'x;rm', address: '127.0.0.1' }])).toThrow(/node name/);
+      expect(s.nodes().map((n) => n.name)).toEqual(['first', 'joined']);
+    } finally {
+      await s.close();
+    }
+  });
 });
