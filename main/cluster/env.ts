@@ -5,7 +5,7 @@ import type { ClusterSession } from '../ssh/session.types.js';
 import type { NodeConn } from '../ssh/types.js';
 import { openClusterDb, type Db, type Queryable } from '../db/client.js';
 import { readManifestVia } from './manifest.js';
-import { reservedNetworksOf } from '../domain/manifest.js';
+import { reservedNetworksOf, type Manifest } from '../domain/manifest.js';
 import { storagePaths, type StoragePaths } from '../domain/storagePaths.js';
 import { sh } from '../util/quote.js';
 import { checkName, isIPv4 } from '../util/names.js';
@@ -50,10 +50,13 @@ export async function vcSubnetReserved(env: VcEnv): Promise<{ cidr: string; labe
 
 /** The cluster's management networks, closed to VMs: the cluster network from the manifest, else the nodes' /24s. */
 export async function reservedNetworks(env: VcEnv): Promise<{ cidr: string; label: string }[]> {
-  const m = await readManifestVia(await env.session.any(), env.paths.root);
+  return managementNetworksOf(await readManifestVia(await env.session.any(), env.paths.root), env.session.nodes());
+}
+
+export function managementNetworksOf(m: Pick<Manifest, 'clusterNetwork'> | undefined, nodes: { address: string }[]): { cidr: string; label: string }[] {
   if (m) return [{ cidr: m.clusterNetwork, label: 'the cluster network' }];
   const nets = new Set<string>();
-  for (const n of env.session.nodes()) {
+  for (const n of nodes) {
     if (isIPv4(n.address)) nets.add(`${n.address.split('.').slice(0, 3).join('.')}.0/24`);
   }
   return [...nets].map((cidr) => ({ cidr, label: 'the cluster network' }));

@@ -7,7 +7,9 @@ import { ACTIVE_VM_STATES, allVms, listVcRows } from '../cluster/repo.js';
 import { desiredRoutes, diffRoutes, parseRoutes, ROUTE_LIST_ARGV, type HostedVm, type Route, type RouteChange } from './routes.js';
 import { renderNodeFirewall, type NftVm } from './nft.js';
 import { tapName } from '../domain/addressing.js';
-import { reservedNetworks, runScript, type VcEnv } from '../cluster/env.js';
+import { managementNetworksOf, runScript, type VcEnv } from '../cluster/env.js';
+import type { Manifest } from '../domain/manifest.js';
+import type { NodeExecResult } from '../ssh/session.types.js';
 import { readManifestVia } from '../cluster/manifest.js';
 import { renderVmHosts, renderVmHostsScript } from './vmNames.js';
 import { parseNfsLine, renderNfsScript, type NfsShare } from './sharedNfs.js';
@@ -28,6 +30,11 @@ export interface NetworkSyncResult {
   changes: Record<string, number>;
   /** Nodes that did not answer (they get their routes when they come back and a workflow syncs again). */
   skipped: string[];
+  /**
+   * When the last host that answered had its routes (ms since the epoch). The sync itself
+   * returns later when a dead node's answer times out; the live ones do not wait for it.
+   */
+  appliedAt: number;
 }
 
 /**
@@ -56,8 +63,12 @@ export async function syncNetwork(env: VcEnv, opts: { extraTaps?: ExtraTap[]; ta
     const vms = everything.filter((v) => v.node && active.has(v.state));
     const hosted: HostedVm[] = vms.map((v) => ({ ip: v.ip, node: v.node as string, tap: tapName(v.ip) }));
     const nodes = env.session.nodes();
-    const manifest = await withAnyNode(env.session, (c) => readManifestVia(c, env.paths.root));
-    const managementNetworks = (await reservedNetworks(env)).map((r) => r.cidr);
+    // Every node lists its routes at once; the manifest is read through the first to answer.
+    // The node the command was using may have died unnoticed, and asking it first would hold
+    // every live node's routes back by its channel timeout (a moved VM unreachable meanwhile).
+    const listings = nodes.map(({ name }) => env.session.onNodes([name], sh(...ROUTE_LIST_ARGV), { timeoutMs: 10_000 }).then(([r]) => r!));
+    const manifest = await readManifestFromFirst(env, listings);
+    const managementNetworks = managementNetworksOf(manifest, nodes).map((r) => r.cidr);
     const publicAddresses = manifest?.gateway?.public ? [manifest.gateway.public.ip] : [];
     const hostsScript = renderVmHostsScript(renderVmHosts(everything.map((v) => ({ vc: v.vc, name: v.name, ip: v.ip })), manifest?.services?.dns?.domain));
     const extraHosts = env.cluster.lab ? [WORKSTATION] : [];
@@ -65,13 +76,15 @@ export async function syncNetwork(env: VcEnv, opts: { extraTaps?: ExtraTap[]; ta
 
     const skipped: string[] = [];
     const changes: Record<string, number> = {};
+    let appliedAt = Date.now();
 
     // Each node lists and applies on its own: a dead node's timeout does not hold the live
     // ones' routes back (a moved VM is unreachable from elsewhere until they change).
-    const local = env.cluster.lab ? syncLocalRoutes(desired[WORKSTATION] ?? []) : undefined;
+    let localDone = 0;
+    const local = env.cluster.lab ? syncLocalRoutes(desired[WORKSTATION] ?? []).then((n) => { localDone = Date.now(); return n; }) : undefined;
     local?.catch(() => undefined); // awaited below; a node's failure first must not leave it unhandled
-    await Promise.all(nodes.map(async ({ name }) => {
-      const [r] = await env.session.onNodes([name], sh(...ROUTE_LIST_ARGV), { timeoutMs: 10_000 });
+    await Promise.all(listings.map(async (listing) => {
+      const r = await listing;
       if (r.code !== 0) {
         skipped.push(r.node);
         return;
@@ -112,14 +125,41 @@ export async function syncNetwork(env: VcEnv, opts: { extraTaps?: ExtraTap[]; ta
         opts.log?.(`${r.node}: shared storage server ${nfs.action}${nfs.detail ? `: ${nfs.detail}` : ''}`);
       }
       changes[r.node] = diff.length;
+      appliedAt = Date.now();
     }));
 
-    if (local) changes[WORKSTATION] = await local;
+    if (local) {
+      changes[WORKSTATION] = await local;
+      appliedAt = Math.max(appliedAt, localDone);
+    }
     // Nodes finish in any order: the log and the result name them in the cluster's order.
     skipped.sort((a, b) => nodes.findIndex((n) => n.name === a) - nodes.findIndex((n) => n.name === b));
     if (skipped.length) opts.log?.(`network: nodes not reachable, skipped: ${skipped.join(', ')}`);
-    return { changes, skipped };
+    return { changes, skipped, appliedAt };
   }, { wait: true });
+}
+
+/** The node whose answer settles first with success, or undefined when none answers. */
+export function firstAnswering(listings: Promise<NodeExecResult>[]): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    let left = listings.length;
+    if (left === 0) resolve(undefined);
+    const missed = () => { if (--left === 0) resolve(undefined); };
+    for (const p of listings) p.then((r) => (r.code === 0 ? resolve(r.node) : missed()), missed);
+  });
+}
+
+async function readManifestFromFirst(env: VcEnv, listings: Promise<NodeExecResult>[]): Promise<Manifest | undefined> {
+  const via = await firstAnswering(listings);
+  if (via !== undefined) {
+    try {
+      return await readManifestVia(await env.session.node(via), env.paths.root);
+    } catch (e) {
+      // It answered, then died: any other live node will do.
+      if (!(e instanceof VlxError && e.code === 'unreachable')) throw e;
+    }
+  }
+  return withAnyNode(env.session, (c) => readManifestVia(c, env.paths.root));
 }
 
 /** The workstation's own routes to VMs (lab only: it is on the lab bridge). argv, no shell. */

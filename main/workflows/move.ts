@@ -91,8 +91,7 @@ async function move(env: VcEnv, name: string, vm: string, to: string, ctx: StepC
     await setMapping(q, name, { [vm]: to });
     await setVmState(q, name, [vm], 'running');
   });
-  await syncNetwork(env, { log: ctx.log });
-  const tRoutes = Date.now() - t0;
+  const tRoutes = (await syncNetwork(env, { log: ctx.log })).appliedAt - t0;
   await haltOnNode(env, vc, holder, [vm]);
   const addr = vmAddress(name, vc.subnet, vmIndex(vm));
   ctx.log(`moved ${name}/${vm} (${addr.ip}) ${holder} → ${to}${detail}; routes moved ${tRoutes} ms after start`);
