@@ -52,13 +52,29 @@ export const HA_TLS = {
 } as const;
 
 /**
- * Failure detection. The leader key lives TTL seconds after its last renewal; Patroni renews
- * it every loop_wait and needs loop_wait + 2 × retry_timeout ≤ ttl. A primary's crash is
- * noticed when its key expires, 9–10 s after the crash (more when the crashed node was also
- * etcd's leader: a new etcd leader extends every lease once); before promoting, the sync
- * standby asks every member's REST API for its position and waits up to 2 s on the dead one.
+ * Failure detection, measured on the lab (Patroni 3.0.2, etcd 3.4.23) from the primary's crash:
+ * - its leader key expires when its lease does: ttl after its last renewal (every loop_wait),
+ *   seen by the standbys at once (they watch it);
+ * - when the crashed node also led etcd, the survivors first elect a leader (one to two
+ *   election timeouts) and the new leader restores every lease with its full TTL plus one
+ *   election timeout (etcd's lessor Promote): with ttl 10 the key went 12.4 s after the crash;
+ * - the sync standby then asks the last primary's REST API for its position before promoting,
+ *   with a connect timeout of 2 s written into Patroni (ha.py fetch_node_status): a dead node
+ *   costs all of it on every failover;
+ * - promotion itself and the app's reconnection: 0.2–0.6 s.
+ * ttl 5 puts a promotion at 5 + 2.2 s, or 0.5–1 + 0.5 + 5 + 2.2 s when etcd's leader died too,
+ * both under 10 s. Patroni needs loop_wait + 2 × retry_timeout ≤ ttl; retry_timeout 2 is two
+ * etcd members tried for 1 s each. (Patroni 3.2+ raises ttl to at least 20 and retry_timeout
+ * to 3: these values are for the 3.0 of Debian 12.)
  */
-export const HA_TIMING = { ttl: 10, loop_wait: 1, retry_timeout: 4 } as const;
+export const HA_TIMING = { ttl: 5, loop_wait: 1, retry_timeout: 2 } as const;
+
+/**
+ * etcd's Raft timing on a LAN: a heartbeat every 50 ms, a new leader after 500 ms of silence
+ * (ten heartbeats, as etcd's tuning guide asks, and hundreds of LAN round trips). Half the
+ * defaults halve what a crashed etcd leader adds to a failover (above).
+ */
+export const ETCD_TIMING = { heartbeatMs: 50, electionMs: 500 } as const;
 
 export interface HaMember {
   node: string;
@@ -118,9 +134,11 @@ export function renderEtcdConf(o: EtcdConfInput): string {
     'initial-cluster-state': o.state,
     'client-transport-security': tls,
     'peer-transport-security': tls,
-    // etcd's defaults: a heartbeat every 100 ms, a new leader after 1 s of silence
-    'heartbeat-interval': 100,
-    'election-timeout': 1000,
+    'heartbeat-interval': ETCD_TIMING.heartbeatMs,
+    'election-timeout': ETCD_TIMING.electionMs,
+    // A member that was cut off and comes back asks first whether it could win before it
+    // starts an election: it does not depose a leader that everyone else still hears.
+    'pre-vote': true,
     'enable-v2': false,
     // Flags default it on; a config file does not: Patroni and the app use the JSON gateway.
     'enable-grpc-gateway': true,

@@ -164,6 +164,17 @@ export function psqlScript(bin: string, port: number): string {
 
 const describe = (ms: MemberStatus[]): string => ms.map((m) => `${m.node} ${m.role} (${m.state})`).join(', ');
 
+/**
+ * A restarted member is back in the quorum before the next one stops: restarting them one
+ * after another without waiting would leave a majority down for a moment, the primary unable
+ * to renew its leader key within retry_timeout, and a failover nobody asked for.
+ */
+async function etcdMemberBack(etcd: HaMember[], node: string, tls: HaClientTls): Promise<void> {
+  await waitFor(`etcd on ${node} did not rejoin its cluster`, 30_000,
+    async () => ((await etcdHealth(etcd, tls, 1000)).members.find((m) => m.node === node)?.healthy ? true : undefined),
+    async () => JSON.stringify((await etcdHealth(etcd, tls, 1000)).members));
+}
+
 async function startEtcd(o: HaSetupOptions, probes: MemberProbe[], members: HaMember[], tls: HaClientTls, certsChanged: Set<string>): Promise<void> {
   const etcd = etcdMembers(members);
   const onEtcd = probes.filter((p) => etcd.some((m) => m.node === p.conn.name));
@@ -183,12 +194,15 @@ async function startEtcd(o: HaSetupOptions, probes: MemberProbe[], members: HaMe
     if (p.systemd) {
       await write(p.conn, '/etc/systemd/system/vlx-etcd.service', 'root:root', renderEtcdUnit());
       await p.conn.run(`chmod 0644 /etc/systemd/system/vlx-etcd.service && systemctl daemon-reload && systemctl enable --now vlx-etcd${changed ? ' && systemctl restart vlx-etcd' : ''}`);
+      if (changed && existing) await etcdMemberBack(etcd, self.node, tls);
     } else if (!p.etcdPid) {
       await p.conn.run(startEtcdScript());
     } else if (changed) {
-      // etcd reads its file only at start; its data (and membership) stays
+      // etcd reads its file only at start; its data (and membership) stays. SIGTERM: a leader
+      // hands its leadership over before it goes.
       await p.conn.run(`kill ${p.etcdPid}; for i in $(seq 50); do kill -0 ${p.etcdPid} 2>/dev/null || break; sleep 0.1; done; ${startEtcdScript()}`);
       p.etcdPid = undefined;
+      await etcdMemberBack(etcd, self.node, tls);
     }
   }
   const notRunning = onEtcd.filter((p) => !p.etcdPid).map((p) => p.conn.name);

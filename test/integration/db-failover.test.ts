@@ -8,7 +8,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { getCluster } from '../../main/config/clusters.js';
 import { openClusterDb, openDb } from '../../main/db/client.js';
 import { findPrimary, membersOf } from '../../main/db/primary.js';
-import { memberStatuses, recordedSyncStandby } from '../../main/db/haStatus.js';
+import { getJson, memberStatuses, recordedSyncStandby } from '../../main/db/haStatus.js';
+import { HA_TIMING, PATRONI_LOG, PATRONI_PORT, ETCD_LOG } from '../../main/db/haConfig.js';
 import { labCrash } from '../../main/lab/index.js';
 import { reviveLabNode } from '../../main/service/labStart.js';
 import { holdLabForThisFile, labSsh } from './support/lab.js';
@@ -44,6 +45,56 @@ beforeAll(async () => {
 });
 
 describe('database failover (Patroni + etcd on n1..n3)', () => {
+  it('both cores overloaded for 60 s: no failover nobody asked for (same primary, same timeline, no demotion logged)', async () => {
+    const members = () => membersOf(ep()).map((m) => ({ node: m.node, address: m.host }));
+    // the deploy carried the timing into the cluster's settings in etcd
+    const primary = (await findPrimary(ep())).node;
+    expect(await getJson(addressOf(primary), PATRONI_PORT, '/config', ep().haTls, 3000)).toMatchObject(HA_TIMING);
+    const before = (await memberStatuses(members(), ep().haTls)).find((m) => m.node === primary)!;
+    expect(before.role).toBe('primary');
+    const size = async (node: string, file: string) => Number((await labSsh(addressOf(node), `stat -c %s ${file}`)).stdout.trim());
+    const offsets = await Promise.all(members().map(async (m) => ({ node: m.node, patroni: await size(m.node, PATRONI_LOG), etcd: await size(m.node, ETCD_LOG) })));
+    // Two busy loops in each member's namespace: six runnable processes on two cores, besides
+    // Patroni, etcd, PostgreSQL and a writer. Their pids are kept to stop exactly them.
+    const hogs = await Promise.all(members().map(async (m) => {
+      const r = await labSsh(m.address, "for i in 1 2; do setsid timeout 70 sh -c 'while :; do :; done' </dev/null >/dev/null 2>&1 & echo $!; done");
+      expect(r.code, r.stderr).toBe(0);
+      return { node: m.node, pids: r.stdout.trim().split(/\s+/).filter((x) => /^\d+$/.test(x)) };
+    }));
+    const db = openClusterDb(getCluster('lab'), { max: 1 });
+    let writes = 0;
+    let slowest = 0;
+    const loads: string[] = [];
+    try {
+      expect(hogs.flatMap((h) => h.pids)).toHaveLength(6);
+      for (const end = Date.now() + 60_000; Date.now() < end;) {
+        const t = Date.now();
+        await db.query(`insert into tasks (kind, target, lock_key, host) values ('failover.load', 'x', 'x', 'test')`);
+        slowest = Math.max(slowest, Date.now() - t);
+        writes++;
+        const ps = await sampleMembers(ep());
+        expect(writable(ps), JSON.stringify(ps)).toEqual([primary]);
+        if (writes % 10 === 0) loads.push(load());
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    } finally {
+      await db.close();
+      await Promise.all(hogs.map((h) => labSsh(addressOf(h.node), `kill ${h.pids.join(' ')} 2>/dev/null; true`)));
+    }
+    const after = (await memberStatuses(members(), ep().haTls)).find((m) => m.node === primary)!;
+    expect(after.role).toBe('primary');
+    expect(after.timeline).toBe(before.timeline);
+    const since = (node: string, file: string, offset: number, pattern: string) =>
+      labSsh(addressOf(node), `tail -c +${offset + 1} ${file} | grep -aE '${pattern}' || true`).then((r) => r.stdout.trim());
+    const demotions = await Promise.all(offsets.map((o) => since(o.node, PATRONI_LOG, o.patroni, 'demot|promoted self|failed to update leader lock|lost leader')));
+    expect(demotions.filter(Boolean), demotions.join('\n')).toEqual([]);
+    // etcd may elect a new leader under load (that alone moves no primary): counted, not judged
+    const logged = (await Promise.all(offsets.map((o) => since(o.node, ETCD_LOG, o.etcd, 'elected leader')))).join('\n');
+    const elections = new Set([...logged.matchAll(/at term (\d+)/g)].map((m) => m[1])).size;
+    console.log(`60 s with six busy loops on two cores (1-min load ${loads.join(', ')}): primary ${primary} kept, timeline ${after.timeline}, `
+      + `${writes} writes (slowest ${slowest} ms), etcd leader elections logged ${elections}`);
+  });
+
   it('the primary\'s node crashes during writes from two workstations: a standby takes over, no acknowledged write is lost, both keep writing', async () => {
     const writers: Writer[] = [startWriter(script, process.env.VLX_HOME!, 'ws1'), startWriter(script, home2, 'ws2')];
     let crashed = '';

@@ -22,9 +22,9 @@ describe('deploy config rendering', () => {
     expect(c.etcd3.hosts).toEqual(['10.77.0.1:2379', '10.77.0.2:2379', '10.77.0.3:2379']);
   });
 
-  it('Patroni: TTL 10 s with loop_wait + 2 × retry_timeout ≤ ttl, synchronous mode not strict, pg_rewind', () => {
+  it('Patroni: TTL 5 s with loop_wait + 2 × retry_timeout ≤ ttl, synchronous mode not strict, pg_rewind', () => {
     const dcs = conf().bootstrap.dcs;
-    expect(dcs.ttl).toBe(10);
+    expect(dcs).toMatchObject({ ttl: 5, loop_wait: 1, retry_timeout: 2 });
     expect(dcs.loop_wait + 2 * dcs.retry_timeout).toBeLessThanOrEqual(dcs.ttl);
     expect(dcs.synchronous_mode).toBe(true);
     expect(dcs.synchronous_mode_strict).toBe(false);
@@ -64,6 +64,11 @@ describe('deploy config rendering', () => {
         'trusted-ca-file': '/var/lib/virtualinux/etcd/tls/ca.crt', 'client-cert-auth': true });
     }
     expect(c['data-dir']).toBe('/var/lib/virtualinux/etcd/data-tls');
+  });
+
+  it('etcd: LAN Raft timing (50 ms heartbeat, 500 ms election) with pre-vote, the same on every member', () => {
+    const cs = members.map((self) => JSON.parse(renderEtcdConf({ cluster: 'lab', self, members, state: 'existing' })));
+    for (const c of cs) expect(c).toMatchObject({ 'heartbeat-interval': 50, 'election-timeout': 500, 'pre-vote': true });
   });
 
   it('Patroni: REST over HTTPS asking a client certificate, etcd3 over HTTPS with the member certificate', () => {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isFailoverError } from '../../main/db/client.js';
-import { HA_TIMING, dcsConfig, haScope, parseSecrets, renderEtcdUnit, renderPatroniUnit } from '../../main/db/haConfig.js';
+import { ETCD_TIMING, HA_TIMING, dcsConfig, haScope, parseSecrets, renderEtcdUnit, renderPatroniUnit } from '../../main/db/haConfig.js';
 import { writeIfChangedScript } from '../../main/db/haScripts.js';
 import { summariseEtcd, summariseMembers } from '../../main/db/haStatus.js';
 import { describeProbes } from '../../main/db/primary.js';
@@ -75,9 +75,15 @@ describe('failover-shaped errors', () => {
 });
 
 describe('HA configuration', () => {
-  it('promotion within TTL: loop_wait + 2 × retry_timeout ≤ ttl = 10 s; the DCS settings carry it', () => {
-    expect(HA_TIMING.ttl).toBe(10);
+  it('promotion under 10 s: ttl 5 with loop_wait + 2 × retry_timeout ≤ ttl; the DCS settings carry it', () => {
+    expect(HA_TIMING.ttl).toBe(5);
     expect(HA_TIMING.loop_wait + 2 * HA_TIMING.retry_timeout).toBeLessThanOrEqual(HA_TIMING.ttl);
+    // Patroni asks the dead primary's REST API for 2 s; etcd's leader may have died with it
+    // (an election of up to two timeouts, then every lease restored plus one timeout).
+    const worst = 2 * ETCD_TIMING.electionMs + ETCD_TIMING.electionMs + HA_TIMING.ttl * 1000 + 2000;
+    expect(worst).toBeLessThan(9000);
+    // etcd's tuning guide: an election timeout of at least ten heartbeats
+    expect(ETCD_TIMING.electionMs).toBeGreaterThanOrEqual(10 * ETCD_TIMING.heartbeatMs);
     expect(dcsConfig()).toMatchObject({ ...HA_TIMING, synchronous_mode: true, synchronous_mode_strict: false });
   });
 
