@@ -68,6 +68,8 @@ export const HA_TLS = {
  * to 3: these values are for the 3.0 of Debian 12.)
  */
 export const HA_TIMING = { ttl: 5, loop_wait: 1, retry_timeout: 2 } as const;
+/** Seconds between a watchdog's reset of a hung primary and its leader key's expiry (see renderPatroniConf). */
+export const WATCHDOG_SAFETY_MARGIN = 2;
 
 /**
  * etcd's Raft timing on a LAN: a heartbeat every 50 ms, a new leader after 500 ms of silence
@@ -262,6 +264,10 @@ export function renderPatroniConf(o: PatroniConfInput, dbName: string, appRole: 
       },
       pg_hba: haPgHba(o.members, o.allow, dbName, appRole),
     },
+    // Where the node has a watchdog device Patroni arms it to reset a primary whose Patroni
+    // hangs, ttl − safety_margin after its last loop: before its leader key can expire. The
+    // default margin (5 s) leaves no time at ttl 5, and Patroni would say so every loop.
+    watchdog: { mode: 'automatic', safety_margin: WATCHDOG_SAFETY_MARGIN },
     tags: { nofailover: false, noloadbalance: false, clonefrom: false, nosync: false },
   };
   return JSON.stringify(conf, null, 2) + '\n';

@@ -25,6 +25,7 @@ describe('deploy config rendering', () => {
   it('Patroni: TTL 5 s with loop_wait + 2 × retry_timeout ≤ ttl, synchronous mode not strict, pg_rewind', () => {
     const dcs = conf().bootstrap.dcs;
     expect(dcs).toMatchObject({ ttl: 5, loop_wait: 1, retry_timeout: 2 });
+    expect(conf().watchdog).toEqual({ mode: 'automatic', safety_margin: 2 });
     expect(dcs.loop_wait + 2 * dcs.retry_timeout).toBeLessThanOrEqual(dcs.ttl);
     expect(dcs.synchronous_mode).toBe(true);
     expect(dcs.synchronous_mode_strict).toBe(false);

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isFailoverError } from '../../main/db/client.js';
-import { ETCD_TIMING, HA_TIMING, dcsConfig, haScope, parseSecrets, renderEtcdUnit, renderPatroniUnit } from '../../main/db/haConfig.js';
+import { ETCD_TIMING, HA_TIMING, WATCHDOG_SAFETY_MARGIN, dcsConfig, haScope, parseSecrets, renderEtcdUnit, renderPatroniUnit } from '../../main/db/haConfig.js';
 import { writeIfChangedScript } from '../../main/db/haScripts.js';
 import { summariseEtcd, summariseMembers } from '../../main/db/haStatus.js';
 import { describeProbes } from '../../main/db/primary.js';
@@ -82,6 +82,8 @@ describe('HA configuration', () => {
     // (an election of up to two timeouts, then every lease restored plus one timeout).
     const worst = 2 * ETCD_TIMING.electionMs + ETCD_TIMING.electionMs + HA_TIMING.ttl * 1000 + 2000;
     expect(worst).toBeLessThan(9000);
+    // a watchdog (where the node has one) fires after ttl − margin, more than a loop after the last one
+    expect(HA_TIMING.ttl - WATCHDOG_SAFETY_MARGIN - HA_TIMING.loop_wait).toBeGreaterThanOrEqual(1);
     // etcd's tuning guide: an election timeout of at least ten heartbeats
     expect(ETCD_TIMING.electionMs).toBeGreaterThanOrEqual(10 * ETCD_TIMING.heartbeatMs);
     expect(dcsConfig()).toMatchObject({ ...HA_TIMING, synchronous_mode: true, synchronous_mode_strict: false });
