@@ -8,7 +8,8 @@
 import { loadavg } from 'node:os';
 import { getCluster } from '../main/config/clusters.js';
 import { openClusterDb } from '../main/db/client.js';
-import { memberStatuses, recordedSyncStandby } from '../main/db/haStatus.js';
+import { HA_TIMING, PATRONI_PORT } from '../main/db/haConfig.js';
+import { getJson, memberStatuses, recordedSyncStandby } from '../main/db/haStatus.js';
 import { findPrimary, membersOf, probeMember } from '../main/db/primary.js';
 import { labCrash } from '../main/lab/index.js';
 import { reviveLabNode } from '../main/service/labStart.js';
@@ -96,7 +97,23 @@ async function once(): Promise<Run> {
   }
 }
 
+/**
+ * The timing the cluster runs with, as Patroni holds it in etcd: the lab is shared, and a
+ * deploy by an older vlx puts its own timing back. Figures measured under another timing
+ * than this build's are marked as such.
+ */
+async function clusterTiming(): Promise<string> {
+  const ep = getCluster('lab').db!;
+  const p = await findPrimary(ep);
+  const c = (await getJson(p.host, PATRONI_PORT, '/config', ep.haTls, 3000)) as Record<string, unknown>;
+  const now = `ttl ${c.ttl}, loop_wait ${c.loop_wait}, retry_timeout ${c.retry_timeout}`;
+  const ours = (Object.keys(HA_TIMING) as (keyof typeof HA_TIMING)[]).every((k) => c[k] === HA_TIMING[k]);
+  return ours ? now : `${now} — NOT this build's (ttl ${HA_TIMING.ttl}, loop_wait ${HA_TIMING.loop_wait}, retry_timeout ${HA_TIMING.retry_timeout}): run \`vlx db deploy\` first`;
+}
+
 const runs = checkInt(Number(arg('--runs') ?? 5), 'runs', 1, 50);
+const timing = await clusterTiming();
+process.stderr.write(`Patroni timing: ${timing}\n`);
 const results: Run[] = [];
 for (let i = 0; i < runs; i++) {
   const r = await once();
@@ -104,9 +121,11 @@ for (let i = 0; i < runs; i++) {
   process.stderr.write(`run ${i + 1}: crash ${r.crashed} → ${r.promoted} promoted after ${(r.promotionMs / 1000).toFixed(2)} s, `
     + `first app write ${(r.firstWriteMs / 1000).toFixed(2)} s (load ${r.load.toFixed(2)})\n`);
 }
+const timingAfter = await clusterTiming();
+if (timingAfter !== timing) process.stderr.write(`Patroni timing changed during the runs (another deploy?): now ${timingAfter}\n`);
 const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 process.stdout.write([
-  `DB failover, ${runs} runs (1-min load at each crash: ${results.map((r) => r.load.toFixed(2)).join(', ')})`,
+  `DB failover, ${runs} runs (1-min load at each crash: ${results.map((r) => r.load.toFixed(2)).join(', ')}; Patroni ${timing})`,
   `  promotion (crash → a standby writable)   median ${s(median(results.map((r) => r.promotionMs)))}   target < 10 s`,
   `  app's first write after the crash        median ${s(median(results.map((r) => r.firstWriteMs)))}   target < 12 s`,
   '  anchors: Proxmox HA ~120 s; keepalived VRRPv3 0.37 s (VIP only)',
