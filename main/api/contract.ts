@@ -282,6 +282,10 @@ export const VmInfo = z.object({
   state: VmState,
   address: z.string(),
   mac: z.string(),
+  /** HA restart marks in effect (its own, else its VC's); absent on a database before migration 005 */
+  ha: z.object({ on: z.boolean(), priority: z.number().int(), order: z.number().int(), own: z.boolean() }).optional(),
+  /** what HA restart last did with it when its node was lost, and why (task log has the rest) */
+  haNote: z.string().optional(),
 });
 export type VmInfo = z.infer<typeof VmInfo>;
 
@@ -297,6 +301,8 @@ export const VcInfo = z.object({
   policy: Policy.optional(),
   mode: Mode.optional(),
   createdAt: Iso.optional(),
+  /** the VC's HA defaults for its VMs */
+  ha: z.object({ on: z.boolean(), priority: z.number().int() }).optional(),
   vms: z.array(VmInfo),
 });
 export type VcInfo = z.infer<typeof VcInfo>;
@@ -552,6 +558,13 @@ export const contract = {
   'vc.save': { input: z.object({ name: VcName }), output: TaskStarted },
   'vc.restore': { input: VcControl, output: TaskStarted },
   'vc.destroy': { input: z.object({ name: VcName }), output: TaskStarted },
+  /**
+   * HA restart marks: without vm, the VC's default (on/off, priority) for its VMs; with vm, that
+   * VM's own (on/off, priority, start order within the VC). Answers the marks now in effect.
+   */
+  'vc.setHa': { input: z.object({
+    name: VcName, on: z.boolean(), vm: VmName.optional(), priority: int(-1000, 1000).optional(), order: int(0, 1000).optional(),
+  }).refine((i) => i.order === undefined || i.vm !== undefined, { error: 'order: is a start order within the VC, per VM: name the VM', path: ['order'] }), output: VcInfo },
   'vc.previewPlacement': { input: z.object({
     name: VcName, nodes: vcInt('nodes'), vcpus: vcInt('vcpus'), memMb: vcInt('memMb'), policy: Policy, mode: Mode,
   }), output: Placement },

@@ -17,7 +17,7 @@ export const CHANNEL_NAMES = [
   'services.deploy', 'services.status', 'services.stop',
   'tasks.cancel', 'tasks.get', 'tasks.list', 'tasks.resume',
   'terminal.ack', 'terminal.close', 'terminal.openNodeShell', 'terminal.openVmConsole', 'terminal.reconnect', 'terminal.resize', 'terminal.write',
-  'vc.create', 'vc.destroy', 'vc.get', 'vc.list', 'vc.previewPlacement', 'vc.restore', 'vc.save', 'vc.start', 'vc.stop',
+  'vc.create', 'vc.destroy', 'vc.get', 'vc.list', 'vc.previewPlacement', 'vc.restore', 'vc.save', 'vc.setHa', 'vc.start', 'vc.stop',
   'vm.move', 'vm.planMove',
   'volumes.delete', 'volumes.reset', 'volumes.tree',
   'node.evacuate', 'node.evacuatePlan', 'node.restore', 'node.setMaintenance', 'nodes.health',

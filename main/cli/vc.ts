@@ -186,7 +186,9 @@ function printStatus(s: VcDetail): void {
   process.stdout.write(`${s.name}: ${s.state}  image ${s.image}  subnet ${s.subnet}  ${s.vcpus} vCPU, ${s.memMb} MB each  ${s.policy}/${s.mode}\n`);
   for (const v of s.vms) {
     const found = s.actual[v.name]?.join(',') ?? '-';
-    process.stdout.write(`  ${v.name.padEnd(8)} ${v.state.padEnd(10)} ${v.address.padEnd(15)} ${v.mac}  node ${(v.node ?? '-').padEnd(6)} qemu on ${found}\n`);
+    const ha = v.ha ? (v.ha.on ? `HA p${v.ha.priority} o${v.ha.order}` : 'no HA') : '';
+    process.stdout.write(`  ${v.name.padEnd(8)} ${v.state.padEnd(10)} ${v.address.padEnd(15)} ${v.mac}  node ${(v.node ?? '-').padEnd(6)} qemu on ${found}${ha ? `  ${ha}` : ''}\n`);
+    if (v.haNote) process.stdout.write(`           ${v.haNote}\n`);
   }
   if (s.drift.length) {
     process.stdout.write('drift (the DB says one thing, the nodes another):\n');
@@ -281,6 +283,23 @@ export function registerVc(program: Command): void {
       if (o.json) printJson(st);
       else printStatus(st);
     }, FLAGS));
+
+  vc.command('ha <name> <on|off>')
+    .description('HA restart: the VC\'s default for its VMs, or with --vm one VM\'s own (restarted elsewhere when its node is confirmed down)')
+    .option('--vm <vm>', 'mark this VM only (otherwise the VC\'s default)')
+    .option('--priority <n>', 'restart priority, higher first (-1000 to 1000)')
+    .option('--order <n>', 'start order within the VC, lower first (0 to 1000; per VM)')
+    .option('--json', 'JSON output')
+    .action(action(async (name: string, onOff: string, o: { vm?: string; priority?: string; order?: string; json?: boolean }) => {
+      if (onOff !== 'on' && onOff !== 'off') throw invalid('on|off', 'must be on or off', onOff);
+      const r = await call('vc.setHa', {
+        name, on: onOff === 'on', ...(o.vm !== undefined ? { vm: o.vm } : {}),
+        ...(o.priority !== undefined ? { priority: num(o.priority) as number } : {}), ...(o.order !== undefined ? { order: num(o.order) as number } : {}),
+      });
+      if (o.json) return printJson(r);
+      process.stdout.write(`${r.name}: HA ${r.ha?.on ? 'on' : 'off'} by default, priority ${r.ha?.priority ?? 0}\n`);
+      for (const v of r.vms) process.stdout.write(`  ${v.name.padEnd(8)} ${v.ha?.on ? 'HA' : 'no HA'}  priority ${v.ha?.priority ?? 0}  order ${v.ha?.order ?? '-'}${v.ha?.own ? '' : '  (VC default)'}\n`);
+    }, { ...FLAGS, vm: '--vm', priority: '--priority', order: '--order' }));
 
   vc.command('volumes')
     .description('the volumes on shared storage as backing chains: image → VM disks, and the installation\'s original → node roots')

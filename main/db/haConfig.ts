@@ -175,8 +175,13 @@ export function haPgHba(members: readonly HaMember[], allow: readonly string[], 
     ...hosts.map((h) => `hostssl replication  replicator  ${h.padEnd(18)} scram-sha-256`),
     ...hosts.map((h) => `hostssl postgres     postgres    ${h.padEnd(18)} scram-sha-256`),
     ...[...new Set(allow)].map((net) => `hostssl ${dbName}  +${appRole}  ${net.padEnd(18)} scram-sha-256`),
+    // the nodes' self-fencing watchdogs (main/ha): each may only renew its own node's lease
+    ...[...new Set(allow)].map((net) => `hostssl ${dbName}  +${WATCHDOG_GROUP}  ${net.padEnd(18)} scram-sha-256`),
   ];
 }
+
+/** The group of the nodes' watchdog roles (main/ha/watchdogDeploy.ts): no right but vlx_watchdog_renew. */
+export const WATCHDOG_GROUP = 'vlx_watchdog';
 
 /**
  * The cluster-wide settings Patroni keeps in etcd. bootstrap.dcs applies only when the

@@ -99,6 +99,11 @@ export class HealthLoop {
     private readonly keep: () => boolean,
     /** where the node finds its lease deadline (a test points it elsewhere) */
     private readonly leaseFile = LEASE_FILE,
+    /**
+     * Told after every tick which nodes are confirmed down and which are up (HA restart,
+     * main/ha/restarter.ts); not awaited, so a restart never holds the loop up.
+     */
+    private readonly onDown?: (down: string[], up: string[]) => void,
   ) {}
 
   get active(): boolean { return !this.stopped; }
@@ -132,6 +137,8 @@ export class HealthLoop {
         for (const v of views) this.views.set(v.name, v);
         this.lastError = undefined;
         if (changed) this.onChange(views);
+        const down = views.filter((v) => v.state === 'down' && v.confirmedDown).map((v) => v.name);
+        if (down.length > 0) this.onDown?.(down, views.filter((v) => v.state === 'up').map((v) => v.name));
       } catch (e) {
         // The DB unreachable (a failover under way): keep the last view, try again next tick.
         this.lastError = e instanceof Error ? e.message : String(e);

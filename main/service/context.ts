@@ -128,13 +128,23 @@ export class ServiceContext {
     };
     let loop: Promise<HealthLoop> | undefined;
     const health = (): Promise<HealthLoop> => {
-      loop ??= import('../health/loop.js').then(({ HealthLoop }) => new HealthLoop(
-        session,
-        async () => (await vc()).env.db,
-        (views) => { this.hub.emit('nodes.health', { nodes: views }); this.changed('nodes', 'vcs'); },
-        // A CLI that asked once and left has no listener: the loop stops by itself.
-        () => this.hub.size > 0,
-      ));
+      loop ??= Promise.all([import('../health/loop.js'), import('../ha/restarter.js'), import('../tasks/runner.js')]).then(([{ HealthLoop, LEASE_FILE }, { HaRestarter }, { runWorkflow }]) => {
+        // Whichever workstation's loop sees a node confirmed down first restarts its HA VMs (the claim decides).
+        const ha = new HaRestarter(async () => (await vc()).env, async (def) => {
+          const t = await runWorkflow((await vc()).env.db, def, { onEvent: this.onTaskEvent });
+          this.changed('vcs', 'nodes');
+          return t;
+        });
+        return new HealthLoop(
+          session,
+          async () => (await vc()).env.db,
+          (views) => { this.hub.emit('nodes.health', { nodes: views }); this.changed('nodes', 'vcs'); },
+          // A CLI that asked once and left has no listener: the loop stops by itself.
+          () => this.hub.size > 0,
+          LEASE_FILE,
+          (down, up) => { void ha.onDown(down, up); },
+        );
+      });
       return loop;
     };
     return {

@@ -84,7 +84,7 @@ export const handlers: Handlers<C> = {
     for (const n of members) {
       if (!c.session.nodes().some((x) => x.name === n)) throw new VlxError('invalid-input', `nodes: ${n} is not a node of cluster ${c.name}`, `its nodes: ${c.session.nodes().map((x) => x.name).join(', ')}`);
     }
-    const steps: string[] = [...DEPLOY_STEPS];
+    const steps: string[] = [...DEPLOY_STEPS, 'watchdogs'];
     return {
       taskId: ctx.local.start('db.deploy', members.join(','), steps, async (t) => {
         const ep = await deployDatabase(c.session, {
@@ -92,6 +92,9 @@ export const handlers: Handlers<C> = {
           onProgress: (p) => { t.step(p.step, p.note); t.log(`${p.step}: ${p.note}`); },
         });
         t.log(`database ${ep.user}@…:${ep.port}/${ep.database} on ${members.join(', ')} (primary ${ep.node}) is ready (password stored in this workstation's config only)`);
+        // Every node's self-fencing watchdog (HA restart), with its own role in this database.
+        const { deployWatchdogs } = await import('../ha/watchdogDeploy.js');
+        await deployWatchdogs(c.session, ep, (note) => { t.step('watchdogs', note); t.log(`watchdogs: ${note}`); });
         // The VC service holds a pool to the old endpoint, if any: reopen the cluster on next use.
         await ctx.closeCluster(c.name);
         ctx.changed('clusters', 'vcs');

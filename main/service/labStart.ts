@@ -2,6 +2,7 @@ import { labRevive, labUp, type LabNodeStatus, type LabStatus, type LabUpOptions
 import { getCluster } from '../config/clusters.js';
 import { openClusterSession } from '../cluster/session.js';
 import { deployDatabase } from '../db/deploy.js';
+import { deployWatchdogs, startWatchdog } from '../ha/watchdogDeploy.js';
 import { bootMemberScript } from '../db/haScripts.js';
 import { memberStatuses } from '../db/haStatus.js';
 import { VlxError } from '../errors.js';
@@ -24,11 +25,14 @@ async function deployLabDatabase(onProgress: Progress): Promise<DbEndpoint> {
   const nodes = labDbNodes(cluster.nodes.length);
   const session = openClusterSession(cluster);
   try {
-    return await deployDatabase(session, {
+    const ep = await deployDatabase(session, {
       nodes,
       port: cluster.db?.port ?? DB_PORT,
       onProgress: (p) => onProgress(`database on ${nodes.join(',')}: ${p.note}`),
     });
+    // Every node's self-fencing watchdog (HA restart), as `vlx db deploy` puts it.
+    await deployWatchdogs(session, ep, (note) => onProgress(note));
+    return ep;
   } finally {
     await session.close();
   }
@@ -51,6 +55,15 @@ export async function reviveLabNode(name: string, onProgress: Progress = () => {
   const status = await labRevive(name);
   const cluster = getCluster(LAB_CLUSTER);
   const db = cluster.db;
+  {
+    // Power on brings the node's watchdog back, as its systemd unit would on a real node.
+    const session = openClusterSession(cluster);
+    try {
+      onProgress(`${name}: ${await startWatchdog(session, name)}`);
+    } finally {
+      await session.close();
+    }
+  }
   if (db && (db.members ?? [{ node: db.node }]).some((m) => m.node === name)) {
     // This node alone: another member may still be down, and the cluster's set is unchanged.
     const session = openClusterSession(cluster);

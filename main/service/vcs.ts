@@ -6,6 +6,7 @@ import type { Handlers } from './handlers.js';
 import type { VcInfo } from '../api/contract.js';
 import type { ServiceContext } from './context.js';
 import { knownNodeStates, vmsUnknownOn } from './health.js';
+import { setHa, withHa } from '../ha/marks.js';
 
 /** A VM on a node that is unreachable or down is 'unknown': never 'running' on a dead node. */
 async function withNodeHealth<T extends VcInfo>(ctx: ServiceContext, vcs: T[]): Promise<T[]> {
@@ -18,14 +19,18 @@ async function withNodeHealth<T extends VcInfo>(ctx: ServiceContext, vcs: T[]): 
   });
 }
 
-type C = 'vc.list' | 'vc.get' | 'vc.create' | 'vc.start' | 'vc.stop' | 'vc.save' | 'vc.restore' | 'vc.destroy' | 'vc.previewPlacement';
+type C = 'vc.list' | 'vc.get' | 'vc.create' | 'vc.start' | 'vc.stop' | 'vc.save' | 'vc.restore' | 'vc.destroy' | 'vc.previewPlacement' | 'vc.setHa';
 
 export const handlers: Handlers<C> = {
-  'vc.list': async (ctx) => withNodeHealth(ctx, await (await ctx.cluster().vc()).listVcs()),
+  'vc.list': async (ctx) => {
+    const s = await ctx.cluster().vc();
+    return withNodeHealth(ctx, await withHa(s.env.db, await s.listVcs()));
+  },
   'vc.get': async (ctx, { name }) => {
-    const s = await (await ctx.cluster().vc()).vcStatus(name);
-    const [vc] = await withNodeHealth(ctx, [s]);
-    return { ...vc!, tasks: s.tasks.map(taskView) };
+    const svc = await ctx.cluster().vc();
+    const [s] = await withHa(svc.env.db, [await svc.vcStatus(name)]);
+    const [vc] = await withNodeHealth(ctx, [s!]);
+    return { ...vc!, tasks: s!.tasks.map(taskView) };
   },
   'vc.create': async (ctx, spec) => { const s = await ctx.cluster().vc(); return ctx.startTask((o) => s.createVc(spec, o), ['vcs', 'volumes']); },
   'vc.start': async (ctx, { name, policy, mode }) => { const s = await ctx.cluster().vc(); return ctx.startTask((o) => s.startVc(name, policy, mode, o), ['vcs', 'nodes']); },
@@ -33,6 +38,14 @@ export const handlers: Handlers<C> = {
   'vc.save': async (ctx, { name }) => { const s = await ctx.cluster().vc(); return ctx.startTask((o) => s.saveVc(name, o), ['vcs', 'nodes', 'volumes']); },
   'vc.restore': async (ctx, { name, policy, mode }) => { const s = await ctx.cluster().vc(); return ctx.startTask((o) => s.restoreVc(name, policy, mode, o), ['vcs', 'nodes']); },
   'vc.destroy': async (ctx, { name }) => { const s = await ctx.cluster().vc(); return ctx.startTask((o) => s.destroyVc(name, o), ['vcs', 'nodes', 'volumes']); },
+  'vc.setHa': async (ctx, input) => {
+    const s = await ctx.cluster().vc();
+    await setHa(s.env.db, input);
+    ctx.changed('vcs');
+    const vc = (await s.listVcs()).find((v) => v.name === input.name)!;
+    const [out] = await withNodeHealth(ctx, await withHa(s.env.db, [vc]));
+    return out!;
+  },
   'vc.previewPlacement': async (ctx, { name, nodes, vcpus, memMb, policy, mode }) => {
     const env = (await ctx.cluster().vc()).env;
     const live = await placementNodes(env, env.db, name);

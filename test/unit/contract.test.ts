@@ -90,6 +90,7 @@ describe('contract', () => {
         "vc.previewPlacement",
         "vc.restore",
         "vc.save",
+        "vc.setHa",
         "vc.start",
         "vc.stop",
         "vm.move",

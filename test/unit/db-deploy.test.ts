@@ -43,6 +43,8 @@ describe('deploy config rendering', () => {
       ...members.map((m) => ['hostssl', 'postgres', 'postgres', `${m.address}/32`, 'scram-sha-256']),
       ['hostssl', 'virtualinux', '+vlx', '10.77.0.0/24', 'scram-sha-256'],
       ['hostssl', 'virtualinux', '+vlx', '192.168.1.5/32', 'scram-sha-256'],
+      ['hostssl', 'virtualinux', '+vlx_watchdog', '10.77.0.0/24', 'scram-sha-256'],
+      ['hostssl', 'virtualinux', '+vlx_watchdog', '192.168.1.5/32', 'scram-sha-256'],
     ]);
     expect(rules.every((r) => r[0] === 'local' || r[0] === 'hostssl')).toBe(true);
   });

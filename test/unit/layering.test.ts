@@ -150,7 +150,7 @@ const LAYER_OF: [RegExp, (typeof LAYERS)[number]][] = [
   [/^main\/(config|ssh|db)\//, 'core'],
   [/^main\/(tasks|cluster)\//, 'state'],
   [/^main\/(vm|network|images|node-services|consoles|lab|nodes|boot|health|install)\//, 'drivers'],
-  [/^main\/workflows\//, 'workflows'],
+  [/^main\/(workflows|ha)\//, 'workflows'],
   [/^main\/service\//, 'service'],
   [/^main\/(cli|web|agent)\//, 'faces'],
 ];

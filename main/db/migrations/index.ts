@@ -2,6 +2,7 @@ import m001 from './001_initial.sql';
 import m002 from './002_share_ids.sql';
 import m003 from './003_node_health.sql';
 import m004 from './004_install_manifest.sql';
+import m005 from './005_ha_restart.sql';
 
 /**
  * Every migration, in order. The SQL is embedded at build time (esbuild's text loader for
@@ -19,4 +20,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 2, name: '002_share_ids', sql: m002 },
   { version: 3, name: '003_node_health', sql: m003 },
   { version: 4, name: '004_install_manifest', sql: m004 },
+  { version: 5, name: '005_ha_restart', sql: m005 },
 ];

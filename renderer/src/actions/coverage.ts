@@ -46,6 +46,7 @@ export const GUI_PATHS: Record<string, { action?: string; screen: string }> = {
   'vc.save': { action: 'vc.save', screen: 'Virtual clusters: Save' },
   'vc.restore': { action: 'vc.restore', screen: 'Virtual clusters: Restore' },
   'vc.destroy': { action: 'vc.destroy', screen: 'Virtual clusters: Destroy…' },
+  'vc.setHa': { action: 'vc.ha', screen: 'Virtual clusters: a VC\'s HA toggles (VC default and each VM, with priority and start order)' },
   'vc.previewPlacement': { action: 'vc.create', screen: 'Virtual clusters: the wizard\'s placement preview' },
   // The GUI shows the same decision without a round trip: the domain's moveAction, from the contract.
   'vm.planMove': { action: 'vm.move', screen: 'Topology: the move confirmation after a drag or "Move to…" (same rule, computed in the window)' },

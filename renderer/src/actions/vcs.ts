@@ -6,6 +6,7 @@ import { useConsoles } from '../stores/consoles.js';
 import { resumable, useTasks } from '../stores/tasks.js';
 import { taskTitle } from '../stores/tasks.logic.js';
 import { fresh, type Action, type ActionStep, type Choice } from './types.js';
+import { api } from '../api.js';
 
 // VC and node states change while the palette is closed: every list is asked for afresh.
 const vcList = async (): Promise<VcInfo[]> => (await fresh(() => useVcs.getState().load(), () => useVcs.getState().list, () => useVcs.getState().error)) ?? [];
@@ -69,6 +70,25 @@ export const vcActions: Action[] = [
     id: 'vc.destroy', category: 'Virtual cluster', title: 'Destroy…', keywords: 'vlx vc destroy delete remove',
     steps: [vcStep('destroy', 'Destroy which virtual cluster? (you confirm by typing its name next)')],
     run: ([name]) => { useApp.getState().go('vcs'); void useVcs.getState().select(name!); useVcs.getState().askDestroy(name!); },
+  },
+  {
+    id: 'vc.ha', category: 'Virtual cluster', title: 'HA restart on or off…', keywords: 'vlx vc ha high availability restart fencing priority order',
+    steps: [
+      {
+        prompt: 'For a whole virtual cluster (its default) or one VM?', none: 'There are no virtual clusters yet',
+        choices: async () => (await vcList()).flatMap((vc): Choice[] => [
+          { id: vc.name, label: vc.name, detail: `the VC's default · HA ${vc.ha?.on ? 'on' : 'off'}` },
+          ...vc.vms.map((vm): Choice => ({ id: `${vc.name}/${vm.name}`, label: `${vc.name}/${vm.name}`, detail: `HA ${vm.ha?.on ? 'on' : 'off'}${vm.ha?.own ? '' : ' (VC default)'}` })),
+        ]),
+      },
+      { prompt: 'HA restart', none: '', choices: () => [{ id: 'on', label: 'On: restart elsewhere when its node is confirmed down' }, { id: 'off', label: 'Off: left stopped and reported' }] },
+    ],
+    async run([key, onOff]) {
+      const [vc, vm] = key!.includes('/') ? split(key!) : [key!, undefined];
+      useApp.getState().go('vcs');
+      await api().call('vc.setHa', { name: vc, on: onOff === 'on', ...(vm ? { vm } : {}) });
+      void useVcs.getState().select(vc);
+    },
   },
   {
     id: 'vm.move', category: 'VM', title: 'Move to another node…', keywords: 'vlx vm move migrate relocate remap',
