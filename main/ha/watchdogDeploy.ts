@@ -22,7 +22,8 @@ export interface WatchdogDeployResult {
   detail?: string;
 }
 
-function roleSql(nodes: { node: string; password: string }[], database: string): string {
+/** SQL for the superuser: the watchdog group, a login role per node, its right to renew, its node. */
+export function watchdogRoleSql(nodes: { node: string; password: string }[], database: string): string {
   const lines = [
     `do $$ begin if not exists (select 1 from pg_roles where rolname = '${WATCHDOG_GROUP}') then create role ${WATCHDOG_GROUP} nologin; end if; end $$;`,
   ];
@@ -58,7 +59,7 @@ export async function deployWatchdogs(session: ClusterSession, endpoint: DbEndpo
 
   const primary = await findPrimary(endpoint, { waitMs: 30_000 });
   const conn = await session.node(primary.node);
-  await conn.run(`sh -c ${sh(PSQL)} psql ${endpoint.port}`, { stdin: roleSql(creds, endpoint.database), timeoutMs: 30_000 });
+  await conn.run(`sh -c ${sh(PSQL)} psql ${endpoint.port}`, { stdin: watchdogRoleSql(creds, endpoint.database), timeoutMs: 30_000 });
   report(`watchdog roles for ${creds.map((c) => c.node).join(', ')} on the primary ${primary.node}`);
 
   const hosts = membersOf(endpoint).map((m) => m.host);
