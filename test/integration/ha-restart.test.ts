@@ -154,6 +154,15 @@ describe('a node holding HA VMs is lost', () => {
     expect(tasks[0]!.state, JSON.stringify(tasks[0]!.error)).toBe('succeeded');
     console.log(`[measure] HA crash: claimed by ${claims[0]!.claimed_by}; restarters' errors: ${restarters.map((r) => r.lastError ?? 'none').join(' / ')}`);
 
+    // The second guard: QEMU's image lock refuses a second QEMU on the same overlay while the first runs.
+    const at = copies.find((c) => c.vm === 'vm1')!.node;
+    const other = NODES.find((n) => n !== at && n !== LOST)!;
+    const second = await onNode(other, `timeout 10 qemu-system-x86_64 -machine none -nodefaults -display none -S ` +
+      `-drive file=${s.env.paths.vm(VC, 'vm1').disk},format=qcow2,if=none,id=d0 2>&1; echo "rc=$?"`);
+    console.log(`[measure] second QEMU on ${other} opening vm1's overlay (running on ${at}): ${second.stdout.trim().replace(/\n/g, ' | ')}`);
+    expect(second.stdout).toMatch(/Failed to get "write" lock/);
+    expect(second.stdout).not.toMatch(/rc=124/);
+
     // The same disk: what the guest wrote before the crash.
     for (const vm of ['vm1', 'vm2']) expect(await readMark(vm)).toContain(mark(vm));
 
