@@ -12,7 +12,7 @@
  * a node whose watchdog was not armed gets no restart at all. The dead node keeps no copy
  * to start again when it comes back: its QEMUs died with it, and the DB maps the VM elsewhere.
  */
-import { processLabel, type Queryable } from '../db/client.js';
+import { lockHeldSql, processLabel, type Queryable } from '../db/client.js';
 import type { VcEnv } from '../cluster/env.js';
 import { ACTIVE_VM_STATES, getVc, listNodeRows, nodeUsage, setVmState } from '../cluster/repo.js';
 import { MARGIN_S } from '../health/lease.js';
@@ -29,7 +29,7 @@ interface LostRow {
 }
 
 /**
- * Active VMs mapped to these nodes whose stay there is not claimed yet, on nodes whose lease ran
+ * Active VMs meant to run, mapped to these nodes, whose stay there is not claimed yet, on nodes whose lease ran
  * out more than the margin ago by the database's clock: the health rule's "confirmed down",
  * checked again here where the claim is made, whatever the caller's view was.
  */
@@ -40,8 +40,10 @@ async function findLost(q: Queryable, nodes: string[]): Promise<(LostVm & { sinc
             c.vcpus, c.mem_mb, c.policy, c.mode, l.fence_armed as armed
        from mapping m join vms v on v.vc = m.vc and v.name = m.vm join vcs c on c.name = m.vc
        left join node_leases l on l.node = m.node
-      where m.node = any($1::text[]) and v.state = any($2::text[])
+      where m.node = any($1::text[]) and v.state = any($2::text[]) and v.desired_state = 'running'
         and (l.lease_until is null or l.lease_until + make_interval(secs => $3) < now())
+        -- a VC whose own workflow runs (a stop, a move) is left to it: asked again next tick
+        and not ${lockHeldSql("'vc:' || m.vc")}
         and not exists (select 1 from ha_restarts h where h.vc = m.vc and h.vm = m.vm and h.from_node = m.node and h.mapped_since = m.since)
       order by m.vc, v.idx`,
     [nodes, [...ACTIVE_VM_STATES], MARGIN_S],
