@@ -14,6 +14,7 @@
  */
 import { lockHeldSql, processLabel, type Queryable } from '../db/client.js';
 import type { VcEnv } from '../cluster/env.js';
+import type { ClusterSession } from '../ssh/session.types.js';
 import { ACTIVE_VM_STATES, getVc, listNodeRows, nodeUsage, setVmState } from '../cluster/repo.js';
 import { MARGIN_S } from '../health/lease.js';
 import type { PlaceNode } from '../placement/place.js';
@@ -101,10 +102,30 @@ async function claim(env: VcEnv, lost: (LostVm & { since: string })[], decisions
 
 const step = (name: string, run: (ctx: StepContext) => Promise<void>) => ({ name, run });
 
+/**
+ * The cluster without the lost nodes, for the network syncs of a restart: a dead node would
+ * hold each sync for its full timeout (it answers nothing), and it has nothing to converge;
+ * the first sync after it is back puts its routes right, as for any node a sync skipped.
+ */
+function withoutNodes(env: VcEnv, lost: Set<string>): VcEnv {
+  const s = env.session;
+  const nodes = () => s.nodes().filter((n) => !lost.has(n.name));
+  const session: ClusterSession = {
+    config: s.config,
+    nodes,
+    any: () => s.any(),
+    node: (name) => s.node(name),
+    onNodes: (names, command, opts) => s.onNodes(names === 'all' ? nodes().map((n) => n.name) : names.filter((n) => !lost.has(n)), command, opts),
+    close: () => s.close(),
+  };
+  return { ...env, session };
+}
+
 /** The restarts of one VC as a task: the report, then each start order in turn, then the network. */
 export function haRestartWorkflow(env: VcEnv, vcName: string, decisions: RestartDecision[]): WorkflowDef {
   const mine = decisions.filter((d) => d.vc === vcName);
   const waves = startWaves(mine, vcName);
+  const live = withoutNodes(env, new Set(mine.map((d) => d.from)));
   return {
     kind: 'vc.ha-restart',
     target: vcName,
@@ -121,7 +142,7 @@ export function haRestartWorkflow(env: VcEnv, vcName: string, decisions: Restart
       }),
       step('network', async (ctx) => {
         // The new nodes' firewall rules for the taps before the VMs start there.
-        await syncNetwork(env, { tapsPending: true, log: ctx.log });
+        await syncNetwork(live, { tapsPending: true, log: ctx.log });
       }),
       step('start', async (ctx) => {
         const vc = await getVc(env.db, vcName);
@@ -155,7 +176,7 @@ export function haRestartWorkflow(env: VcEnv, vcName: string, decisions: Restart
         }
       }),
       step('routes', async (ctx) => {
-        await syncNetwork(env, { log: ctx.log });
+        await syncNetwork(live, { log: ctx.log });
         await env.db.query(`update ha_restarts set done_at = now() where vc = $1 and action <> 'restart' and done_at is null`, [vcName]);
       }),
     ],
