@@ -47,7 +47,7 @@ export interface WatchdogConn {
   password: string;
 }
 
-export function renderServiceFile(c: WatchdogConn): string {
+export function renderServiceFile(c: WatchdogConn, cert = watchdogPaths.cert): string {
   const bad = [...c.hosts, c.database, c.password].find((v) => !/^[A-Za-z0-9._-]+$/.test(v));
   if (bad !== undefined) throw new Error(`watchdog connection: ${JSON.stringify(bad)} is not a plain word`);
   return [
@@ -59,7 +59,7 @@ export function renderServiceFile(c: WatchdogConn): string {
     `user=${watchdogRole(c.node)}`,
     `password=${c.password}`,
     'sslmode=verify-ca',
-    `sslrootcert=${watchdogPaths.cert}`,
+    `sslrootcert=${cert}`,
     'target_session_attrs=read-write',
     'connect_timeout=1',
     `application_name=vlx watchdog ${c.node}`,
@@ -67,16 +67,26 @@ export function renderServiceFile(c: WatchdogConn): string {
   ].join('\n');
 }
 
-export function renderWatchdogScript(node: string): string {
+/** Where the watchdog keeps its files and looks for VMs (a test runs it elsewhere). */
+export interface WatchdogPlaces {
+  service: string;
+  pid: string;
+  err: string;
+  vmRun: string;
+}
+const PLACES: WatchdogPlaces = { service: watchdogPaths.service, pid: watchdogPaths.pid, err: `${NODE_RUN}/watchdog.err`, vmRun: VM_RUN };
+
+export function renderWatchdogScript(node: string, at: WatchdogPlaces = PLACES): string {
+  const VM_RUN = at.vmRun;
   return `#!/bin/sh
 # VirtuaLinux self-fencing watchdog of node ${node}; written by vlx db deploy (see main/ha/watchdogScript.ts).
 NODE=${quote(node)}
 LEASE_S=${LEASE_S}
 FENCE_S=${FENCE_S}
 CHECK_S=${CHECK_S}
-export PGSERVICEFILE=${quote(watchdogPaths.service)} PGSERVICE=vlx PGCONNECT_TIMEOUT=1
-ERR=${quote(`${NODE_RUN}/watchdog.err`)}
-echo $$ > ${quote(watchdogPaths.pid)}
+export PGSERVICEFILE=${quote(at.service)} PGSERVICE=vlx PGCONNECT_TIMEOUT=1
+ERR=${quote(at.err)}
+echo $$ > ${quote(at.pid)}
 log() { echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) watchdog $NODE: $*"; }
 # Monotonic time in centiseconds (/proc/uptime has two decimals): wall-clock steps do not move it.
 now_cs() { read up rest < /proc/uptime; up="\${up%.*}\${up#*.}"; up="\${up#"\${up%%[!0]*}"}"; echo "\${up:-0}"; }
