@@ -98,7 +98,7 @@ describe('HA marks', () => {
     const info = JSON.parse(order.stdout) as { ha: { on: boolean; priority: number }; vms: { name: string; ha: { on: boolean; priority: number; order: number; own: boolean } }[] };
     expect(info.ha).toEqual({ on: true, priority: 5 });
     expect(info.vms.map((v) => [v.name, v.ha.on, v.ha.priority, v.ha.order, v.ha.own])).toEqual([
-      ['vm1', true, 5, 0, false], ['vm2', true, 5, 1, true], ['vm3', false, 5, 2, true],
+      ['vm1', true, 5, 1, false], ['vm2', true, 5, 1, true], ['vm3', false, 5, 3, true],
     ]);
     const bad = await vlx(['vc', 'ha', VC, 'on', '--priority', '5000']);
     expect(bad.code).not.toBe(0);
@@ -149,7 +149,8 @@ describe('a node holding HA VMs is lost', () => {
       `select vm, action, claimed_by, task_id from ha_restarts where vc = $1 and from_node = $2 order by vm`, [VC, LOST])).rows;
     expect(claims.map((c) => [c.vm, c.action])).toEqual([['vm1', 'restart'], ['vm2', 'restart'], ['vm3', 'left-stopped']]);
     expect(new Set(claims.map((c) => c.claimed_by)).size).toBe(1);
-    const tasks = restarters.flatMap((r) => r.tasks);
+    // The task goes on after the VMs run (the routes): its end is awaited here.
+    const tasks = await until('the restart task ended', async () => { const t = restarters.flatMap((r) => r.tasks); return t.length > 0 && t; }, 90_000);
     expect(tasks.length).toBe(1);
     expect(tasks[0]!.state, JSON.stringify(tasks[0]!.error)).toBe('succeeded');
     console.log(`[measure] HA crash: claimed by ${claims[0]!.claimed_by}; restarters' errors: ${restarters.map((r) => r.lastError ?? 'none').join(' / ')}`);
@@ -222,7 +223,7 @@ describe('a node holding HA VMs is lost', () => {
       `first running elsewhere ${['vm1', 'vm2'].map((v) => rel(elsewhere, v)).join(', ')} ms (fence after ${FENCE_S} s; ${sampler.samples} samples)`);
     expect(sampler.violations).toEqual([]);
     for (const vm of ['vm1', 'vm2']) expect(onLost.get(vm) ?? t0).toBeLessThan(elsewhere.get(vm)!);
-    expect(restarters.flatMap((r) => r.tasks).length).toBe(before + 1);
+    expect((await until('the restart task ended', async () => { const t = restarters.flatMap((r) => r.tasks); return t.length > before && t; }, 90_000)).length).toBe(before + 1);
 
     // The watchdog says what it did; once the link is back the node runs nothing of the VC.
     const log = await until('n4 answers again', async () => { const r = await onNode(LOST, 'cat /run/virtualinux/watchdog.log'); return r.code === 0 && r.stdout; }, 60_000);
