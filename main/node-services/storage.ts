@@ -53,8 +53,9 @@ export function checkStoragePort(port: unknown): number {
  * The root server's script, run by keepalived as the storage instance's notify script
  * (TYPE NAME STATE PRIORITY) and by the deploy with no argument. Whatever the caller, it
  * converges: holding the address → qemu-storage-daemon serving exactly the overlays on
- * shared storage now; not holding it → no server. Serialised by a lock, so a quick
- * MASTER → BACKUP → MASTER never leaves two servers or none.
+ * shared storage now; not holding it → no server. Serialised by a lock and decided under it
+ * from the address, not from the state named, so a quick MASTER → BACKUP → MASTER never
+ * leaves two servers or none.
  */
 export function renderStorageScript(s: StoragePlan, header: string): string {
   const p = storagePaths;
@@ -96,14 +97,16 @@ export function renderStorageScript(s: StoragePlan, header: string): string {
     `  echo "storage: serving $(wc -l < ${quote(p.served)}) of $(wc -l < ${quote(p.exports)}) root(s) on $VIP:$PORT" >> ${quote(p.log)}`,
     '}',
     'state=${3:-${1:-converge}}',
-    'case "$state" in',
-    '  MASTER|converge)',
-    '    if holds; then',
-    `      if running >/dev/null && exports | cmp -s - ${quote(p.exports)}; then echo "storage: kept $(running)"; exit 0; fi`,
-    '      stop; start && echo "storage: started $(running)"',
-    '    else stop; echo "storage: idle"; fi ;;',
-    '  *) stop; echo "storage: idle" ;;',
-    'esac',
+    // keepalived runs a notify per transition, each on its own: after a quick BACKUP → MASTER
+    // (or MASTER → BACKUP) the two runs may take the lock in either order. So a run acts on
+    // whether the node holds the address when it has the lock, never on the state it was
+    // called for: every run after the last transition sees its address, and the last run is
+    // one of them. STOP is keepalived going away (or `services stop`): no server, even if a
+    // killed keepalived left the address behind.
+    'if [ "$state" != STOP ] && holds; then',
+    `  if running >/dev/null && exports | cmp -s - ${quote(p.exports)}; then echo "storage: kept $(running)"; exit 0; fi`,
+    '  stop; start && echo "storage: started $(running)"',
+    'else stop; echo "storage: idle"; fi',
     '',
   ].join('\n');
 }

@@ -1,7 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, test } from 'vitest';
+import { afterAll, describe, expect, test } from 'vitest';
+import { NODE_RUN } from '../../main/domain/nodePaths.js';
 import { Manifest } from '../../main/domain/manifest.js';
 import { VlxError } from '../../main/errors.js';
 import { planServices, type NodeFacts } from '../../main/node-services/plan.js';
@@ -72,11 +74,63 @@ describe('storage script', () => {
     expect(script).toContain('--nbd-server "addr.type=inet,addr.host=$VIP,addr.port=$PORT"');
     // keepalived's notify passes TYPE NAME STATE PRIORITY; the deploy passes nothing.
     expect(script).toContain('state=${3:-${1:-converge}}');
+    // decided under the lock, from the address
+    expect(script.indexOf('if [ "$state" != STOP ] && holds; then')).toBeGreaterThan(script.indexOf('flock 9'));
+  });
+});
+
+describe('storage script, run for real with stand-in ip and qemu-storage-daemon (two notify runs in either order)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vlx-storage-notify-'));
+  afterAll(() => {
+    const pid = spawnSync('cat', [join(dir, 'run', 'storage.pid')], { encoding: 'utf8' }).stdout.trim();
+    if (/^\d+$/.test(pid)) spawnSync('kill', [pid]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const bin = join(dir, 'bin');
+  mkdirSync(bin);
+  mkdirSync(join(dir, 'cluster', 'c1'), { recursive: true });
+  writeFileSync(join(dir, 'cluster', 'c1', 'node1.qcow2'), '');
+  // ip reports the storage address while the file "holds" exists
+  writeFileSync(join(bin, 'ip'), `#!/bin/sh\nif [ "$1" = -o ] && [ -e ${dir}/holds ]; then echo '1: lo    inet 10.9.9.9/32 scope host lo'; fi\n`, { mode: 0o755 });
+  // a server that dies on TERM and names its pid file on its command line, as the real one does
+  writeFileSync(join(bin, 'qemu-storage-daemon'), [
+    '#!/bin/sh',
+    'while [ $# -gt 0 ]; do [ "$1" = --pidfile ] && pf=$2; shift; done',
+    `${process.execPath} -e 'setTimeout(() => {}, 30000)' "$pf" &`,
+    'echo $! > "$pf"',
+    '',
+  ].join('\n'), { mode: 0o755 });
+  const script = renderStorageScript({ vip: '10.9.9.9', port: 10809, routerId: 52, clusterDir: join(dir, 'cluster') }, '# test').replaceAll(NODE_RUN, join(dir, 'run'));
+  const run = (holds: boolean, ...args: string[]): string => {
+    if (holds) writeFileSync(join(dir, 'holds'), '');
+    else rmSync(join(dir, 'holds'), { force: true });
+    const r = spawnSync('sh', ['-s', '--', ...args], { input: script, env: { PATH: `${bin}:${process.env.PATH}` }, encoding: 'utf8', timeout: 20_000 });
+    expect(r.status, r.stderr).toBe(0);
+    return r.stdout.trim();
+  };
+  const notify = (holds: boolean, state: string) => run(holds, 'INSTANCE', 'vlx_storage', state, '249');
+
+  test('BACKUP → MASTER: the MASTER run first, then the late BACKUP run: the holder keeps its server', () => {
+    const started = notify(true, 'MASTER');
+    expect(started).toMatch(/^storage: started \d+$/);
+    expect(notify(true, 'BACKUP')).toBe(started.replace('started', 'kept'));
+  });
+
+  test('MASTER → BACKUP: the BACKUP run first, then the late MASTER run: no server without the address', () => {
+    expect(notify(false, 'BACKUP')).toBe('storage: idle');
+    expect(notify(false, 'MASTER')).toBe('storage: idle');
+    expect(spawnSync('cat', [join(dir, 'run', 'storage.pid')]).status).not.toBe(0);
+  });
+
+  test('a late FAULT run while the node holds the address serves, converge keeps it; STOP never serves (keepalived or services stop going away)', () => {
+    expect(notify(true, 'FAULT')).toMatch(/^storage: started \d+$/);
+    expect(run(true, 'converge')).toMatch(/^storage: kept \d+$/);
+    expect(run(true, '-', '-', 'STOP')).toBe('storage: idle');
   });
 });
 
 describe('storage script, run for real (root: a private mount and network namespace, a fake storage address on lo)', () => {
-  test('serves every overlay it can open, drops a locked one, keeps a running server, reopens a reset overlay, stops when the address goes', () => {
+  test('serves every overlay it can open, drops a locked one, keeps a running server, reopens a reset overlay, stops when the address goes (not before)', () => {
     const dir = mkdtempSync('/tmp/vlx-storage-test-');
     const script = renderStorageScript({ vip: '10.9.9.9', port: 10809, routerId: 52, clusterDir: dir }, '# test');
     writeFileSync(join(dir, 'serve.sh'), script);
@@ -94,13 +148,16 @@ describe('storage script, run for real (root: a private mount and network namesp
       `sh ${dir}/serve.sh converge`,
       `rm node1.qcow2 && qemu-img create -q -f qcow2 -b ${dir}/c1/base.qcow2 -F qcow2 node1.qcow2`,
       `sh ${dir}/serve.sh converge`,
+      // a late BACKUP run while the node holds the address keeps the server; once it is gone, none
       `sh ${dir}/serve.sh INSTANCE vlx_storage BACKUP 249`,
+      'ip addr del 10.9.9.9/32 dev lo',
+      `sh ${dir}/serve.sh INSTANCE vlx_storage MASTER 249`,
     ].join('\n');
     try {
       const r = spawnSync('unshare', ['--mount', '--net', '--propagation', 'private', 'sh', '-c', harness], { encoding: 'utf8', timeout: 60_000 });
       expect(r.status, r.stderr).toBe(0);
       const lines = r.stdout.trim().split('\n').map((l) => l.replace(/\d+$/, 'PID'));
-      expect(lines).toEqual(["storage: started PID", "'c1-node1'", "'c1-node3'", 'storage: kept PID', 'storage: started PID', 'storage: idle']);
+      expect(lines).toEqual(["storage: started PID", "'c1-node1'", "'c1-node3'", 'storage: kept PID', 'storage: started PID', 'storage: kept PID', 'storage: idle']);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
