@@ -5,6 +5,9 @@ import { VC_LIMITS, type VcNumberField } from '../domain/vcSpec.js';
 export { VC_FORM_DEFAULTS, clusterErrors } from '../domain/vcSpec.js';
 export { busyWith, moveAction } from '../domain/move.js';
 export { moveRefusal } from '../placement/place.js';
+// The experiments' CSV and ratios: the CLI and every chart of the Experiments screen write the same text.
+export { experimentsCsv, ratios, EXPERIMENT_KINDS, EXPERIMENT_SECONDS } from '../domain/experiments.js';
+import { EXPERIMENT_KINDS, EXPERIMENT_SECONDS } from '../domain/experiments.js';
 import { LAB_LIMITS } from '../domain/labLimits.js';
 import type { TaskEvent as TaskEventType } from '../tasks/types.js';
 
@@ -330,6 +333,21 @@ export const VcSpec = z.object({
 export type VcSpec = z.infer<typeof VcSpec>;
 
 /** Without a policy or mode, the VC's last ones (block/strict for a new VC). */
+// Experiments (main/domain/experiments.ts): the report's measurements, one value per row.
+const ExperimentKindShape = z.enum(EXPERIMENT_KINDS, { error: `must be one of ${EXPERIMENT_KINDS.join(', ')}` });
+export const ExperimentRunInfo = z.object({
+  id: z.number().int(), taskId: z.string().nullable(), kind: ExperimentKindShape, vc: z.string(), vcSize: z.number().int(),
+  placement: z.record(z.string(), z.string()), accel: z.enum(['kvm', 'tcg']), image: z.string(), seconds: z.number().int(),
+  startedAt: z.string(), values: z.number().int(),
+});
+export const ExperimentRowShape = z.object({
+  runId: z.number().int(), kind: ExperimentKindShape, probe: z.string(), target: z.string(), param: z.string(), value: z.number(), unit: z.string(),
+  vc: z.string(), vcSize: z.number().int(), placement: z.string(), accel: z.enum(['kvm', 'tcg']), image: z.string(), date: z.string(),
+});
+export type ExperimentRunInfo = z.output<typeof ExperimentRunInfo>;
+export type ExperimentRow = z.output<typeof ExperimentRowShape>;
+const RunIds = z.array(z.number({ error: 'must be run ids (whole numbers)' }).int({ error: 'must be run ids (whole numbers)' }).min(1)).min(1, { error: 'give at least one run id' }).max(100);
+
 export const VcControl = z.object({ name: VcName, policy: Policy.optional(), mode: Mode.optional() });
 
 export const Placement = z.object({
@@ -545,7 +563,7 @@ export const contract = {
 
   'images.list': { input: Empty, output: z.array(ImageInfo) },
   'images.info': { input: z.object({ name: ImageName }), output: ImageDetail },
-  'images.build': { input: z.object({ kind: z.enum(['tiny', 'debian-12', 'debian-12-node']), name: ImageName.optional(), localOnly: z.boolean().optional() }), output: TaskStarted },
+  'images.build': { input: z.object({ kind: z.enum(['tiny', 'tiny-bench', 'debian-12', 'debian-12-node']), name: ImageName.optional(), localOnly: z.boolean().optional() }), output: TaskStarted },
   /** a standalone qcow2 on this workstation (a cloud image that reads a NoCloud seed) becomes a template */
   'images.import': { input: z.object({ file: FilePath, name: ImageName }), output: TaskStarted },
 
@@ -642,6 +660,17 @@ export const contract = {
   }).refine((i) => (i.action === 'reset-node') === (i.node !== undefined), { error: 'node: give it with reset-node, and only then', path: ['node'] }), output: TaskStarted },
   /** The original becomes a copy of `image` (default: the config's base image, rebuilt with the change), then every root is reset. */
   'install.updateOriginal': { input: z.object({ image: ImageName.optional(), force: z.boolean().default(false), confirm: z.string().max(64).optional() }), output: TaskStarted },
+
+  // ------------------------------------------------------------ experiments (the report's measurements)
+  /** A run on a running VC: probes for `seconds` each; outside: the peer of the VM↔outside pair (network). */
+  'experiments.run': { input: z.object({
+    kind: ExperimentKindShape, vc: VcName, seconds: int(EXPERIMENT_SECONDS.min, EXPERIMENT_SECONDS.max).default(EXPERIMENT_SECONDS.default), outside: Address.optional(),
+  }), output: TaskStarted },
+  'experiments.list': { input: z.object({ kind: ExperimentKindShape.optional(), limit: int(1, 1000).optional() }), output: z.array(ExperimentRunInfo) },
+  'experiments.show': { input: z.object({ id: int(1, 2 ** 31 - 1) }), output: z.object({ run: ExperimentRunInfo, rows: z.array(ExperimentRowShape) }) },
+  /** Every value of these runs (several runs of one kind plot on one chart). */
+  'experiments.rows': { input: z.object({ ids: RunIds }), output: z.array(ExperimentRowShape) },
+  'experiments.export': { input: z.object({ ids: RunIds }), output: z.object({ csv: z.string() }) },
 } as const;
 
 // ---------------------------------------------------------------- the event table
@@ -652,7 +681,7 @@ export const events = {
   /** reason is printed in the terminal: "connection lost", "exited with code 0", "closed by you" */
   'terminal.exit': z.object({ sessionId: z.string(), reason: z.string(), code: z.number().int().optional(), lost: z.boolean() }),
   /** something the screens show changed; they refetch what they hold of it */
-  'state.changed': z.object({ what: z.enum(['clusters', 'lab', 'nodes', 'vcs', 'images', 'volumes']) }),
+  'state.changed': z.object({ what: z.enum(['clusters', 'lab', 'nodes', 'vcs', 'images', 'volumes', 'experiments']) }),
   /** a node's health changed (this process's loop saw it): every node's view */
   'nodes.health': z.object({ nodes: z.array(NodeHealth) }),
 } as const;

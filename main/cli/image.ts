@@ -4,7 +4,7 @@ import type { ImageInfo } from '../api/contract.js';
 import { action, printJson } from './output.js';
 import { call, runTask } from './client.js';
 
-const BUILDERS = ['tiny', 'debian-12', 'debian-12-node'] as const;
+const BUILDERS = ['tiny', 'tiny-bench', 'debian-12', 'debian-12-node'] as const;
 const FLAGS = { kind: 'KIND', name: '--name', file: 'FILE' };
 
 function mib(n: number | undefined): string {

@@ -25,6 +25,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   agent: async () => (await import('./agent.js')).registerAgent,
   install: async () => (await import('./install.js')).registerInstall,
   restore: async () => (await import('./install.js')).registerRestore,
+  experiment: async () => (await import('./experiment.js')).registerExperiment,
 };
 
 export async function buildProgram(args: string[]): Promise<Command> {

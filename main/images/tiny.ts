@@ -36,6 +36,8 @@ export interface BuildOptions {
   cacheDir?: string;
   run?: CommandRunner;
   log?: (line: string) => void;
+  /** What a variant of the tiny guest adds (the bench image, images/bench.ts): files, modules, and a key of them for the cache. */
+  extra?: { entries: CpioEntry[]; modules: string[]; key: string };
 }
 
 function readMeta(file: string): ImageMeta | undefined {
@@ -72,13 +74,13 @@ export async function buildTiny(opts: BuildOptions = {}): Promise<BuiltImage> {
     await run.run(sh('depmod', '-b', ktree, kernel.kernelRelease));
   }
   const deps = parseModulesDep(readFileSync(join(relDir, 'modules.dep'), 'utf8'));
-  const boot = moduleClosure(deps, TINY_BOOT_MODULES);
+  const boot = moduleClosure(deps, [...TINY_BOOT_MODULES, ...(opts.extra?.modules ?? [])]);
   const nfs = moduleClosure(deps, TINY_NFS_MODULES).filter((m) => !boot.includes(m));
   const flat = (p: string): string => p.split('/').pop()!;
   const init = renderTinyInit({ bootModules: boot.map(flat), nfsModules: nfs.map(flat) });
 
   const inputs = createHash('sha256')
-    .update(JSON.stringify({ TINY_FORMAT, kdeb: kdeb.split('/').pop(), bdeb: bdeb.split('/').pop(), init, TINY_INITTAB, TINY_PROFILE, TINY_ACPI_POWER, TINY_CMDLINE, TINY_DISK, boot, nfs }))
+    .update(JSON.stringify({ TINY_FORMAT, kdeb: kdeb.split('/').pop(), bdeb: bdeb.split('/').pop(), init, TINY_INITTAB, TINY_PROFILE, TINY_ACPI_POWER, TINY_CMDLINE, TINY_DISK, boot, nfs, extra: opts.extra?.key ?? '' }))
     .digest('hex');
   const cached = readMeta(files.json);
   if (cached && cached.inputs === inputs && [files.kernel, files.initrd, files.qcow2].every((f) => existsSync(f))) {
@@ -108,6 +110,7 @@ export async function buildTiny(opts: BuildOptions = {}): Promise<BuiltImage> {
     { type: 'dir', path: 'sys' },
     { type: 'dir', path: 'tmp', mode: 0o1777 },
     ...[...boot, ...nfs].map((m): CpioEntry => ({ type: 'file', path: `lib/modules/${flat(m)}`, data: readFileSync(join(relDir, m)) })),
+    ...(opts.extra?.entries ?? []),
   ];
   const initrd = gzipReproducible(cpioNewc(entries));
 

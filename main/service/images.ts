@@ -33,6 +33,9 @@ export const handlers: Handlers<C> = {
         if (kind === 'tiny') {
           const { buildTiny } = await import('../images/tiny.js');
           built = await buildTiny({ name, log });
+        } else if (kind === 'tiny-bench') {
+          const { buildBench } = await import('../images/bench.js');
+          built = await buildBench({ name, log });
         } else if (kind === 'debian-12-node') {
           const { buildDebianNode } = await import('../images/debianNode.js');
           built = await buildDebianNode({ name, log });

@@ -25,6 +25,7 @@ const DOMAINS = {
   volumes: () => import('./volumes.js'),
   terminals: () => import('./terminals.js'),
   install: () => import('./install.js'),
+  experiments: () => import('./experiments.js'),
 } as const;
 export type Domain = keyof typeof DOMAINS;
 
@@ -32,7 +33,7 @@ export type Domain = keyof typeof DOMAINS;
 const PREFIX: Record<string, Domain> = {
   app: 'app', clusters: 'clusters', hostKey: 'clusters', lab: 'lab', nodes: 'nodes', node: 'health', exec: 'exec', db: 'db',
   services: 'nodeServices', tasks: 'tasks', images: 'images', vc: 'vcs', vm: 'vms', volumes: 'volumes', terminal: 'terminals',
-  install: 'install', restore: 'install',
+  install: 'install', restore: 'install', experiments: 'experiments',
 };
 
 export function domainOf(channel: Channel): Domain {
