@@ -8,6 +8,7 @@ export const CHANNEL_NAMES = [
   'clusters.add', 'clusters.list', 'clusters.remove', 'clusters.use',
   'db.deploy', 'db.migrate', 'db.status', 'db.switchover',
   'exec.run',
+  'experiments.export', 'experiments.list', 'experiments.rows', 'experiments.run', 'experiments.show',
   'hostKey.accept', 'hostKey.probe',
   'images.build', 'images.import', 'images.info', 'images.list',
   'install.example', 'install.macs', 'install.parseMacs', 'install.run', 'install.status', 'install.updateOriginal', 'install.validate',

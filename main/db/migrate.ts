@@ -20,14 +20,21 @@ export function checksum(sql: string): string {
   return createHash('sha256').update(sql).digest('hex');
 }
 
-/** Numbers must run 1, 2, 3… with no gap or repeat: a gap means a file was not listed. */
+/**
+ * Numbers rise strictly. They may skip: numbers are handed out ahead to work done in parallel
+ * (005, 006, 007), so a later one can land first; migrate() applies whatever a database lacks,
+ * in list order. A repeat or a step back is a mistake. That every file is listed is the
+ * migration test's to check.
+ */
 export function checkMigrationList(list: readonly Migration[]): void {
-  list.forEach((m, i) => {
-    if (m.version !== i + 1) throw new VlxError('internal', `migration ${m.name}: expected version ${i + 1}, got ${m.version}`);
+  let prev = 0;
+  for (const m of list) {
+    if (!Number.isInteger(m.version) || m.version <= prev) throw new VlxError('internal', `migration ${m.name}: expected a version above ${prev}, got ${m.version}`);
     const prefix = String(m.version).padStart(3, '0') + '_';
     if (!m.name.startsWith(prefix)) throw new VlxError('internal', `migration ${m.name}: name must start with ${prefix}`);
     if (!m.sql.trim()) throw new VlxError('internal', `migration ${m.name} is empty`);
-  });
+    prev = m.version;
+  }
 }
 
 const ENSURE_TABLE = `create table if not exists schema_migrations (

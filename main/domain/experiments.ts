@@ -168,3 +168,19 @@ export function experimentsCsv(rows: ExperimentRow[]): string {
   }
   return lines.join('\r\n') + '\r\n';
 }
+
+/**
+ * The VM pairs a placement allows: two VMs on one node, and two on different nodes (the first
+ * such pair in VM order). A pair the placement cannot form is absent, never invented.
+ */
+export function pickPairs<V extends { name: string; node: string | null }>(vms: V[]): { same?: [V, V]; across?: [V, V] } {
+  const out: { same?: [V, V]; across?: [V, V] } = {};
+  for (const [i, a] of vms.entries()) {
+    for (const b of vms.slice(i + 1)) {
+      if (!a.node || !b.node) continue;
+      if (a.node === b.node) out.same ??= [a, b];
+      else out.across ??= [a, b];
+    }
+  }
+  return out;
+}

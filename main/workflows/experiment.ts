@@ -3,7 +3,7 @@ import type { VcEnv } from '../cluster/env.js';
 import { getVc, vmsOf, type VmRow } from '../cluster/repo.js';
 import { storeRun } from '../cluster/experimentsRepo.js';
 import { vmRuntimePaths } from '../domain/addressing.js';
-import { checkKind, checkSeconds, type ExperimentKind, type ExperimentValue } from '../domain/experiments.js';
+import { checkKind, checkSeconds, pickPairs, type ExperimentKind, type ExperimentValue } from '../domain/experiments.js';
 import { checkAddress, checkName } from '../util/names.js';
 import type { NodeConn } from '../ssh/types.js';
 import type { StepContext, WorkflowDef } from '../tasks/types.js';
@@ -123,8 +123,7 @@ async function measure(env: VcEnv, req: ExperimentRequest, vms: VmRow[], runnerO
 /** Which pairs this VC's placement allows: a pair it cannot form is said in the log, not invented. */
 async function networkPlans(env: VcEnv, req: ExperimentRequest, vms: VmRow[], runnerOf: (vm: VmRow) => Promise<Runner>, log: (l: string) => void): Promise<PairPlan[]> {
   const plans: PairPlan[] = [];
-  const same = vms.flatMap((a, i) => vms.slice(i + 1).filter((b) => b.node === a.node).map((b) => [a, b] as const))[0];
-  const across = vms.flatMap((a, i) => vms.slice(i + 1).filter((b) => b.node !== a.node).map((b) => [a, b] as const))[0];
+  const { same, across } = pickPairs(vms);
   if (same) plans.push({ pair: 'vm-vm same node', client: await runnerOf(same[0]), server: await runnerOf(same[1]), peer: same[1].ip });
   else log('vm-vm same node: no two VMs of this VC share a node (placement cyclic?): skipped');
   if (across) plans.push({ pair: 'vm-vm across nodes', client: await runnerOf(across[0]), server: await runnerOf(across[1]), peer: across[1].ip });

@@ -106,7 +106,15 @@ export async function runNetwork(plans: PairPlan[], seconds: number, log: Log, p
     if (p.server) await p.server.run(iperfServerScript(), 30_000);
     try {
       const text = await p.client.run(networkClientScript(p.peer, seconds, { ping: p.client.ping, bandwidth: true }), slack(seconds, MESSAGE_SIZES.length));
-      const r = readNetwork(text, p.pair, true);
+      let r: ReturnType<typeof readNetwork>;
+      try {
+        r = readNetwork(text, p.pair, true);
+      } catch (e) {
+        // The outside is not ours: unreachable (no gateway deployed) is a finding, not a failed run.
+        if (p.server) throw e;
+        log(`${p.pair}: ${p.peer} does not answer from ${p.client.label} (is the gateway deployed? \`vlx services deploy\`): skipped`);
+        continue;
+      }
       if (r.noServer) log(`${p.pair}: no iperf3 server answers at ${p.peer}: latency only`);
       values.push(...r.values);
       log(`${p.pair} (${p.client.label} → ${p.peer}): ${r.values.map((v) => `${v.probe}${v.param ? ` ${v.param} B` : ''} ${v.value.toFixed(2)} ${v.unit}`).join(', ')}`);
