@@ -110,7 +110,7 @@ export function networkClientScript(peer: string, seconds: number, opts: { ping:
   const s = checkSeconds(seconds);
   const parts = [`echo '== ping'`, `${opts.ping} -c ${PING_COUNT} -i 0.2 ${ip} 2>&1`];
   if (opts.bandwidth) {
-    for (const l of MESSAGE_SIZES) parts.push(`echo '== bw:${l}'`, `iperf3 -c ${ip} -p ${IPERF_PORT} -t ${s} -l ${l} -f m 2>&1`);
+    for (const l of MESSAGE_SIZES) parts.push(`echo '== bw:${l}'`, `iperf3 -c ${ip} -p ${IPERF_PORT} --connect-timeout 5000 -t ${s} -l ${l} -f m 2>&1`);
   }
   return parts.join('; ');
 }

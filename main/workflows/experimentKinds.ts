@@ -38,7 +38,13 @@ export function guestRunner(label: string, address: string, serial: SerialConsol
   return {
     label, address, ping: 'ping',
     async run(command, timeoutMs) {
-      return (await serial.run(command, timeoutMs)).output;
+      try {
+        return (await serial.run(command, timeoutMs)).output;
+      } catch (e) {
+        // A probe that hangs keeps the guest's shell: Ctrl-C gives the prompt back to the next command (and to a person).
+        serial.write('\x03\n');
+        throw e;
+      }
     },
   };
 }
@@ -92,7 +98,7 @@ export function readNetwork(text: string, pair: string, wantBandwidth: boolean):
   if (wantBandwidth) {
     for (const size of MESSAGE_SIZES) {
       const out = s.get(`bw:${size}`) ?? '';
-      if (/Connection refused|unable to connect/i.test(out)) { noServer = true; break; }
+      if (/Connection refused|unable to connect|timed out|No route/i.test(out)) { noServer = true; break; }
       values.push({ probe: 'bandwidth', target: pair, param: String(size), value: iperf3Receiver(out), unit: 'Mbit/s' });
     }
   }
@@ -105,16 +111,16 @@ export async function runNetwork(plans: PairPlan[], seconds: number, log: Log, p
     progress(i / plans.length, `${p.pair}: ${p.client.label} → ${p.peer}`);
     if (p.server) await p.server.run(iperfServerScript(), 30_000);
     try {
-      const text = await p.client.run(networkClientScript(p.peer, seconds, { ping: p.client.ping, bandwidth: true }), slack(seconds, MESSAGE_SIZES.length));
-      let r: ReturnType<typeof readNetwork>;
-      try {
-        r = readNetwork(text, p.pair, true);
-      } catch (e) {
+      if (!p.server) {
         // The outside is not ours: unreachable (no gateway deployed) is a finding, not a failed run.
-        if (p.server) throw e;
-        log(`${p.pair}: ${p.peer} does not answer from ${p.client.label} (is the gateway deployed? \`vlx services deploy\`): skipped`);
-        continue;
+        const ping = await p.client.run(networkClientScript(p.peer, seconds, { ping: p.client.ping, bandwidth: false }), 60_000);
+        if (!/ [1-9]\d* packets received/.test(ping)) {
+          log(`${p.pair}: ${p.peer} does not answer ping from ${p.client.label} (is the gateway deployed? \`vlx services deploy\`): skipped`);
+          continue;
+        }
       }
+      const text = await p.client.run(networkClientScript(p.peer, seconds, { ping: p.client.ping, bandwidth: true }), slack(seconds, MESSAGE_SIZES.length));
+      const r = readNetwork(text, p.pair, true);
       if (r.noServer) log(`${p.pair}: no iperf3 server answers at ${p.peer}: latency only`);
       values.push(...r.values);
       log(`${p.pair} (${p.client.label} → ${p.peer}): ${r.values.map((v) => `${v.probe}${v.param ? ` ${v.param} B` : ''} ${v.value.toFixed(2)} ${v.unit}`).join(', ')}`);
