@@ -12,6 +12,7 @@ import { ExecScreen } from './screens/Exec.js';
 import { ImagesScreen } from './screens/Images.js';
 import { NodesScreen } from './screens/Nodes.js';
 import { InstallScreen } from './screens/Install.js';
+import { ExperimentsScreen } from './screens/Experiments.js';
 import { Icon } from './components/Icon.js';
 import { Palette } from './components/Palette.js';
 import { AppMenu, ThemeSwitch } from './components/AppMenu.js';
@@ -30,6 +31,7 @@ const VIEWS: Record<Screen, () => React.JSX.Element> = {
   exec: ExecScreen,
   consoles: ConsolesScreen,
   tasks: TasksScreen,
+  experiments: ExperimentsScreen,
 };
 
 export function App() {

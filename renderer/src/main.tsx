@@ -14,6 +14,7 @@ import { useClusters } from './stores/clusters.js';
 import { useVolumes } from './stores/volumes.js';
 import { useImages } from './stores/images.js';
 import { useNodes } from './stores/nodes.js';
+import { useExperiments } from './stores/experiments.js';
 import { App } from './App.js';
 
 const transport = window.vlx
@@ -34,6 +35,7 @@ api().on('state.changed', ({ what }) => {
   if (what === 'nodes' && useApp.getState().screen === 'nodes') void useNodes.getState().loadServices();
   if (what === 'images') { void useVcs.getState().load(); void useImages.getState().load(); }
   if (what === 'volumes') void useVolumes.getState().load();
+  if (what === 'experiments' && useApp.getState().screen === 'experiments') void useExperiments.getState().load();
 });
 api().on('task', (ev) => {
   if (ev.type !== 'task' || ev.task.state === 'running') return;
@@ -41,6 +43,7 @@ api().on('task', (ev) => {
   if (t.kind === 'vm.move') useTopology.getState().taskEnded(t.id, t.state === 'succeeded', t.error?.message, t.target);
   if (t.kind.startsWith('vc.') || t.kind === 'vm.move') { void useVcs.getState().load(); void useTopology.getState().load(); }
   if (t.kind.startsWith('image')) void useImages.getState().load();
+  if (t.kind.startsWith('experiment.') && useApp.getState().screen === 'experiments') void useExperiments.getState().load();
   if (t.kind === 'db.deploy') void useNodes.getState().loadDb();
   if (t.kind === 'services.deploy') void useNodes.getState().loadServices();
   if (t.kind.startsWith('lab.')) { void useClusters.getState().loadLab(); void useClusters.getState().load(); void useApp.getState().loadInfo(); }

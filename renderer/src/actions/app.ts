@@ -1,4 +1,5 @@
 import { useApp, SCREENS, type Screen } from '../stores/app.js';
+import { useExperiments } from '../stores/experiments.js';
 import { usePalette } from '../stores/palette.js';
 import { useTheme } from '../stores/theme.js';
 import { THEME_LABELS, THEME_SETTINGS } from '../stores/theme.logic.js';
@@ -22,6 +23,7 @@ export const REFRESH: Partial<Record<Screen, () => Promise<unknown>>> = {
   exec: () => useTopology.getState().load(),
   consoles: () => useTopology.getState().load(),
   tasks: () => useTasks.getState().load(),
+  experiments: () => useExperiments.getState().load(),
 };
 
 export const appActions: Action[] = [

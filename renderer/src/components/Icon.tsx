@@ -9,6 +9,7 @@ const PATHS: Record<string, string> = {
   exec: 'M4 6l5 5-5 5M11 17h9',
   nodes: 'M4 4h16v6H4zM4 14h16v6H4zM8 7h.01M8 17h.01M12 7h5M12 17h5',
   install: 'M12 3v11m-4-4 4 4 4-4M4 15v4h16v-4',
+  experiments: 'M4 20h16M6 20V12h3v8M11 20V6h3v14M16 20v-5h3v5',
   tasks: 'M9 6h11M9 12h11M9 18h11M4 6l1 1 2-2M4 12l1 1 2-2M4 18l1 1 2-2',
 };
 

@@ -2,7 +2,7 @@ import { create } from 'zustand';
 import type { Output } from '../../../main/api/contract.js';
 import { api, shown, type ShownError } from '../api.js';
 
-export type Screen = 'connect' | 'topology' | 'nodes' | 'vcs' | 'images' | 'volumes' | 'install' | 'exec' | 'consoles' | 'tasks';
+export type Screen = 'connect' | 'topology' | 'nodes' | 'vcs' | 'images' | 'volumes' | 'install' | 'exec' | 'consoles' | 'tasks' | 'experiments';
 export const SCREENS: { id: Screen; label: string; hint: string }[] = [
   { id: 'connect', label: 'Connect', hint: 'Clusters and the local lab' },
   { id: 'topology', label: 'Topology', hint: 'Nodes and where VMs run' },
@@ -14,6 +14,7 @@ export const SCREENS: { id: Screen; label: string; hint: string }[] = [
   { id: 'exec', label: 'Run command', hint: 'A shell command on chosen nodes, output per node' },
   { id: 'consoles', label: 'Consoles', hint: 'Node shells and VM serial consoles' },
   { id: 'tasks', label: 'Tasks', hint: 'Running and recent work' },
+  { id: 'experiments', label: 'Experiments', hint: 'The report’s measurements as charts: OS overhead, network, storage' },
 ];
 
 export type Link = 'connecting' | 'open' | 'lost';

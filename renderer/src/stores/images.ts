@@ -2,9 +2,10 @@ import { create } from 'zustand';
 import type { ImageDetail, ImageInfo } from '../../../main/api/contract.js';
 import { api, shown, type ShownError } from '../api.js';
 
-export type ImageKind = 'tiny' | 'debian-12';
+export type ImageKind = 'tiny' | 'tiny-bench' | 'debian-12';
 export const IMAGE_KINDS: { kind: ImageKind; label: string; about: string }[] = [
   { kind: 'tiny', label: 'Tiny', about: 'a minimal Linux that boots in seconds: for trying VCs out and for tests' },
+  { kind: 'tiny-bench', label: 'Tiny bench', about: 'the tiny guest with the experiments’ probe tools (sysbench, iperf3)' },
   { kind: 'debian-12', label: 'Debian 12', about: 'a full Debian guest; takes minutes to build' },
 ];
 
