@@ -117,7 +117,8 @@ export function networkClientScript(peer: string, seconds: number, opts: { ping:
 
 // ---------------------------------------------------------------- storage
 
-export const STORAGE_MODES = ['seqwr', 'seqrd', 'rndwr', 'rndrd'] as const;
+/** Reads first: sysbench's seqwr rewrites the file from its start and leaves it as long as the time allowed. */
+export const STORAGE_MODES = ['seqrd', 'rndrd', 'rndwr', 'seqwr'] as const;
 export const STORAGE_TARGETS = ['vm overlay', 'vc shared', 'node raw'] as const;
 /** Small enough for the guest, large enough that O_DIRECT requests reach the disk. */
 export const FILEIO_SIZE = '32M';
