@@ -31,8 +31,11 @@ test.beforeAll(async ({ browser }) => {
   const up = await vlx('lab', 'up');
   if (up.code !== 0) process.stderr.write(`note: lab up: ${up.stderr.trim().split('\n').at(-1)}\n`);
   expect((await vlx('db', 'migrate')).code).toBe(0);
-  const built = await vlx('image', 'build', 'tiny-bench');
-  expect(built.code, built.stderr).toBe(0);
+  const images = JSON.parse((await vlx('image', 'list', '--json')).stdout) as { name: string }[];
+  if (!images.some((i) => i.name === 'tiny-bench')) {
+    const built = await vlx('image', 'build', 'tiny-bench');
+    expect(built.code, built.stderr).toBe(0);
+  }
   const created = await vlx('vc', 'create', VC, '--nodes', '2', '--vcpus', '1', '--mem-mb', '256', '--disk-gb', '1', '--swap-mb', '0', '--image', 'tiny-bench');
   expect(created.code, created.stderr).toBe(0);
   const started = await vlx('vc', 'start', VC, '--policy', 'cyclic', '--mode', 'free');
