@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { createServices as createAppServices } from '../main/service/index.js';
 import type { AppServices } from '../main/api/methods.js';
 import { createWindow as openAppWindow, hardenContents, registerScheme, serveRenderer } from './window.js';
+import { APP_DISABLED_FEATURES } from '../main/web/browser.js';
 
 /**
  * The Electron face: one window, a menu, and a graceful exit. The window, the renderer's
@@ -11,6 +12,8 @@ import { createWindow as openAppWindow, hardenContents, registerScheme, serveRen
 const rendererDir = join(__dirname, '..', 'renderer');
 
 registerScheme();
+// As `vlx gui`'s window: a console's echo is not held back behind the frame after each key (main/web/browser.ts).
+app.commandLine.appendSwitch('disable-features', APP_DISABLED_FEATURES.join(','));
 
 let services: AppServices | undefined;
 let win: BrowserWindow | undefined;
