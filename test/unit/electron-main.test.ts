@@ -29,6 +29,9 @@ describe('electron main', () => {
     expect(browserState.standardSchemes.has('vlx-app')).toBe(true);
     expect(BrowserWindow.getAllWindows()).toHaveLength(0);
     expect(stub.created).toEqual([]);
+    // Before Chromium starts, as `vlx gui`'s window: the console's echo is not held behind the next frame (issue 13).
+    expect(app.commandLine.getSwitchValue('disable-features')).toBe('DeferRendererTasksAfterInput');
+    expect(app.commandLine.late).toEqual([]);
 
     becomeReady();
     await vi.waitFor(() => expect(BrowserWindow.getAllWindows()).toHaveLength(1));

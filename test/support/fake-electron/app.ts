@@ -3,13 +3,33 @@ import { EventEmitter } from 'node:events';
 import { browserState, makeEvent } from './frames.js';
 
 /**
+ * Electron's `app.commandLine` (d.ts: interface CommandLine): the switches Chromium reads when
+ * it starts. One appended once Chromium is up is recorded as late: Chromium never sees it.
+ */
+class FakeCommandLine implements Electron.CommandLine {
+  readonly switches = new Map<string, string>();
+  readonly late: string[] = [];
+  readonly args: string[] = [];
+  appendSwitch(name: string, value?: string): void {
+    if (browserState.ready) this.late.push(name);
+    this.switches.set(name, value ?? '');
+  }
+  appendArgument(value: string): void { this.args.push(value); }
+  hasSwitch(name: string): boolean { return this.switches.has(name); }
+  getSwitchValue(name: string): string { return this.switches.get(name) ?? ''; }
+  removeSwitch(name: string): void { this.switches.delete(name); }
+  reset(): void { this.switches.clear(); this.late.length = 0; this.args.length = 0; }
+}
+
+/**
  * Electron's `app`, for the part of its life cycle the project uses (d.ts: interface App).
  * `ready` happens only when a test says so (control.ts), as it happens only once Chromium
  * is up; `quit()` runs before-quit → windows close → will-quit → quit, and either of the two
  * preventable events stops it, as in Electron.
  */
 class FakeApp extends EventEmitter implements Pick<Electron.App,
-  'whenReady' | 'isReady' | 'requestSingleInstanceLock' | 'getVersion' | 'quit' | 'showAboutPanel' | 'setAboutPanelOptions'> {
+  'whenReady' | 'isReady' | 'requestSingleInstanceLock' | 'getVersion' | 'quit' | 'showAboutPanel' | 'setAboutPanelOptions' | 'commandLine'> {
+  readonly commandLine = new FakeCommandLine();
   private readyPromise!: Promise<void>;
   private resolveReady!: () => void;
   aboutPanelOptions: Electron.AboutPanelOptionsOptions | undefined;

@@ -48,6 +48,7 @@ export function resetFakeElectron(): void {
   resetIpc();
   resetSchemes();
   app.resetReady();
+  app.commandLine.reset();
   defaultSession.setPermissionRequestHandler(null);
   defaultSession.setPermissionCheckHandler(null);
   defaultSession.removeAllListeners();
