@@ -4,7 +4,10 @@
 //   depend on the image's size); start and stop of an 8-VM VC; save, restore and live
 //   migration of one VM with QEMU's own total time and downtime.
 // Full copies of 32 and 64 GiB are not made: the per-VM copy time measured on 8 copies is
-// multiplied out and the row says so. Options: --sizes 1,8 (fewer rows), --skip-boot.
+// multiplied out and the row says so. Options: --sizes 1,8 (fewer rows), --skip-boot,
+// --boot-only (only the starts, stop, save, restore and migration). Each boot row carries the
+// 1-minute load average at its start: on 2 cores, other work changes it more than anything.
+import { loadavg } from 'node:os';
 import { sh } from '../main/util/quote.js';
 import { VcService } from '../main/service/vcCore.js';
 import { renderOverlayScript } from '../main/vm/scripts.js';
@@ -18,6 +21,8 @@ function arg(name: string): string | undefined {
 
 const sizes = (arg('--sizes') ?? '1,8,32,64').split(',').map(Number);
 const skipBoot = process.argv.includes('--skip-boot');
+const bootOnly = process.argv.includes('--boot-only');
+const load = (): string => `load ${loadavg()[0].toFixed(2)}`;
 const COPIES = 8;
 
 const s = VcService.open();
@@ -49,49 +54,55 @@ const row = (what: string, value: string, note = '') => {
 const fmt = (ms: number) => (ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${ms.toFixed(0)} ms`);
 
 try {
-  // A 1 GiB template with every byte allocated, so a full copy really moves 1 GiB.
-  process.stderr.write('preparing a 1 GiB image…\n');
-  await runScript(conn, [
-    sh('mkdir', '-p', benchDir),
-    `[ -e ${sh(bigImage)} ] || { ${sh('qemu-img', 'create', '-q', '-f', 'qcow2', `${bigImage}.tmp`, '2G')} && ` +
-      `${sh('qemu-io', '-f', 'qcow2', '-c', 'write -P 0x5a 0 1G', `${bigImage}.tmp`)} > /dev/null && ${sh('mv', `${bigImage}.tmp`, bigImage)}; }`,
-  ].join('\n') + '\n', 600_000);
+  if (!bootOnly) {
+    // A 1 GiB template with every byte allocated, so a full copy really moves 1 GiB.
+    process.stderr.write('preparing a 1 GiB image…\n');
+    await runScript(conn, [
+      sh('mkdir', '-p', benchDir),
+      `[ -e ${sh(bigImage)} ] || { ${sh('qemu-img', 'create', '-q', '-f', 'qcow2', `${bigImage}.tmp`, '2G')} && ` +
+        `${sh('qemu-io', '-f', 'qcow2', '-c', 'write -P 0x5a 0 1G', `${bigImage}.tmp`)} > /dev/null && ${sh('mv', `${bigImage}.tmp`, bigImage)}; }`,
+    ].join('\n') + '\n', 600_000);
 
-  // Full copies: COPIES × 1 GiB, then the per-VM time multiplied out for the larger VCs.
-  const copy = await timed(() => runScript(conn, [
-    sh('rm', '-rf', `${benchDir}/copies`), sh('mkdir', '-p', `${benchDir}/copies`),
-    `for i in $(seq 1 ${COPIES}); do ${sh('cp', bigImage)} ${sh(`${benchDir}/copies/`)}vm$i.qcow2; done`,
-    'sync',
-  ].join('\n') + '\n', 1_200_000));
-  await conn.run(sh('rm', '-rf', `${benchDir}/copies`));
-  const perCopy = copy.ms / COPIES;
-  row(`full copy of a 1 GiB image × ${COPIES}`, fmt(copy.ms), `(${fmt(perCopy)} per VM)`);
+    // Full copies: COPIES × 1 GiB, then the per-VM time multiplied out for the larger VCs.
+    const copy = await timed(() => runScript(conn, [
+      sh('rm', '-rf', `${benchDir}/copies`), sh('mkdir', '-p', `${benchDir}/copies`),
+      `for i in $(seq 1 ${COPIES}); do ${sh('cp', bigImage)} ${sh(`${benchDir}/copies/`)}vm$i.qcow2; done`,
+      'sync',
+    ].join('\n') + '\n', 1_200_000));
+    await conn.run(sh('rm', '-rf', `${benchDir}/copies`));
+    const perCopy = copy.ms / COPIES;
+    row(`full copy of a 1 GiB image × ${COPIES}`, fmt(copy.ms), `(${fmt(perCopy)} per VM)`);
 
-  for (const n of sizes) {
-    const name = `bench-${n}`;
-    await destroyIfThere(name);
-    const c = await timed(() => s.createVc({ name, nodes: n, vcpus: 1, memMb: 64, diskGb: 2, swapMb: 16, image: 'tiny', subnet: 'auto' }));
-    ok(c.value);
-    const full = perCopy * n;
-    row(`create VC of ${n} VMs (storage + DB, whole task)`, fmt(c.ms),
-      `vs full copies ${fmt(full)}${n > COPIES ? ' (extrapolated)' : ''}: ${(full / c.ms).toFixed(0)}x faster`);
-    // The same overlay batch over the 1 GiB image: same cost as over the tiny one.
-    const dir = `${benchDir}/ov-${n}`;
-    const vms = Array.from({ length: n }, (_, i) => ({ name: `vm${i + 1}`, disk: `${dir}/vm${i + 1}.qcow2`, swap: `${dir}/vm${i + 1}.swap.qcow2` }));
-    await conn.run(sh('rm', '-rf', dir));
-    const ov = await timed(() => runScript(conn, renderOverlayScript({ vcDir: dir, shared: `${dir}/shared`, image: bigImage, diskGb: 2, swapMb: 16, vms })));
-    row(`  overlays alone of ${n} VMs over the 1 GiB image (1 round trip)`, fmt(ov.ms));
-    await conn.run(sh('rm', '-rf', dir));
-    await destroyIfThere(name);
+    for (const n of sizes) {
+      const name = `bench-${n}`;
+      await destroyIfThere(name);
+      const c = await timed(() => s.createVc({ name, nodes: n, vcpus: 1, memMb: 64, diskGb: 2, swapMb: 16, image: 'tiny', subnet: 'auto' }));
+      ok(c.value);
+      const full = perCopy * n;
+      row(`create VC of ${n} VMs (storage + DB, whole task)`, fmt(c.ms),
+        `vs full copies ${fmt(full)}${n > COPIES ? ' (extrapolated)' : ''}: ${(full / c.ms).toFixed(0)}x faster`);
+      // The same overlay batch over the 1 GiB image: same cost as over the tiny one.
+      const dir = `${benchDir}/ov-${n}`;
+      const vms = Array.from({ length: n }, (_, i) => ({ name: `vm${i + 1}`, disk: `${dir}/vm${i + 1}.qcow2`, swap: `${dir}/vm${i + 1}.swap.qcow2` }));
+      await conn.run(sh('rm', '-rf', dir));
+      const ov = await timed(() => runScript(conn, renderOverlayScript({ vcDir: dir, shared: `${dir}/shared`, image: bigImage, diskGb: 2, swapMb: 16, vms })));
+      row(`  overlays alone of ${n} VMs over the 1 GiB image (1 round trip)`, fmt(ov.ms));
+      await conn.run(sh('rm', '-rf', dir));
+      await destroyIfThere(name);
+    }
   }
 
   if (!skipBoot) {
     const name = 'bench-boot';
     await destroyIfThere(name);
     ok(await s.createVc({ name, nodes: 8, vcpus: 1, memMb: 128, diskGb: 1, swapMb: 0, image: 'tiny', subnet: 'auto' }));
-    const st = await timed(() => s.startVc(name, 'cyclic', 'free'));
+    const startLoad = load();
+    // The start's own log with times, on stderr: where the seconds go (placement, network, boots).
+    const t0 = Date.now();
+    const trace = (e: TaskEvent) => { if (e.type === 'log') process.stderr.write(`    +${Date.now() - t0} ms ${e.line}\n`); };
+    const st = await timed(() => s.startVc(name, 'cyclic', 'free', { onEvent: trace }));
     ok(st.value);
-    row('start an 8-VM VC (placement, network, QEMU, every guest ready)', fmt(st.ms), '(TCG where KVM does not work)');
+    row('start an 8-VM VC (placement, network, QEMU, every guest ready)', fmt(st.ms), `(TCG where KVM does not work; ${startLoad})`);
     const sp = await timed(() => s.stopVc(name, { timeoutS: 30 }));
     ok(sp.value);
     row('stop an 8-VM VC (ACPI power button, clean shutdown)', fmt(sp.ms));
@@ -100,7 +111,10 @@ try {
     const one = 'bench-one';
     await destroyIfThere(one);
     ok(await s.createVc({ name: one, nodes: 1, vcpus: 1, memMb: 128, diskGb: 1, swapMb: 0, image: 'tiny', subnet: 'auto' }));
-    ok(await s.startVc(one, 'block', 'free'));
+    const oneLoad = load();
+    const st1 = await timed(() => s.startVc(one, 'block', 'free'));
+    ok(st1.value);
+    row('start a 1-VM VC (placement, network, QEMU, guest ready)', fmt(st1.ms), `(${oneLoad})`);
     const logs: string[] = [];
     const onEvent = (e: TaskEvent) => { if (e.type === 'log') logs.push(e.line); };
     const sv = await timed(() => s.saveVc(one, { onEvent }));

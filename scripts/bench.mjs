@@ -1,10 +1,10 @@
-// npm run bench -- <exec|vc|ui|failover> [options]: bundles bench/<name>.ts (no tsx here) and runs it.
+// npm run bench -- <exec|vc|ui|failover|evacuate> [options]: bundles bench/<name>.ts (no tsx here) and runs it.
 import { build } from 'esbuild';
 import { existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 
 const [name, ...rest] = process.argv.slice(2);
-const known = ['exec', 'vc', 'ui', 'failover'];
+const known = ['exec', 'vc', 'ui', 'failover', 'evacuate'];
 if (!name || !known.includes(name)) {
   process.stderr.write(`usage: npm run bench -- <${known.join('|')}> [options]\n`);
   process.exit(2);
