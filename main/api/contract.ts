@@ -185,6 +185,8 @@ export const NodeHealth = z.object({
 });
 export type NodeHealth = z.infer<typeof NodeHealth>;
 export const EvacuationMode = z.enum(['live', 'cold', 'stop']);
+/** A running VM's way out when live migration is not to be had (main/placement/evacuate). */
+export const EvacuationFallback = z.enum(['none', 'cold', 'stop']);
 export const EvacuationStep = z.object({
   vc: z.string(),
   vm: z.string(),
@@ -192,11 +194,14 @@ export const EvacuationStep = z.object({
   to: z.string().optional(),
   action: z.enum(['live', 'cold', 'stop', 'remap', 'none', 'refuse']),
   reason: z.string(),
+  /** a live step: what is done if its migration fails */
+  fallback: z.enum(['cold', 'stop']).optional(),
 });
 export type EvacuationStep = z.infer<typeof EvacuationStep>;
 export const EvacuationPlan = z.object({
   node: z.string(),
   mode: EvacuationMode,
+  fallback: EvacuationFallback,
   steps: z.array(EvacuationStep),
   /** nothing refused */
   complete: z.boolean(),
@@ -616,9 +621,9 @@ export const contract = {
   /** Every node's health from this process's health loop (started by this call while a face listens to events). */
   'nodes.health': { input: Empty, output: z.array(NodeHealth) },
   /** What evacuating the node would do, VM by VM; changes nothing. */
-  'node.evacuatePlan': { input: z.object({ node: NodeName, mode: EvacuationMode.default('live') }), output: EvacuationPlan },
-  /** fallback: what to do with a running VM whose live migration fails (cold: stop here, start there). */
-  'node.evacuate': { input: z.object({ node: NodeName, mode: EvacuationMode.default('live'), fallback: z.enum(['none', 'cold', 'stop']).default('none') }), output: TaskStarted },
+  'node.evacuatePlan': { input: z.object({ node: NodeName, mode: EvacuationMode.default('live'), fallback: EvacuationFallback.default('none') }), output: EvacuationPlan },
+  /** fallback: what to do with a running VM whose live migration fails (cold: stop here, start there), or that fits nowhere (stop). */
+  'node.evacuate': { input: z.object({ node: NodeName, mode: EvacuationMode.default('live'), fallback: EvacuationFallback.default('none') }), output: TaskStarted },
   /** Brings back the VMs the last evacuation moved away (live where they run) and ends maintenance. */
   'node.restore': { input: z.object({ node: NodeName }), output: TaskStarted },
   'node.setMaintenance': { input: z.object({ node: NodeName, on: z.boolean() }), output: NodeHealth },

@@ -16,7 +16,7 @@ export function renderEvacuationPlan(p: EvacuationPlan): string {
   const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();
   const refused = p.steps.filter((s) => s.action === 'refuse').length;
   const tail = refused > 0 ? `\n${refused} VM${refused === 1 ? '' : 's'} would not move (REFUSED above); the others would.` : '';
-  return [`Evacuating ${p.node} (mode ${p.mode}):`, line(head), ...rows.map(line)].join('\n') + tail + '\n';
+  return [`Evacuating ${p.node} (mode ${p.mode}${p.fallback !== 'none' ? `, fallback ${p.fallback}` : ''}):`, line(head), ...rows.map(line)].join('\n') + tail + '\n';
 }
 
 export function registerNode(program: Command): void {
@@ -25,11 +25,11 @@ export function registerNode(program: Command): void {
   node.command('evacuate <node>')
     .description('move every VM off the node (by each VC\'s policy and mode), then leave it in maintenance; the plan is printed first')
     .option('--mode <mode>', 'live (live migration), cold (stop here, start there) or stop (stop and leave stopped)', 'live')
-    .option('--fallback <what>', 'when a live migration fails: none, cold or stop', 'none')
+    .option('--fallback <what>', 'when a live migration fails (cold or stop) or a VM fits nowhere (stop): none, cold or stop', 'none')
     .option('--dry-run', 'print the plan and change nothing (exit 1 if a VM would be refused)')
     .option('--json', 'print as JSON')
     .action(action(async (name: string, o: { mode: 'live' | 'cold' | 'stop'; fallback: 'none' | 'cold' | 'stop'; dryRun?: boolean; json?: boolean }) => {
-      const plan = await call('node.evacuatePlan', { node: name, mode: o.mode });
+      const plan = await call('node.evacuatePlan', { node: name, mode: o.mode, fallback: o.fallback });
       if (o.dryRun) {
         if (o.json) printJson(plan); else process.stdout.write(renderEvacuationPlan(plan));
         return plan.complete ? 0 : 1;

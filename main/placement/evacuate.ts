@@ -12,8 +12,14 @@ import { place, type Mode, type PlaceNode, type Policy } from './place.js';
  * - saved: `remap` (its state file is on shared storage: only the mapping changes);
  * - stopped: `none` (it is placed when its VC starts, and placement skips a node in maintenance);
  * - anything in between (starting, migrating, …): refused until it settles.
+ *
+ * The fallback is what happens to a running VM when live migration is not to be had: one that
+ * fits nowhere is stopped instead of refused with `stop` (it is placed when its VC starts;
+ * `cold` needs a target as much as live does, so it changes nothing there), and each live
+ * step carries what is done if the migration itself fails when the task runs.
  */
 export type EvacuationMode = 'live' | 'cold' | 'stop';
+export type EvacuationFallback = 'none' | 'cold' | 'stop';
 export type EvacuationAction = 'live' | 'cold' | 'stop' | 'remap' | 'none' | 'refuse';
 
 export interface EvacuatingVm {
@@ -33,6 +39,8 @@ export interface EvacuationStep {
   to?: string;
   action: EvacuationAction;
   reason: string;
+  /** a live step only: what the task does if the migration fails (absent: the VM stays, reported) */
+  fallback?: 'cold' | 'stop';
 }
 
 const SETTLED_IDLE = new Set(['stopped', 'defined', 'created']);
@@ -53,7 +61,13 @@ function describe(a: EvacuationAction, who: string, from: string, to?: string): 
   }
 }
 
-export function planEvacuation(node: string, vms: readonly EvacuatingVm[], nodes: readonly PlaceNode[], mode: EvacuationMode): EvacuationStep[] {
+function ifLiveFails(fallback: EvacuationFallback, from: string, to: string): string {
+  if (fallback === 'cold') return `; if the live migration fails, it is stopped on ${from} and started on ${to} (a reboot)`;
+  if (fallback === 'stop') return '; if the live migration fails, it is stopped and stays stopped';
+  return ''; // none: a failed migration leaves the VM where it is, and the task reports it
+}
+
+export function planEvacuation(node: string, vms: readonly EvacuatingVm[], nodes: readonly PlaceNode[], mode: EvacuationMode, fallback: EvacuationFallback = 'none'): EvacuationStep[] {
   if (!nodes.some((n) => n.name === node)) throw new VlxError('not-found', `${node} is not a node of this cluster`);
   const free = nodes.filter((n) => n.name !== node).map((n) => ({ ...n }));
   const out: EvacuationStep[] = [];
@@ -77,7 +91,9 @@ export function planEvacuation(node: string, vms: readonly EvacuatingVm[], nodes
       n.usedCores += v.vcpus;
       n.usedMemMb += v.memMb;
       const a = movingAction(v, mode)!;
-      out.push({ vc: v.vc, vm: v.vm, from: node, to, action: a, reason: describe(a, `${v.vc}/${v.vm}`, node, to) });
+      const reason = describe(a, `${v.vc}/${v.vm}`, node, to);
+      if (a === 'live') out.push({ vc: v.vc, vm: v.vm, from: node, to, action: a, reason: reason + ifLiveFails(fallback, node, to), ...(fallback !== 'none' ? { fallback } : {}) });
+      else out.push({ vc: v.vc, vm: v.vm, from: node, to, action: a, reason });
     };
     const tryPlace = (list: EvacuatingVm[]): Record<string, string> | string => {
       try {
@@ -95,8 +111,10 @@ export function planEvacuation(node: string, vms: readonly EvacuatingVm[], nodes
     // Not all fit: place them one by one, so those that fit still go and the rest say why.
     for (const v of movers) {
       const one = tryPlace([v]);
-      if (typeof one === 'string') out.push({ vc: v.vc, vm: v.vm, from: node, action: 'refuse', reason: `${v.vc}/${v.vm} cannot move: ${one}` });
-      else assign(v, one[v.vm]!);
+      if (typeof one !== 'string') assign(v, one[v.vm]!);
+      else if (fallback === 'stop' && v.state === 'running') {
+        out.push({ vc: v.vc, vm: v.vm, from: node, action: 'stop', reason: `${v.vc}/${v.vm} cannot move (${one}): it is stopped instead (fallback) and placed elsewhere when its VC starts` });
+      } else out.push({ vc: v.vc, vm: v.vm, from: node, action: 'refuse', reason: `${v.vc}/${v.vm} cannot move: ${one}` });
     }
   }
   return out;

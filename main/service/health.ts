@@ -2,7 +2,7 @@ import { VlxError, invalid } from '../errors.js';
 import type { EvacuationPlan, NodeHealth, NodeHealthState } from '../api/contract.js';
 import { placementNodes, type VcEnv } from '../cluster/env.js';
 import { allVms, listVcRows } from '../cluster/repo.js';
-import { planComplete, planEvacuation, type EvacuationMode } from '../placement/evacuate.js';
+import { planComplete, planEvacuation, type EvacuationFallback, type EvacuationMode } from '../placement/evacuate.js';
 import { decideHealth, vmsUnknownOn } from '../health/state.js';
 import { MARGIN_S, readHealthRows, setAdminState } from '../health/lease.js';
 import { evacuateWorkflow, restoreWorkflow, type EvacuationDeps } from '../workflows/evacuate.js';
@@ -53,7 +53,7 @@ function checkNode(e: VcEnv, node: string): void {
   if (!e.session.nodes().some((n) => n.name === node)) throw invalid('node', `must be a node of cluster ${e.cluster.name}`, node);
 }
 
-async function plan(ctx: ServiceContext, node: string, mode: EvacuationMode): Promise<EvacuationPlan> {
+async function plan(ctx: ServiceContext, node: string, mode: EvacuationMode, fallback: EvacuationFallback): Promise<EvacuationPlan> {
   const e = await env(ctx);
   checkNode(e, node);
   const [nodes, vcs, vms, states] = await Promise.all([placementNodes(e, e.db), listVcRows(e.db), allVms(e.db), knownNodeStates(ctx, e)]);
@@ -64,8 +64,8 @@ async function plan(ctx: ServiceContext, node: string, mode: EvacuationMode): Pr
     const c = vcByName.get(v.vc)!;
     return { vc: v.vc, vm: v.name, state: v.state, vcpus: c.vcpus, memMb: c.memMb, policy: c.policy, mode: c.mode };
   });
-  const steps = planEvacuation(node, on, live, mode);
-  return { node, mode, steps, complete: planComplete(steps) };
+  const steps = planEvacuation(node, on, live, mode, fallback);
+  return { node, mode, fallback, steps, complete: planComplete(steps) };
 }
 
 function deps(ctx: ServiceContext): EvacuationDeps {
@@ -84,11 +84,11 @@ function startTask(ctx: ServiceContext, e: VcEnv, def: Parameters<typeof runWork
 }
 
 export const handlers: Handlers<C> = {
-  'node.evacuatePlan': async (ctx, { node, mode }) => plan(ctx, node, mode),
+  'node.evacuatePlan': async (ctx, { node, mode, fallback }) => plan(ctx, node, mode, fallback),
 
   'node.evacuate': async (ctx, { node, mode, fallback }) => {
     const e = await env(ctx);
-    const p = await plan(ctx, node, mode);
+    const p = await plan(ctx, node, mode, fallback);
     return startTask(ctx, e, evacuateWorkflow(e, node, mode, fallback, p.steps, deps(ctx)));
   },
 

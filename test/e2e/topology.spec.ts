@@ -8,8 +8,9 @@ import { labApp, screensDir } from './support/lab-app.js';
  * The Topology screen against the real lab, in Debian's Chromium through `vlx gui`: the lanes
  * show the cluster database's members as `vlx db status` reports them; a chip wears its
  * transit badge while a live move runs and a drag of it is refused meanwhile (the domain's
- * words); dragging a lane onto another shows main's evacuation plan and, confirmed, the VMs
- * end up where the plan said, as `vlx vc status` sees them on the nodes. Tiny busybox guests,
+ * words); dragging a lane onto another shows main's evacuation plan, re-planned by main when
+ * the fallback is chosen, and, confirmed, the VMs end up where the plan said, as
+ * `vlx vc status` sees them on the nodes. Tiny busybox guests,
  * one VC made here and destroyed at the end; the lab is shared: brought up (idempotent),
  * never taken down, the evacuated node taken out of maintenance again.
  */
@@ -168,6 +169,12 @@ test('dragging a lane onto another shows the evacuation plan; confirmed, the VMs
     expect(p.to).not.toBe(node);
     expect(p.to).not.toBe('');
   }
+  // The fallback, as the CLI's --fallback: main plans again and each live row says what a failed migration becomes.
+  await expect(rows.first()).toHaveAttribute('data-fallback', '');
+  await dialog.getByRole('radiogroup', { name: 'When live migration is not to be had' }).getByText('Stop here, start there').click();
+  for (const p of ours) await expect(dialog.locator(`li[data-vm="${p.vm}"]`)).toHaveAttribute('data-fallback', 'cold');
+  await expect(dialog.locator(`li[data-vm="${ours[0]!.vm}"]`)).toContainText('if it fails: stop here, start there');
+  await expect(dialog.locator(`li[data-vm="${ours[0]!.vm}"]`)).toHaveAttribute('data-action', 'live');
   await shot('4-evacuation-plan');
   // Nothing happened before the confirmation.
   expect((await vlxJson<VcStatusJson>('vc', 'status', VC)).actual[mine[0]!]).toEqual([node]);

@@ -83,7 +83,7 @@ describe('evacuation', () => {
     const boots = [await boot('vm1'), await boot('vm2')];
 
     // The plan, and --dry-run, change nothing.
-    const plan = await services.methods['node.evacuatePlan']({ node, mode: 'live' });
+    const plan = await services.methods['node.evacuatePlan']({ node, mode: 'live', fallback: 'none' });
     expect(plan.steps.map((x) => [x.vm, x.action])).toEqual([['vm1', 'live'], ['vm2', 'live']]);
     expect(plan.steps.every((x) => x.to && x.to !== node)).toBe(true);
     const dry = await vlx(['node', 'evacuate', node, '--dry-run']);

@@ -5,7 +5,7 @@ import { renderHealthTable } from '../../main/cli/nodes.js';
 describe('vlx node evacuate: the plan as printed', () => {
   it('lists each VM with its action, target and why; refused ones are counted', () => {
     const out = renderEvacuationPlan({
-      node: 'n1', mode: 'live', complete: false,
+      node: 'n1', mode: 'live', fallback: 'none', complete: false,
       steps: [
         { vc: 'web', vm: 'vm1', from: 'n1', to: 'n2', action: 'live', reason: 'web/vm1 is live-migrated from n1 to n2: it keeps running, with the same address' },
         { vc: 'web', vm: 'vm2', from: 'n1', action: 'refuse', reason: 'web/vm2 cannot move: placement needs 512 MB of memory for 1 VM; only 0 MB free (n2: 0 MB)' },
@@ -22,7 +22,7 @@ describe('vlx node evacuate: the plan as printed', () => {
   });
 
   it('says so when the node runs nothing', () => {
-    expect(renderEvacuationPlan({ node: 'n3', mode: 'cold', complete: true, steps: [] })).toBe('n3 runs no VM: evacuating it only puts it in maintenance.\n');
+    expect(renderEvacuationPlan({ node: 'n3', mode: 'cold', fallback: 'none', complete: true, steps: [] })).toBe('n3 runs no VM: evacuating it only puts it in maintenance.\n');
   });
 });
 

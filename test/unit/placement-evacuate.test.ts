@@ -70,3 +70,40 @@ describe('planEvacuation', () => {
     expect(steps[0]!.reason).toMatch(/^a\/vm1 cannot move: /);
   });
 });
+
+describe('planEvacuation with a fallback (the CLI\'s --fallback, the dialog\'s choice)', () => {
+  const nodes = [node('n1'), node('n2'), node('n3')];
+
+  it('each live step carries what happens if its migration fails, in its reason too', () => {
+    const [cold] = planEvacuation('n1', [vm('a', 'vm1')], nodes, 'live', 'cold');
+    expect(cold).toEqual({
+      vc: 'a', vm: 'vm1', from: 'n1', to: 'n2', action: 'live', fallback: 'cold',
+      reason: 'a/vm1 is live-migrated from n1 to n2: it keeps running, with the same address; if the live migration fails, it is stopped on n1 and started on n2 (a reboot)',
+    });
+    const [stop] = planEvacuation('n1', [vm('a', 'vm1')], nodes, 'live', 'stop');
+    expect(stop).toMatchObject({ action: 'live', to: 'n2', fallback: 'stop' });
+    expect(stop!.reason).toMatch(/if the live migration fails, it is stopped and stays stopped$/);
+    // none: no fallback field, the reason as before
+    expect(planEvacuation('n1', [vm('a', 'vm1')], nodes, 'live', 'none')[0]).not.toHaveProperty('fallback');
+    // cold and stop steps never carry one: they do not migrate
+    expect(planEvacuation('n1', [vm('a', 'vm1')], nodes, 'cold', 'stop')[0]).not.toHaveProperty('fallback');
+  });
+
+  it('stop turns a running VM that fits nowhere from refused into stopped; cold cannot help it', () => {
+    const tight = [node('n1'), node('n2', 3, 0)];
+    const vms = [vm('a', 'vm1'), vm('a', 'vm2')];
+    expect(short(planEvacuation('n1', vms, tight, 'live', 'none'))).toEqual(['a/vm1 live n2', 'a/vm2 refuse']);
+    expect(short(planEvacuation('n1', vms, tight, 'live', 'cold'))).toEqual(['a/vm1 live n2', 'a/vm2 refuse']);
+    const stopped = planEvacuation('n1', vms, tight, 'live', 'stop');
+    expect(short(stopped)).toEqual(['a/vm1 live n2', 'a/vm2 stop']);
+    expect(stopped[1]!.reason).toBe('a/vm2 cannot move (strict placement needs 1 free core for 1 VM; only 0 free (n2: 0)): it is stopped instead (fallback) and placed elsewhere when its VC starts');
+    expect(planComplete(stopped)).toBe(true);
+    // the same in cold mode
+    expect(short(planEvacuation('n1', vms, tight, 'cold', 'stop'))).toEqual(['a/vm1 cold n2', 'a/vm2 stop']);
+  });
+
+  it('a saved VM that fits nowhere, and one in between states, stay refused whatever the fallback', () => {
+    const tight = [node('n1'), node('n2', 4, 0)];
+    expect(short(planEvacuation('n1', [vm('a', 'vm1', 'saved'), vm('a', 'vm2', 'migrating')], tight, 'live', 'stop'))).toEqual(['a/vm2 refuse', 'a/vm1 refuse']);
+  });
+});

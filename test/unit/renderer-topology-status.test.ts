@@ -93,7 +93,7 @@ describe('database roles on the lanes', () => {
 });
 
 describe('evacuationSummary', () => {
-  const plan = (steps: EvacuationPlan['steps']): EvacuationPlan => ({ node: 'n1', mode: 'live', steps, complete: steps.every((s) => s.action !== 'refuse') });
+  const plan = (steps: EvacuationPlan['steps']): EvacuationPlan => ({ node: 'n1', mode: 'live', fallback: 'none', steps, complete: steps.every((s) => s.action !== 'refuse') });
   it('counts what moves and what is refused', () => {
     expect(evacuationSummary(plan([
       { vc: 'web', vm: 'a', from: 'n1', to: 'n2', action: 'live', reason: '' },
@@ -145,9 +145,9 @@ describe('the evacuation dialog asks main for the plan, and acts only on confirm
     const hub = new EventHub();
     const methods = Object.fromEntries(CHANNELS.map((c) => [c, async () => { throw new VlxError('internal', `not in this test: ${c}`); }])) as unknown as ServiceMethods;
     const calls: string[] = [];
-    methods['node.evacuatePlan'] = async ({ node, mode }) => {
+    methods['node.evacuatePlan'] = async ({ node, mode, fallback }) => {
       calls.push(`plan ${node} ${mode}`);
-      return { node, mode, complete: true, steps: [{ vc: 'web', vm: 'a', from: node, to: 'n2', action: mode === 'live' ? 'live' : 'cold', reason: 'r' }] };
+      return { node, mode, fallback, complete: true, steps: [{ vc: 'web', vm: 'a', from: node, to: 'n2', action: mode === 'live' ? 'live' : 'cold', reason: 'r' }] };
     };
     methods['node.evacuate'] = async ({ node, mode }) => { calls.push(`evacuate ${node} ${mode}`); return { taskId: 'task-1' }; };
     methods['nodes.list'] = async () => [];

@@ -2,7 +2,7 @@ import { useEffect, useMemo } from 'react';
 import { useTopology } from '../stores/topology.js';
 import { useEvacuation } from '../stores/evacuation.js';
 import { useTasks } from '../stores/tasks.js';
-import { dbRoles, dbSummary, evacuationSummary, EVAC_ACTION_WORD, type Transit } from '../stores/topology.status.logic.js';
+import { dbRoles, dbSummary, evacuationSummary, EVAC_ACTION_WORD, EVAC_FALLBACK_WORD, type Transit } from '../stores/topology.status.logic.js';
 import { Badge, Dialog, InlineError, Progress } from '../components/common.js';
 
 /** The lane's cluster-database role (db.status), or nothing when the node holds no member. */
@@ -51,9 +51,16 @@ const MODES = [
   { id: 'stop', label: 'Stop them', detail: 'they stay stopped' },
 ] as const;
 
+/** What the CLI's --fallback offers: main's rule says what each does to each VM (the plan below). */
+const FALLBACKS = [
+  { id: 'none', label: 'Leave it, report it', detail: 'a VM that cannot go live stays on the node and the task says so' },
+  { id: 'cold', label: 'Stop here, start there', detail: 'a failed live migration becomes a reboot on the target' },
+  { id: 'stop', label: 'Stop it', detail: 'a failed live migration, or a VM that fits nowhere, is stopped and placed when its VC starts' },
+] as const;
+
 /** The plan main computes (node.evacuatePlan), VM by VM, then Evacuate or Cancel. Nothing happens before the click. */
 export function EvacuateDialog() {
-  const { node, mode, plan, loading, error, setMode, close, confirm } = useEvacuation();
+  const { node, mode, fallback, plan, loading, error, setMode, setFallback, close, confirm } = useEvacuation();
   if (!node) return null;
   const summary = plan ? evacuationSummary(plan) : undefined;
   return (
@@ -74,15 +81,30 @@ export function EvacuateDialog() {
           </label>
         ))}
       </div>
+      {mode !== 'stop' && (
+        <div className="evac-fallback">
+          <span className="muted small">When live migration is not to be had:</span>
+          <div className="seg" role="radiogroup" aria-label="When live migration is not to be had">
+            {FALLBACKS.map((f) => (
+              <label key={f.id} className={`seg-item${fallback === f.id ? ' on' : ''}`} title={f.detail}>
+                <input type="radio" name="evac-fallback" value={f.id} checked={fallback === f.id} onChange={() => void setFallback(f.id)} />{f.label}
+              </label>
+            ))}
+          </div>
+        </div>
+      )}
       <InlineError {...(error ? { error } : {})} />
       {loading && !plan ? <p className="muted"><span className="spinner tiny" aria-hidden="true" /> Asking for the plan…</p>
         : plan && plan.steps.length === 0 ? <p>No VM is on {node}.</p>
         : plan && (
           <ul className="plan" aria-label="Evacuation plan">
             {plan.steps.map((s) => (
-              <li key={`${s.vc}/${s.vm}`} className={`plan-${s.action}`} data-vm={`${s.vc}/${s.vm}`} data-to={s.to ?? ''} data-action={s.action}>
+              <li key={`${s.vc}/${s.vm}`} className={`plan-${s.action}`} data-vm={`${s.vc}/${s.vm}`} data-to={s.to ?? ''} data-action={s.action} data-fallback={s.fallback ?? ''}>
                 <span className="plan-vm mono">{s.vc}/{s.vm}{s.to ? ` → ${s.to}` : ''}</span>
-                <Badge state={s.action === 'refuse' ? 'bad' : s.action === 'none' ? 'muted' : 'info'}>{EVAC_ACTION_WORD[s.action]}</Badge>
+                <span className="plan-action">
+                  <Badge state={s.action === 'refuse' ? 'bad' : s.action === 'none' ? 'muted' : 'info'}>{EVAC_ACTION_WORD[s.action]}</Badge>
+                  {s.fallback && <Badge state="muted">{EVAC_FALLBACK_WORD[s.fallback]}</Badge>}
+                </span>
                 <span className="plan-says">{s.reason}</span>
               </li>
             ))}

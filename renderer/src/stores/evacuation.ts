@@ -5,6 +5,8 @@ import { useTasks } from './tasks.js';
 import { useTopology } from './topology.js';
 
 type Mode = 'live' | 'cold' | 'stop';
+/** A running VM's way out when live migration is not to be had; main's rule (node.evacuatePlan) says what it does. */
+export type Fallback = 'none' | 'cold' | 'stop';
 
 interface EvacuationStore {
   /** the lane being dragged (its node) */
@@ -13,6 +15,7 @@ interface EvacuationStore {
   /** the node the confirmation is about, open while set */
   node: string | undefined;
   mode: Mode;
+  fallback: Fallback;
   plan: EvacuationPlan | undefined;
   loading: boolean;
   error: ShownError | undefined;
@@ -24,6 +27,8 @@ interface EvacuationStore {
   /** a lane dropped on another lane, or its menu's Evacuate…: asks main for the plan and shows it */
   open(node: string): Promise<void>;
   setMode(mode: Mode): Promise<void>;
+  /** the fallback changed: main plans again, and the table shows each VM's action under it */
+  setFallback(fallback: Fallback): Promise<void>;
   close(): void;
   confirm(): Promise<string | undefined>;
 }
@@ -33,6 +38,7 @@ export const useEvacuation = create<EvacuationStore>()((set, get) => ({
   over: undefined,
   node: undefined,
   mode: 'live',
+  fallback: 'none',
   plan: undefined,
   loading: false,
   error: undefined,
@@ -44,28 +50,27 @@ export const useEvacuation = create<EvacuationStore>()((set, get) => ({
 
   async open(node) {
     set({ node, plan: undefined, error: undefined, dragging: undefined, over: undefined });
-    await get().setMode(get().mode);
+    await replan();
   },
   async setMode(mode) {
-    const node = get().node;
-    if (!node) return;
-    set({ mode, loading: true, error: undefined });
-    try {
-      const plan = await api().call('node.evacuatePlan', { node, mode });
-      // The answer of a closed or re-opened dialog is dropped.
-      if (get().node === node && get().mode === mode) set({ plan, loading: false });
-    } catch (e) {
-      if (get().node === node) set({ plan: undefined, loading: false, error: shown(e) });
-    }
+    if (!get().node) return;
+    set({ mode });
+    await replan();
+  },
+  async setFallback(fallback) {
+    if (!get().node) return;
+    set({ fallback });
+    await replan();
   },
   close: () => set({ node: undefined, plan: undefined, error: undefined, loading: false }),
 
   async confirm() {
-    const { node, mode, plan } = get();
+    const { node, mode, fallback, plan } = get();
     if (!node || !plan) return undefined;
     set({ loading: true });
     try {
-      const { taskId } = await api().call('node.evacuate', { node, mode });
+      // The choice the admin saw planned: the task plans again with the same mode and fallback.
+      const { taskId } = await api().call('node.evacuate', { node, mode, fallback });
       set((s) => ({ node: undefined, plan: undefined, loading: false, running: { ...s.running, [node]: taskId } }));
       void useTasks.getState().fetch(taskId);
       void useTopology.getState().load();
@@ -76,3 +81,21 @@ export const useEvacuation = create<EvacuationStore>()((set, get) => ({
     }
   },
 }));
+
+/**
+ * Asks main for the plan under the dialog's current choice. The answer of a closed or re-opened
+ * dialog, or of a choice since changed, is dropped: the table only ever shows the plan for
+ * what the radios say.
+ */
+async function replan(): Promise<void> {
+  const { node, mode, fallback } = useEvacuation.getState();
+  if (!node) return;
+  const current = () => { const s = useEvacuation.getState(); return s.node === node && s.mode === mode && s.fallback === fallback; };
+  useEvacuation.setState({ loading: true, error: undefined });
+  try {
+    const plan = await api().call('node.evacuatePlan', { node, mode, fallback });
+    if (current()) useEvacuation.setState({ plan, loading: false });
+  } catch (e) {
+    if (current()) useEvacuation.setState({ plan: undefined, loading: false, error: shown(e) });
+  }
+}

@@ -87,6 +87,11 @@ export const EVAC_ACTION_WORD: Record<EvacuationStep['action'], string> = {
   live: 'live migration', cold: 'stop here, start there', stop: 'stop', remap: 'saved: remapped', none: 'nothing to do', refuse: 'refused',
 };
 
+/** A live step's way out if its migration fails, as the plan table says it. */
+export const EVAC_FALLBACK_WORD: Record<NonNullable<EvacuationStep['fallback']>, string> = {
+  cold: 'if it fails: stop here, start there', stop: 'if it fails: stop',
+};
+
 /** The confirmation's title, button and counts for a plan. */
 export function evacuationSummary(plan: EvacuationPlan): { title: string; button?: string; moving: number; refused: number } {
   const moving = plan.steps.filter((s) => s.action !== 'refuse' && s.action !== 'none').length;
