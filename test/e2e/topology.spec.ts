@@ -173,7 +173,7 @@ test('dragging a lane onto another shows the evacuation plan; confirmed, the VMs
   await expect(rows.first()).toHaveAttribute('data-fallback', '');
   await dialog.getByRole('radiogroup', { name: 'When live migration is not to be had' }).getByText('Stop here, start there').click();
   for (const p of ours) await expect(dialog.locator(`li[data-vm="${p.vm}"]`)).toHaveAttribute('data-fallback', 'cold');
-  await expect(dialog.locator(`li[data-vm="${ours[0]!.vm}"]`)).toContainText('if it fails: stop here, start there');
+  await expect(dialog.locator(`li[data-vm="${ours[0]!.vm}"]`)).toContainText('if it fails: reboot there');
   await expect(dialog.locator(`li[data-vm="${ours[0]!.vm}"]`)).toHaveAttribute('data-action', 'live');
   await shot('4-evacuation-plan');
   // Nothing happened before the confirmation.

@@ -66,7 +66,7 @@ describe('the evacuation dialog\'s fallback choice', () => {
       { node: 'n1', mode: 'live', fallback: 'cold' },
       { node: 'n1', mode: 'cold', fallback: 'cold' },
     ]);
-    expect(EVAC_FALLBACK_WORD.cold).toBe('if it fails: stop here, start there');
+    expect(EVAC_FALLBACK_WORD.cold).toBe('if it fails: reboot there');
   });
 
   it('confirm evacuates with the mode and fallback that were planned', async () => {

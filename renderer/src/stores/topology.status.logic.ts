@@ -89,7 +89,7 @@ export const EVAC_ACTION_WORD: Record<EvacuationStep['action'], string> = {
 
 /** A live step's way out if its migration fails, as the plan table says it. */
 export const EVAC_FALLBACK_WORD: Record<NonNullable<EvacuationStep['fallback']>, string> = {
-  cold: 'if it fails: stop here, start there', stop: 'if it fails: stop',
+  cold: 'if it fails: reboot there', stop: 'if it fails: stop',
 };
 
 /** The confirmation's title, button and counts for a plan. */
