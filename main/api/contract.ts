@@ -453,7 +453,8 @@ export type ServicesStatus = z.infer<typeof ServicesStatus>;
 
 export interface VolumeNodeT {
   path: string;
-  kind: 'image' | 'original' | 'node-root' | 'vm-disk' | 'swap' | 'state' | 'other';
+  /** snapshot: a VC snapshot's frozen file of one VM; overlay: the file a VM with snapshots writes to now */
+  kind: 'image' | 'original' | 'node-root' | 'vm-disk' | 'swap' | 'state' | 'snapshot' | 'overlay' | 'other';
   format: string;
   allocatedBytes: number;
   virtualBytes: number;
@@ -461,19 +462,65 @@ export interface VolumeNodeT {
   usedBy?: string;
   canReset: boolean;
   canDelete: boolean;
+  /** For snapshot files and overlays: the VC and VM, and the snapshot's tag (an overlay's: the snapshot it runs on). */
+  vc?: string;
+  vm?: string;
+  tag?: string;
+  /** A snapshot the VC runs on now, or an overlay a VM writes to now. */
+  current?: boolean;
   children: VolumeNodeT[];
 }
 export const VolumeNode: z.ZodType<VolumeNodeT> = z.object({
   path: z.string(),
-  kind: z.enum(['image', 'original', 'node-root', 'vm-disk', 'swap', 'state', 'other']),
+  kind: z.enum(['image', 'original', 'node-root', 'vm-disk', 'swap', 'state', 'snapshot', 'overlay', 'other']),
   format: z.string(),
   allocatedBytes: z.number(),
   virtualBytes: z.number(),
   usedBy: z.string().optional(),
   canReset: z.boolean(),
   canDelete: z.boolean(),
+  vc: z.string().optional(),
+  vm: z.string().optional(),
+  tag: z.string().optional(),
+  current: z.boolean().optional(),
   get children() { return z.array(VolumeNode); },
 });
+
+export const SnapshotTag = named('tag');
+const SnapshotDiskShape = z.object({ vm: z.string(), disk: z.string(), overlay: z.string(), stateFile: z.string().nullable(), bytes: z.number().nullable() });
+export interface SnapshotNodeT {
+  tag: string;
+  parent: string | null;
+  state: 'taking' | 'ready' | 'deleting';
+  withMemory: boolean;
+  wasRunning: boolean;
+  pauseMs: number | null;
+  createdAt: string;
+  /** The VC runs on this snapshot now. */
+  current: boolean;
+  disks: z.infer<typeof SnapshotDiskShape>[];
+  children: SnapshotNodeT[];
+}
+export const SnapshotNode: z.ZodType<SnapshotNodeT> = z.object({
+  tag: z.string(),
+  parent: z.string().nullable(),
+  state: z.enum(['taking', 'ready', 'deleting']),
+  withMemory: z.boolean(),
+  wasRunning: z.boolean(),
+  pauseMs: z.number().nullable(),
+  createdAt: z.string(),
+  current: z.boolean(),
+  disks: z.array(SnapshotDiskShape),
+  get children() { return z.array(SnapshotNode); },
+});
+/** A VC's snapshot tree, the snapshot it runs on, and the file each VM writes to. */
+export const SnapshotList = z.object({
+  vc: z.string(),
+  head: z.string().nullable(),
+  heads: z.array(z.object({ vm: z.string(), disk: z.string(), onTag: z.string().nullable() })),
+  tree: z.array(SnapshotNode),
+});
+export type SnapshotList = z.infer<typeof SnapshotList>;
 // Volumes are addressed by their path on shared storage; the service checks it stays inside.
 const VolumePath = z.string().regex(/^\/[A-Za-z0-9._/-]+$/, { error: 'must be a volume path on shared storage' }).refine((p) => !p.split('/').includes('..'), { error: 'must not contain ".."' });
 
@@ -599,6 +646,13 @@ export const contract = {
   'volumes.tree': { input: Empty, output: z.array(VolumeNode) },
   'volumes.reset': { input: z.object({ path: VolumePath }), output: Empty },
   'volumes.delete': { input: z.object({ path: VolumePath }), output: Empty },
+
+  // VC-wide snapshots (issue 12): one instant for every VM of a VC; a tree of tags; rollback; merge on delete.
+  'snapshots.list': { input: z.object({ vc: VcName }), output: SnapshotList },
+  /** withMemory: also each VM's RAM (a running VC); a rollback then resumes where it was */
+  'snapshots.take': { input: z.object({ vc: VcName, tag: SnapshotTag, withMemory: z.boolean().default(false) }), output: TaskStarted },
+  'snapshots.rollback': { input: z.object({ vc: VcName, tag: SnapshotTag }), output: TaskStarted },
+  'snapshots.delete': { input: z.object({ vc: VcName, tag: SnapshotTag }), output: TaskStarted },
 
   /** node: where the shell or the VM's serial console is */
   'terminal.openNodeShell': { input: z.object({ node: NodeName, ...TermSize }), output: z.object({ sessionId: Id, title: z.string(), node: z.string().optional() }) },

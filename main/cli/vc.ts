@@ -7,6 +7,7 @@ import { call, runTask } from './client.js';
 import { VC_FORM_DEFAULTS, VC_LIMITS } from '../domain/vcSpec.js';
 import { checkRequestedSubnet } from '../domain/subnet.js';
 import { checkInt, checkName } from '../util/names.js';
+import { registerSnapshotCommands } from './snapshot.js';
 
 /** How the VC commands name the contract's fields. */
 const FLAGS = {
@@ -300,6 +301,8 @@ export function registerVc(program: Command): void {
       process.stdout.write(`${r.name}: HA ${r.ha?.on ? 'on' : 'off'} by default, priority ${r.ha?.priority ?? 0}\n`);
       for (const v of r.vms) process.stdout.write(`  ${v.name.padEnd(8)} ${v.ha?.on ? 'HA' : 'no HA'}  priority ${v.ha?.priority ?? 0}  order ${v.ha?.order ?? '-'}${v.ha?.own ? '' : '  (VC default)'}\n`);
     }, { ...FLAGS, vm: '--vm', priority: '--priority', order: '--order' }));
+
+  registerSnapshotCommands(vc);
 
   vc.command('volumes')
     .description('the volumes on shared storage as backing chains: image → VM disks, and the installation\'s original → node roots')

@@ -39,6 +39,12 @@ export interface StoragePaths {
   vcDir(vc: string): string;
   vcShared(vc: string): string;
   vm(vc: string, vm: string): VmVolumePaths;
+  /** Where VC snapshots keep their files: overlays numbered per VC, RAM states per tag. */
+  snapshotDir(vc: string): string;
+  /** The overlay number `gen` of a VM's disk (a VM writes to one at a time; frozen ones belong to snapshots). */
+  snapshotOverlay(vc: string, vm: string, gen: number): string;
+  /** The RAM and device state of a VM in a snapshot taken with memory. */
+  snapshotState(vc: string, tag: string, vm: string): string;
   clusterDir(container: string): string;
   clusterOriginal(container: string): string;
   nodeRoot(container: string, node: number): string;
@@ -81,6 +87,9 @@ export function storagePaths(root: string = SHARED_ROOT): StoragePaths {
       const base = j(vcDir(vc), checkName('vm', vm, 'VM name'));
       return { disk: `${base}.qcow2`, swap: `${base}.swap.qcow2`, state: `${base}.state`, statePart: `${base}.state.part`, seed: `${base}.seed.img` };
     },
+    snapshotDir: (vc) => j(vcDir(vc), 'snap'),
+    snapshotOverlay: (vc, vm, gen) => j(vcDir(vc), 'snap', `${checkName('vm', vm, 'VM name')}.${checkInt(gen, 'overlay number', 1, 1e9)}.qcow2`),
+    snapshotState: (vc, tag, vm) => j(vcDir(vc), 'snap', checkName('tag', tag, 'tag'), `${checkName('vm', vm, 'VM name')}.state`),
     clusterDir,
     clusterOriginal: (c) => j(clusterDir(c), 'original.qcow2'),
     nodeRoot: (c, n) => j(clusterDir(c), `node${nodeN(n)}.qcow2`),

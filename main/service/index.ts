@@ -23,6 +23,7 @@ const DOMAINS = {
   vcs: () => import('./vcs.js'),
   vms: () => import('./vms.js'),
   volumes: () => import('./volumes.js'),
+  snapshots: () => import('./snapshots.js'),
   terminals: () => import('./terminals.js'),
   install: () => import('./install.js'),
   experiments: () => import('./experiments.js'),
@@ -32,7 +33,7 @@ export type Domain = keyof typeof DOMAINS;
 /** Which module owns a channel: the prefix names the domain (a test holds every module to exactly its channels). */
 const PREFIX: Record<string, Domain> = {
   app: 'app', clusters: 'clusters', hostKey: 'clusters', lab: 'lab', nodes: 'nodes', node: 'health', exec: 'exec', db: 'db',
-  services: 'nodeServices', tasks: 'tasks', images: 'images', vc: 'vcs', vm: 'vms', volumes: 'volumes', terminal: 'terminals',
+  services: 'nodeServices', tasks: 'tasks', images: 'images', vc: 'vcs', vm: 'vms', volumes: 'volumes', snapshots: 'snapshots', terminal: 'terminals',
   install: 'install', restore: 'install', experiments: 'experiments',
 };
 

@@ -39,7 +39,8 @@ export class VcService {
     return closeVcEnv(this.env);
   }
 
-  private async run(def: WorkflowDef, opts: VcRunOptions = {}): Promise<TaskSummary> {
+  /** Run a workflow of this cluster as a task (the snapshot service runs its workflows here too). */
+  async run(def: WorkflowDef, opts: VcRunOptions = {}): Promise<TaskSummary> {
     const vc = def.target.split('/')[0];
     // A live task of this VC holds its lock: then runWorkflow answers 'conflict' and nothing is superseded.
     if (def.lockKey && !(await this.env.db.isLocked(def.lockKey))) await supersedeTasks(this.env.db, vc, def.kind);

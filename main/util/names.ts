@@ -9,6 +9,8 @@ export const NAME_RULES = {
   cluster: { re: /^[a-z][a-z0-9-]{0,31}$/, rule: 'must be 1-32 chars: a lowercase letter, then lowercase letters, digits or "-"' },
   vc: { re: /^[a-z][a-z0-9-]{0,23}$/, rule: 'must be 1-24 chars: a lowercase letter, then lowercase letters, digits or "-"' },
   vm: { re: /^[a-z][a-z0-9-]{0,31}$/, rule: 'must be 1-32 chars: a lowercase letter, then lowercase letters, digits or "-"' },
+  /** A VC snapshot's tag: it names files on shared storage. */
+  tag: { re: /^[a-z][a-z0-9-]{0,31}$/, rule: 'must be 1-32 chars: a lowercase letter, then lowercase letters, digits or "-"' },
   image: { re: /^[a-z0-9][a-z0-9._-]{0,63}$/, rule: 'must be 1-64 chars: lowercase letters, digits, ".", "_" or "-", not starting with a punctuation mark' },
 } as const;
 

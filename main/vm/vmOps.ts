@@ -16,6 +16,7 @@ import { vmAddress, vmIndex, vmRuntimePaths } from '../domain/addressing.js';
 import { renderHaltScript, renderLaunchScript, renderWaitGoneScript, type HaltVm, type LaunchVm } from './scripts.js';
 import { runScript, type VcEnv } from '../cluster/env.js';
 import type { VcRow } from '../cluster/repo.js';
+import { activeDisks } from '../cluster/snapshotRepo.js';
 
 const qmpOf = (conn: NodeConn, socket: string, label: string): Promise<QmpClient> => openQmp(conn, socket, { label, timeoutMs: 30_000 });
 async function openSerial(conn: NodeConn, socket: string, label: string): Promise<SerialConsole> {
@@ -77,6 +78,8 @@ export interface LaunchOptions {
   accel: AccelArgs;
   incoming?: VmIncoming;
   paused?: boolean;
+  /** The file the disk writes to when it is not the VC's original disk (a VC snapshot moved it on to an overlay). */
+  disk?: string;
 }
 
 /** Everything needed to start one VM of a VC on a node, validated by qemuArgs. */
@@ -85,7 +88,7 @@ export function launchSpec(env: VcEnv, vc: VcRow, meta: ImageMeta, vm: string, o
   const run = vmRuntimePaths(vc.name, vm);
   const vol = env.paths.vm(vc.name, vm);
   const img = env.paths.image(vc.image);
-  const disks: VmDisk[] = [{ path: vol.disk, format: 'qcow2' }];
+  const disks: VmDisk[] = [{ path: opts.disk ?? vol.disk, format: 'qcow2' }];
   if (vc.swapMb > 0) disks.push({ path: vol.swap, format: 'qcow2' });
   const share = `${addr.gateway}:${sharePath(vc.name)}`;
   const guest = tinyGuestParams({ ip: addr.ip, prefix: addr.prefix, gw: addr.gateway, name: vm, vc: vc.name, shared: share });
@@ -152,7 +155,8 @@ export async function startOnNode(env: VcEnv, vc: VcRow, meta: ImageMeta, node: 
   log: (l: string) => void, readyTimeoutMs = 180_000): Promise<StartOnNodeResult> {
   const conn = await env.session.node(node);
   const accel = await accelFor(env, conn, log);
-  const specs = vms.map((vm) => launchSpec(env, vc, meta, vm, { accel, paused: true }));
+  const disks = await activeDisks(env.db, env.paths, vc.name);
+  const specs = vms.map((vm) => launchSpec(env, vc, meta, vm, { accel, paused: true, disk: disks.get(vm) }));
   const res = parseLaunch(await runScript(conn, renderLaunchScript(specs)));
   // A QEMU left by a killed start may still wait in prelaunch (or paused): it is continued like a new one.
   const resume: string[] = [];
@@ -314,7 +318,8 @@ async function saveOrFinish(conn: NodeConn, q: QmpClient, vol: { state: string; 
 export async function restoreOnNode(env: VcEnv, vc: VcRow, meta: ImageMeta, node: string, vms: string[], log: (l: string) => void): Promise<void> {
   const conn = await env.session.node(node);
   const accel = await accelFor(env, conn, log);
-  const specs = vms.map((vm) => launchSpec(env, vc, meta, vm, { accel, incoming: { kind: 'file', path: env.paths.vm(vc.name, vm).state } }));
+  const disks = await activeDisks(env.db, env.paths, vc.name);
+  const specs = vms.map((vm) => launchSpec(env, vc, meta, vm, { accel, incoming: { kind: 'file', path: env.paths.vm(vc.name, vm).state }, disk: disks.get(vm) }));
   const res = parseLaunch(await runScript(conn, renderLaunchScript(specs)));
   await Promise.all(specs.map(async (spec) => {
     const label = `${node}/${vc.name}/${spec.name}`;
@@ -351,7 +356,8 @@ export async function migrateToNode(env: VcEnv, vc: VcRow, meta: ImageMeta, vm: 
   }
   const addr = vmAddress(vc.name, vc.subnet, vmIndex(vm));
   const port = migrationPort(addr.ip);
-  const spec = launchSpec(env, vc, meta, vm, { accel, incoming: { kind: 'tcp', host: toAddress, port } });
+  const disk = (await activeDisks(env.db, env.paths, vc.name)).get(vm);
+  const spec = launchSpec(env, vc, meta, vm, { accel, incoming: { kind: 'tcp', host: toAddress, port }, disk });
   const res = parseLaunch(await runScript(dst, renderLaunchScript([spec])));
   if (res.already.includes(vm)) {
     throw new VlxError('conflict', `${vc.name}/${vm}: a QEMU for it already runs on ${to}`, 'check `vlx vc status` for drift');

@@ -9,6 +9,7 @@ import type { Mode, Policy } from '../placement/place.js';
 import { readImageMeta } from '../vm/vmOps.js';
 import { createWorkflow, destroyWorkflow, restoreWorkflow, saveWorkflow, startWorkflow, stopWorkflow } from './vc.js';
 import { moveWorkflow } from './move.js';
+import { deleteSnapshotWorkflow, rollbackWorkflow, snapshotWorkflow, type RollbackParams } from './snapshot.js';
 
 /**
  * `vlx tasks resume ID` from any workstation: the task's workflow is rebuilt from what the
@@ -39,8 +40,14 @@ export async function workflowForTask(env: VcEnv, t: Pick<TaskSummary, 'kind' | 
       if (!vc || !vm || typeof p.to !== 'string') throw invalid('task', 'a vm.move task names VC/VM and a target node', t.target);
       return moveWorkflow(env, { vc, vm, to: p.to });
     }
+    case 'vc.snapshot':
+      return snapshotWorkflow(env, t.target, String(p.tag), p.withMemory === true);
+    case 'vc.rollback':
+      return rollbackWorkflow(env, t.target, p as unknown as RollbackParams);
+    case 'vc.snapshot-delete':
+      return deleteSnapshotWorkflow(env, t.target, String(p.tag));
     default:
-      throw invalid('task kind', 'must be a VC task (vc.create, vc.start, vc.stop, vc.save, vc.restore, vc.destroy, vm.move)', t.kind);
+      throw invalid('task kind', 'must be a VC task (vc.create, vc.start, vc.stop, vc.save, vc.restore, vc.destroy, vm.move, vc.snapshot, vc.rollback, vc.snapshot-delete)', t.kind);
   }
 }
 

@@ -3,6 +3,7 @@ import m002 from './002_share_ids.sql';
 import m003 from './003_node_health.sql';
 import m004 from './004_install_manifest.sql';
 import m005 from './005_ha_restart.sql';
+import m006 from './006_snapshots.sql';
 import m007 from './007_experiments.sql';
 
 /**
@@ -22,5 +23,6 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 3, name: '003_node_health', sql: m003 },
   { version: 4, name: '004_install_manifest', sql: m004 },
   { version: 5, name: '005_ha_restart', sql: m005 },
+  { version: 6, name: '006_snapshots', sql: m006 },
   { version: 7, name: '007_experiments', sql: m007 },
 ];
