@@ -4,6 +4,8 @@ import { VC_LIMITS, type VcNumberField } from '../domain/vcSpec.js';
 // The pure VC rules a form applies as the person types, the same the service applies: re-exported for the renderer.
 export { VC_FORM_DEFAULTS, clusterErrors } from '../domain/vcSpec.js';
 export { busyWith, moveAction } from '../domain/move.js';
+// The name rules (a snapshot's tag as the person types it) for the renderer.
+export { NAME_RULES } from '../util/names.js';
 export { moveRefusal } from '../placement/place.js';
 // The experiments' CSV and ratios: the CLI and every chart of the Experiments screen write the same text.
 export { experimentsCsv, ratios, EXPERIMENT_KINDS, EXPERIMENT_SECONDS } from '../domain/experiments.js';

@@ -19,6 +19,7 @@ import { ImageMetaSchema } from '../images/types.js';
 import type { Mode, Policy } from '../placement/place.js';
 import { busyWith, moveAction } from '../domain/move.js';
 import { readManifestVia } from '../cluster/manifest.js';
+import { snapshotDiskTrees } from './snapshotVolumes.js';
 
 /**
  * What every face (CLI, web bridge, Electron) calls to work with virtual clusters. Input is
@@ -239,7 +240,9 @@ export class VcService {
    */
   async volumesTree(): Promise<VolumeNodeT[]> {
     const vols = await volumesOf(this.env.db);
-    const disks = vols.filter((v) => v.kind === 'root' || v.kind === 'swap');
+    // A VM disk with VC snapshots shows as the tree of its files (snapshotVolumes), not as one overlay.
+    const snapTrees = await snapshotDiskTrees(this.env);
+    const disks = vols.filter((v) => v.kind === 'swap' || (v.kind === 'root' && !snapTrees.has(`${v.vc}/${v.vm}`)));
     const conn = await this.env.session.any();
     // The disk-less installation: each node's root is an overlay of the cluster's original.
     const install = (await readManifestVia(conn, this.env.paths.root).catch(() => undefined))?.install;
@@ -275,6 +278,14 @@ export class VcService {
         roots.set(base.filename, root);
       }
       root.children.push(node);
+    }
+    for (const t of snapTrees.values()) {
+      let root = roots.get(t.image);
+      if (!root) {
+        root = { path: t.image, kind: 'image', format: 'qcow2', allocatedBytes: 0, virtualBytes: 0, canReset: false, canDelete: false, children: [] };
+        roots.set(t.image, root);
+      }
+      root.children.push(...t.roots);
     }
     const installed: VolumeNodeT[] = [];
     if (install && nodeRoots.length) {

@@ -12,6 +12,11 @@ interface VolumesStore {
   toggle(path: string): void;
   reset(path: string): Promise<void>;
   remove(path: string): Promise<void>;
+  /** VC snapshots from the tree: each starts a task; the tree reloads when it ends (state.changed volumes). */
+  lastTask?: string;
+  takeSnapshot(vc: string, tag: string, withMemory: boolean): Promise<boolean>;
+  rollback(vc: string, tag: string): Promise<void>;
+  deleteSnapshot(vc: string, tag: string): Promise<void>;
 }
 
 export const useVolumes = create<VolumesStore>()((set, get) => ({
@@ -32,6 +37,19 @@ export const useVolumes = create<VolumesStore>()((set, get) => ({
   },
   async remove(path) {
     try { await api().call('volumes.delete', { path }); set({ actionError: undefined }); await get().load(); } catch (e) { set({ actionError: shown(e) }); }
+  },
+  async takeSnapshot(vc, tag, withMemory) {
+    try {
+      const { taskId } = await api().call('snapshots.take', { vc, tag, withMemory });
+      set({ actionError: undefined, lastTask: taskId });
+      return true;
+    } catch (e) { set({ actionError: shown(e) }); return false; }
+  },
+  async rollback(vc, tag) {
+    try { const { taskId } = await api().call('snapshots.rollback', { vc, tag }); set({ actionError: undefined, lastTask: taskId }); } catch (e) { set({ actionError: shown(e) }); }
+  },
+  async deleteSnapshot(vc, tag) {
+    try { const { taskId } = await api().call('snapshots.delete', { vc, tag }); set({ actionError: undefined, lastTask: taskId }); } catch (e) { set({ actionError: shown(e) }); }
   },
 }));
 
