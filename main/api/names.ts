@@ -21,6 +21,7 @@ export const CHANNEL_NAMES = [
   'vc.create', 'vc.destroy', 'vc.get', 'vc.list', 'vc.previewPlacement', 'vc.restore', 'vc.save', 'vc.setHa', 'vc.start', 'vc.stop',
   'vm.move', 'vm.planMove',
   'volumes.delete', 'volumes.reset', 'volumes.tree',
+  'snapshots.delete', 'snapshots.list', 'snapshots.rollback', 'snapshots.take',
   'node.evacuate', 'node.evacuatePlan', 'node.restore', 'node.setMaintenance', 'nodes.health',
 ] as const;
 
