@@ -155,6 +155,10 @@ export function rollbackWorkflow(env: VcEnv, name: string, p: RollbackParams): W
         const vms = await vmsOf(env.db, name);
         const unreachable = await haltEverywhere(env, vc, vms.map((v) => v.name), ctx);
         if (unreachable.length) throw new VlxError('unreachable', `${unreachable.join(', ')} did not answer: a VM there could still write to its disk`, 'roll back once every node answers');
+        // A guest restored from memory holds TCP connections of the instant it was saved; the nodes'
+        // ends of them (its NFS mount's, above all) moved on since. Closing them makes the guest's
+        // next segment meet a reset, and it reconnects at once instead of retrying for minutes.
+        await env.session.onNodes('all', `for ip in ${vms.map((v) => sh(v.ip)).join(' ')}; do ss -K dst "$ip" >/dev/null 2>&1; done; true`);
         await env.db.tx(async (q) => {
           await clearMapping(q, name);
           await setVmState(q, name, vms.map((v) => v.name), 'stopped', 'stopped');

@@ -96,7 +96,8 @@ describe('VC snapshots', () => {
       await new Promise((r) => setTimeout(r, 1500));
       const t = expectOk(await rollbackTo(s, VC, 'mem'));
       expect(await taskLog(t)).toMatch(/restored on n\d/);
-      await new Promise((r) => setTimeout(r, 1500));
+      // A restored guest's NFS connection is the one it had at the snapshot: it reconnects before it reads again.
+      await onEveryVm(() => "i=0; while [ $i -lt 180 ] && ! grep -q 'seen [1-9][0-9][0-9][0-9][0-9][0-9]' /tmp/ticks; do i=$((i+1)); sleep 0.5; done; true");
       const lastBefore = await onEveryVm(() => `awk '$2 >= 100000 { print prev; exit } $2 != "" { prev = $2 }' /tmp/ticks`);
       const seen = lastBefore.map(Number);
       const tails = await onEveryVm(() => 'wc -l < /tmp/ticks; grep -c "seen $" /tmp/ticks; tail -n 3 /tmp/ticks | tr "\\n" " "');
