@@ -47,12 +47,16 @@ export function registerSnapshotCommands(vc: Command): void {
     .action(action(async (name: string | undefined, o: { tag?: string; withMemory?: boolean; json?: boolean }) =>
       snapshotTask('snapshots.take', { vc: name ?? '', tag: o.tag ?? '', withMemory: Boolean(o.withMemory) }, Boolean(o.json)), FLAGS));
 
+  // Commander gives an option the parent also has (--json, --tag) to the parent: read it there too.
+  const snapOpts = () => snap.opts<{ tag?: string; json?: boolean }>();
+  const json = () => Boolean(snapOpts().json);
+
   snap.command('list <name>')
     .description('the VC\'s snapshots as a tree, and which one it runs on')
     .option('--json', 'JSON output')
     .action(action(async (name: string, o: { json?: boolean }) => {
       const list = await call('snapshots.list', { vc: name });
-      if (o.json) printJson(list);
+      if (o.json || json()) printJson(list);
       else process.stdout.write(renderSnapshotTree(list));
     }, FLAGS));
 
@@ -61,7 +65,7 @@ export function registerSnapshotCommands(vc: Command): void {
     .option('--tag <tag>', 'the snapshot to delete')
     .option('--json', 'print the task as JSON')
     .action(action(async (name: string, o: { tag?: string; json?: boolean }) =>
-      snapshotTask('snapshots.delete', { vc: name, tag: o.tag ?? '' }, Boolean(o.json)), FLAGS));
+      snapshotTask('snapshots.delete', { vc: name, tag: o.tag ?? snapOpts().tag ?? '' }, Boolean(o.json) || json()), FLAGS));
 
   vc.command('rollback <name>')
     .description('return the whole VC to a snapshot (a running VC runs again; with memory, from the saved RAM)')
