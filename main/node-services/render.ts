@@ -173,10 +173,14 @@ function publicFilter(pub: NonNullable<ServicesPlan['public']>, node: NodePlan):
  */
 export function renderNatNft(plan: ServicesPlan, node: NodePlan): string {
   const set = `{ ${plan.natSources.join(', ')} }`;
-  // With a public side the source is the public address, whatever else the interface carries.
-  const nat = plan.public && node.publicIface
-    ? `oifname "${node.publicIface}" snat ip to ${plan.public.ip}`
-    : `oifname "${node.outIface}" masquerade`;
+  // With a public side, whatever is routed to the public network (its router or a host on it)
+  // from inside leaves with the public address: any VC subnet, in the pool or not, with no set
+  // to keep in step with the VCs. The route's next hop tells it apart from traffic between
+  // nodes and VMs, which may share the interface (a second address on the cluster link).
+  // Without one, the sources are listed: what leaves the cluster link is masqueraded.
+  const rule = plan.public && node.publicIface
+    ? `ip saddr != ${plan.public.network} rt ip nexthop ${plan.public.network} oifname "${node.publicIface}" snat ip to ${plan.public.ip}`
+    : `ip saddr ${set} ip daddr != ${set} oifname "${node.outIface}" masquerade`;
   return [
     header(node.name),
     `table ip ${NAT_TABLE} {}`,
@@ -184,7 +188,7 @@ export function renderNatNft(plan: ServicesPlan, node: NodePlan): string {
     `table ip ${NAT_TABLE} {`,
     '  chain postrouting {',
     '    type nat hook postrouting priority srcnat; policy accept;',
-    `    ip saddr ${set} ip daddr != ${set} ${nat}`,
+    `    ${rule}`,
     '  }',
     ...(plan.public && node.publicIface ? publicFilter(plan.public, node) : []),
     '}',

@@ -22,6 +22,9 @@ let s: VcService;
 let session: SshClusterSession;
 let manifest: Manifest;
 const VC = testVc('natout');
+/** A VC whose subnet the admin chose outside the VC pool: the NAT must not depend on the pool. */
+const FAR_VC = testVc('natfar');
+const FAR_SUBNET = '172.31.77.0/24';
 const VICTIM = 'n4';
 const VIP = '10.77.0.253';
 vi.setConfig({ testTimeout: 120_000, hookTimeout: 600_000 });
@@ -31,10 +34,11 @@ vi.setConfig({ testTimeout: 120_000, hookTimeout: 600_000 });
  * answered. Straight to the VM's serial console on the node it was on: the VC status (which
  * guestRun asks first) waits for a dead node's deadline, which would be counted as failover.
  */
-async function outsideSeesFromVm(waitS = 2, node?: string): Promise<string> {
+async function outsideSeesFromVm(waitS = 2, node?: string, vc = VC): Promise<string> {
   const cmd = `echo | nc -w ${waitS} ${OUTSIDE_ADDRESS} ${OUTSIDE_PORT}`;
   if (!node) {
-    const r = await guestRun(s, VC, 'vm1', cmd, 15_000);
+    const r = await guestRun(s, vc, 'vm1', cmd, 15_000);
+    if (r.code !== 0) console.log(`${vc}/vm1: ${cmd}: exit ${r.code}: ${r.output.trim()}`);
     return r.code === 0 ? r.output.trim() : '';
   }
   const conn = await s.env.session.node(node);
@@ -98,6 +102,8 @@ beforeAll(async () => {
   s = vcService();
   expectOk(await s.createVc({ name: VC, nodes: 1, vcpus: 1, memMb: 128, diskGb: 1, swapMb: 0, image: 'tiny', subnet: 'auto' }));
   expectOk(await s.startVc(VC, 'cyclic', 'free'));
+  expectOk(await s.createVc({ name: FAR_VC, nodes: 1, vcpus: 1, memMb: 128, diskGb: 1, swapMb: 0, image: 'tiny', subnet: FAR_SUBNET }));
+  expectOk(await s.startVc(FAR_VC, 'cyclic', 'free'));
   // The VM must outlive the crash of the holder.
   if ((await vmNode()).node === VICTIM) {
     const [moved] = await s.moveVms([{ vc: VC, vm: 'vm1', to: 'n2' }]);
@@ -128,6 +134,14 @@ describe('a VM reaches the outside through the gateway VIP\'s NAT', () => {
     expect(seen).not.toBe(vm.address);
     expect(await defaultRoute(VICTIM)).toMatch(new RegExp(`^default via ${OUTSIDE_ADDRESS.replace(/\./g, '\\.')} dev eth0`));
     for (const n of ['n1', 'n2', 'n3']) expect(await defaultRoute(n), n).toMatch(new RegExp(`^default via ${VIP.replace(/\./g, '\\.')} dev eth0`));
+    // A subnet outside the pool is NATed the same way.
+    const far = (await s.vcStatus(FAR_VC)).vms[0]!;
+    expect(far.address.startsWith('172.31.77.'), far.address).toBe(true);
+    const t0 = Date.now();
+    let farSeen = '';
+    while (Date.now() - t0 < 20_000 && (farSeen = await outsideSeesFromVm(2, undefined, FAR_VC)) !== PUBLIC_ADDRESS) await new Promise((r) => setTimeout(r, 500));
+    console.log(`${FAR_VC}/vm1 (${far.address} on ${far.node}) reached the outside after ${Date.now() - t0} ms`);
+    expect(farSeen, `from ${FAR_VC}/vm1 (${far.address} on ${far.node})`).toBe(PUBLIC_ADDRESS);
   });
 
   test('from the outside, nothing on the public address answers but the NAT\'s return traffic', async () => {

@@ -127,9 +127,11 @@ describe('what the VIP holder and the others get', () => {
     expect(r.status).toBe(0);
   });
 
-  test('NAT: what leaves through the public interface gets the public address', () => {
+  test('NAT: what is routed to the public network from inside gets the public address, from any VC subnet (in the pool or not)', () => {
     const nat = renderNatNft(plan, n1);
-    expect(nat).toContain('    ip saddr { 10.77.0.0/24, 10.200.0.0/16 } ip daddr != { 10.77.0.0/24, 10.200.0.0/16 } oifname "eth0" snat ip to 203.0.113.2\n');
+    expect(nat).toContain('    ip saddr != 203.0.113.0/24 rt ip nexthop 203.0.113.0/24 oifname "eth0" snat ip to 203.0.113.2\n');
+    // No list of sources to fall behind the VCs: none is named.
+    expect(nat).not.toContain('10.200.0.0/16');
     const file = join(work, 'nat.nft');
     writeFileSync(file, nat);
     expect(() => execFileSync('nft', ['-c', '-f', file], { encoding: 'utf8', stdio: 'pipe' })).not.toThrow();
