@@ -111,6 +111,17 @@ test('each kind draws its charts from the stored runs, with the TCG banner under
   await page.screenshot({ path: join(shots, 'experiments-network.png') });
   await page.locator('section[data-kind="storage"]').scrollIntoViewIfNeeded();
   await page.screenshot({ path: join(shots, 'experiments-storage.png') });
+  // Several runs of one kind on one chart: an earlier run ticked as well adds its bars.
+  const os = page.locator('section[data-kind="os-overhead"]');
+  const other = os.locator(`input[type=checkbox][data-run]:not([data-run="${runIds['os-overhead']}"])`).first();
+  if (await other.count()) {
+    await other.click();
+    await expect(os.locator('.exp-ratios tbody tr')).toHaveCount(2);
+    expect(await drawn('figure[data-chart="os-overhead"] canvas')).toBe(true);
+    await os.scrollIntoViewIfNeeded();
+    await page.screenshot({ path: join(shots, 'experiments-os-overhead-two-runs.png') });
+    await other.click();
+  }
 });
 
 test('a chart\'s CSV is the rows `vlx experiment export` gives; its PNG is an image', async () => {
