@@ -61,11 +61,16 @@ export const HA_TLS = {
  * - the sync standby then asks the last primary's REST API for its position before promoting,
  *   with a connect timeout of 2 s written into Patroni (ha.py fetch_node_status): a dead node
  *   costs all of it on every failover;
- * - promotion itself and the app's reconnection: 0.2–0.6 s.
+ * - promotion itself: 0.1–0.2 s; the app writes on the new primary 0–0.3 s later (primary.ts);
+ * - a standby whose etcd watch was on the crashed node sees the key go only when TCP drops that
+ *   watch (Patroni arms keepalives with a user timeout of ttl). Patroni means to drop it when it
+ *   switches etcd member, but python-etcd puts pyOpenSSL under urllib3 and its socket's
+ *   shutdown() takes no argument (patroni#3420): with TLS that attempt fails, silently. When
+ *   the sync standby's watch is the one: about 3 s more (seen once in 12 crashes).
  * ttl 5 puts a promotion at 5 + 2.2 s, or 0.5–1 + 0.5 + 5 + 2.2 s when etcd's leader died too,
  * both under 10 s. Patroni needs loop_wait + 2 × retry_timeout ≤ ttl; retry_timeout 2 is two
- * etcd members tried for 1 s each. (Patroni 3.2+ raises ttl to at least 20 and retry_timeout
- * to 3: these values are for the 3.0 of Debian 12.)
+ * etcd members tried for 1 s each. (Later Patroni releases document minimums of ttl 20 and
+ * retry_timeout 3: these values are for the 3.0 of Debian 12.)
  */
 export const HA_TIMING = { ttl: 5, loop_wait: 1, retry_timeout: 2 } as const;
 /** Seconds between a watchdog's reset of a hung primary and its leader key's expiry (see renderPatroniConf). */
