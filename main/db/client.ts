@@ -255,7 +255,10 @@ export function openDb(endpoint: DbEndpoint, opts: OpenOptions = {}): Db {
         return out;
       } catch (e) {
         broken = e;
-        await client.query('rollback').catch(() => {});
+        // A connection a failover broke is dropped, not rolled back: on a dead primary the
+        // rollback would wait out query_timeout a second time (the first write after a crash
+        // came 12 s after it); a live server rolls back a dropped connection's transaction itself.
+        if (!isFailoverError(e)) await client.query('rollback').catch(() => {});
         // a failover-shaped error inside fn arrives mapped: hand the raw shape back for the retry decision
         throw e;
       } finally {
