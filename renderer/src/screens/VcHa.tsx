@@ -1,4 +1,4 @@
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import type { VcInfo, VmInfo } from '../../../main/api/contract.js';
 import { api, shown, type ShownError } from '../api.js';
 import { useVcs } from '../stores/vcs.js';
@@ -22,13 +22,20 @@ async function setHa(input: { name: string; on: boolean; vm?: string; priority?:
 export function VcHaBar({ vc }: { vc: VcInfo }) {
   const [error, setError] = useState<ShownError>();
   const [priority, setPriority] = useState(String(vc.ha?.priority ?? 0));
+  // Shown at once; the answer (or the refusal) then decides.
+  const [on, setOn] = useState<boolean | undefined>();
+  useEffect(() => { setOn(undefined); setPriority(String(vc.ha?.priority ?? 0)); }, [vc.ha?.on, vc.ha?.priority]);
   if (!vc.ha) return null;
+  const shownOn = on ?? vc.ha.on;
   return (
-    <div className="control-row" aria-label="HA restart">
-      <label><input type="checkbox" checked={vc.ha.on} onChange={async (e) => setError(await setHa({ name: vc.name, on: e.target.checked }))} />
-        {' '}HA restart by default (VMs run again elsewhere when their node is confirmed down)</label>
-      <label>priority <input className="num" size={5} value={priority} onChange={(e) => setPriority(e.target.value)}
-        onBlur={async () => setError(await setHa({ name: vc.name, on: vc.ha!.on, priority: Number(priority) }))} /></label>
+    <div className="ha-bar" aria-label="HA restart">
+      <label title="VMs without a mark of their own run again elsewhere when their node is confirmed down">
+        <input type="checkbox" aria-label="HA restart by default" checked={shownOn}
+          onChange={async (e) => { setOn(e.target.checked); const err = await setHa({ name: vc.name, on: e.target.checked }); if (err) setOn(undefined); setError(err); }} />
+        HA restart by default
+      </label>
+      <label>priority <input className="num" aria-label="default HA priority" value={priority} onChange={(e) => setPriority(e.target.value)}
+        onBlur={async () => setError(await setHa({ name: vc.name, on: shownOn, priority: Number(priority) }))} /></label>
       <InlineError error={error} />
     </div>
   );
@@ -38,18 +45,24 @@ export function VmHaCell({ vc, vm }: { vc: string; vm: VmInfo }) {
   const [error, setError] = useState<ShownError>();
   const [priority, setPriority] = useState(String(vm.ha?.priority ?? 0));
   const [order, setOrder] = useState(String(vm.ha?.order ?? 0));
+  const [on, setOn] = useState<boolean | undefined>();
+  useEffect(() => { setOn(undefined); }, [vm.ha?.on]);
   if (!vm.ha) return <span className="muted">—</span>;
-  const ha = vm.ha;
-  const save = async (next: { on?: boolean; priority?: string; order?: string }) =>
-    setError(await setHa({ name: vc, vm: vm.name, on: next.on ?? ha.on, priority: Number(next.priority ?? priority), order: Number(next.order ?? order) }));
+  const shownOn = on ?? vm.ha.on;
+  const save = async (next: { on?: boolean; priority?: string; order?: string }) => {
+    if (next.on !== undefined) setOn(next.on);
+    const err = await setHa({ name: vc, vm: vm.name, on: next.on ?? shownOn, priority: Number(next.priority ?? priority), order: Number(next.order ?? order) });
+    if (err && next.on !== undefined) setOn(undefined);
+    setError(err);
+  };
   return (
-    <div className="vm-ha" data-ha={ha.on ? 'on' : 'off'}>
-      <label title={ha.own ? 'this VM\'s own mark' : 'the VC\'s default'}>
-        <input type="checkbox" aria-label={`HA for ${vm.name}`} checked={ha.on} onChange={(e) => void save({ on: e.target.checked })} /> HA
+    <div className="vm-ha" data-ha={shownOn ? 'on' : 'off'}>
+      <label title={vm.ha.own ? 'this VM\'s own mark' : 'the VC\'s default'}>
+        <input type="checkbox" aria-label={`HA for ${vm.name}`} checked={shownOn} onChange={(e) => void save({ on: e.target.checked })} /> HA
       </label>
-      {' '}<label className="small">p <input className="num" size={4} aria-label={`priority of ${vm.name}`} value={priority} onChange={(e) => setPriority(e.target.value)} onBlur={() => void save({ priority })} /></label>
-      {' '}<label className="small">order <input className="num" size={4} aria-label={`start order of ${vm.name}`} value={order} onChange={(e) => setOrder(e.target.value)} onBlur={() => void save({ order })} /></label>
-      {vm.haNote && <div className="small muted">{vm.haNote}</div>}
+      <label>prio <input className="num" aria-label={`priority of ${vm.name}`} value={priority} onChange={(e) => setPriority(e.target.value)} onBlur={() => void save({ priority })} /></label>
+      <label>order <input className="num" aria-label={`start order of ${vm.name}`} value={order} onChange={(e) => setOrder(e.target.value)} onBlur={() => void save({ order })} /></label>
+      {vm.haNote && <div className="note small muted">{vm.haNote}</div>}
       <InlineError error={error} />
     </div>
   );
