@@ -9,12 +9,22 @@ import { action, printJson } from './output.js';
 
 const pidFile = () => join(appHome(), 'agent.pid');
 
-async function serve(o: { quiet?: boolean }): Promise<number> {
+async function serve(o: { quiet?: boolean; watch?: boolean }): Promise<number> {
   const [{ createServices }, { startAgent }] = await Promise.all([import('../service/index.js'), import('../agent/server.js')]);
   const services = createServices({ face: 'cli' });
   const agent = await startAgent(services, agentSocketPath());
   writeFileSync(pidFile(), `${process.pid}\n`, { mode: 0o600 });
   if (!o.quiet) process.stderr.write(`vlx agent: serving ${agent.path}; vlx commands of this user attach to it (Ctrl-C stops it)\n`);
+  if (o.watch) {
+    // The agent listens to its own events, so the health loop this first call starts keeps
+    // running while the agent does: node health, and HA restart of the VMs of a node confirmed down.
+    try {
+      await services.methods['nodes.health']({});
+      if (!o.quiet) process.stderr.write('vlx agent: watching node health (HA restart included)\n');
+    } catch (e) {
+      process.stderr.write(`vlx agent: not watching node health: ${(e as Error).message}\n`);
+    }
+  }
   await new Promise<void>((resolve) => {
     for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(sig, () => resolve());
   });
@@ -28,7 +38,8 @@ export function registerAgent(program: Command): void {
   const agent = program.command('agent')
     .description('serve this user\'s vlx commands from one process with warm connections (commands attach to it by themselves)')
     .option('--quiet', 'print nothing when it starts')
-    .action(action(async (o: { quiet?: boolean }) => serve(o)));
+    .option('--watch', 'keep the node health loop running: node states for every attached command, and HA restart when a node is confirmed down')
+    .action(action(async (o: { quiet?: boolean; watch?: boolean }) => serve(o)));
 
   agent.command('status')
     .description('whether an agent serves this app home, and the cluster it uses')
