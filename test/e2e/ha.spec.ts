@@ -42,7 +42,7 @@ test('HA toggles per VC and per VM, with priority and start order; a bad priorit
   await page.locator('button.nav[data-screen="vcs"]').click();
   await page.locator(`tr[data-vc="${VC}"]`).click();
   const panel = page.locator(`aside[aria-label="virtual cluster ${VC}"]`);
-  const vm1 = panel.locator('tr[data-vm="vm1"]');
+  const vm1 = panel.locator('tr[data-ha-vm="vm1"]');
   await expect(vm1.locator('.vm-ha')).toHaveAttribute('data-ha', 'off');
   await vm1.getByLabel('HA for vm1').check();
   await expect(vm1.locator('.vm-ha')).toHaveAttribute('data-ha', 'on');
@@ -54,7 +54,7 @@ test('HA toggles per VC and per VM, with priority and start order; a bad priorit
     return st.vms.find((v) => v.name === 'vm1')?.ha;
   }, { timeout: 15_000 }).toEqual({ on: true, priority: 7, order: 3, own: true });
   await panel.getByLabel('HA restart by default').check();
-  await expect(panel.locator('tr[data-vm="vm2"] .vm-ha')).toHaveAttribute('data-ha', 'on');
+  await expect(panel.locator('tr[data-ha-vm="vm2"] .vm-ha')).toHaveAttribute('data-ha', 'on');
   await vm1.getByLabel('priority of vm1').fill('5000');
   await vm1.getByLabel('priority of vm1').blur();
   await expect(vm1).toContainText(/priority.*must be a whole number from -1000 to 1000/);

@@ -19,7 +19,7 @@ async function setHa(input: { name: string; on: boolean; vm?: string; priority?:
   }
 }
 
-export function VcHaBar({ vc }: { vc: VcInfo }) {
+function VcHaBar({ vc }: { vc: VcInfo }) {
   const [error, setError] = useState<ShownError>();
   const [priority, setPriority] = useState(String(vc.ha?.priority ?? 0));
   // Shown at once; the answer (or the refusal) then decides.
@@ -41,7 +41,24 @@ export function VcHaBar({ vc }: { vc: VcInfo }) {
   );
 }
 
-export function VmHaCell({ vc, vm }: { vc: string; vm: VmInfo }) {
+/** The VC's HA section: its default, then one row per VM (its own mark or the default). */
+export function VcHaSection({ vc }: { vc: VcInfo }) {
+  if (!vc.ha) return null;
+  return (
+    <section className="ha-section" aria-label={`HA restart of ${vc.name}`}>
+      <h3>HA restart</h3>
+      <VcHaBar vc={vc} />
+      <table className="table compact">
+        <thead><tr><th>VM</th><th>HA · priority · start order</th></tr></thead>
+        <tbody>
+          {vc.vms.map((vm) => <tr key={vm.name} data-ha-vm={vm.name}><td><strong>{vm.name}</strong></td><td><VmHaCell vc={vc.name} vm={vm} /></td></tr>)}
+        </tbody>
+      </table>
+    </section>
+  );
+}
+
+function VmHaCell({ vc, vm }: { vc: string; vm: VmInfo }) {
   const [error, setError] = useState<ShownError>();
   const [priority, setPriority] = useState(String(vm.ha?.priority ?? 0));
   const [order, setOrder] = useState(String(vm.ha?.order ?? 0));
@@ -60,7 +77,7 @@ export function VmHaCell({ vc, vm }: { vc: string; vm: VmInfo }) {
       <label title={vm.ha.own ? 'this VM\'s own mark' : 'the VC\'s default'}>
         <input type="checkbox" aria-label={`HA for ${vm.name}`} checked={shownOn} onChange={(e) => void save({ on: e.target.checked })} /> HA
       </label>
-      <label>prio <input className="num" aria-label={`priority of ${vm.name}`} value={priority} onChange={(e) => setPriority(e.target.value)} onBlur={() => void save({ priority })} /></label>
+      <label>priority <input className="num" aria-label={`priority of ${vm.name}`} value={priority} onChange={(e) => setPriority(e.target.value)} onBlur={() => void save({ priority })} /></label>
       <label>order <input className="num" aria-label={`start order of ${vm.name}`} value={order} onChange={(e) => setOrder(e.target.value)} onBlur={() => void save({ order })} /></label>
       {vm.haNote && <div className="note small muted">{vm.haNote}</div>}
       <InlineError error={error} />

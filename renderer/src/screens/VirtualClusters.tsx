@@ -8,7 +8,7 @@ import { vcColour } from '../stores/topology.logic.js';
 import { WIZARD_FIELDS, type WizardField } from '../stores/wizard.logic.js';
 import { sharedStorageSource } from '../stores/vcs.logic.js';
 import { Badge, Dialog, Empty, ErrorState, Field, InlineError, Loading } from '../components/common.js';
-import { VcHaBar, VmHaCell } from './VcHa.js';
+import { VcHaSection } from './VcHa.js';
 
 const STATE_TONE: Record<string, string> = { running: 'ok', saved: 'info', stopped: 'muted', error: 'bad', partial: 'warn' };
 
@@ -106,9 +106,8 @@ function VcDetailPanel({ name, vc }: { name: string; vc?: VcInfo }) {
       {detail && detail.drift.length > 0 && (
         <div className="notice warn"><strong>Drift between the database and the nodes:</strong><ul>{detail.drift.map((d) => <li key={d}>{d}</li>)}</ul></div>
       )}
-      <VcHaBar vc={shownVc} />
       <table className="table compact">
-        <thead><tr><th>VM</th><th>Node</th><th>State</th><th>Address · MAC</th><th>HA restart</th><th /></tr></thead>
+        <thead><tr><th>VM</th><th>Node</th><th>State</th><th>Address · MAC</th><th /></tr></thead>
         <tbody>
           {shownVc.vms.map((vm) => (
             <tr key={vm.name} data-vm={vm.name}>
@@ -116,12 +115,12 @@ function VcDetailPanel({ name, vc }: { name: string; vc?: VcInfo }) {
               <td className="vm-node">{vm.node ?? <span className="muted">—</span>}</td>
               <td className="vm-state"><Badge state={STATE_TONE[vm.state] ?? 'muted'}>{vm.state}</Badge></td>
               <td><div className="mono">{vm.address}</div><div className="mono small muted">{vm.mac}</div></td>
-              <td><VmHaCell vc={name} vm={vm} /></td>
               <td className="actions"><button className="btn small ghost" disabled={vm.state !== 'running'} onClick={() => { void openConsole({ kind: 'vm', vc: name, vm: vm.name }); go('consoles'); }}>Console</button></td>
             </tr>
           ))}
         </tbody>
       </table>
+      <VcHaSection vc={shownVc} />
       <SharedStorage name={name} subnet={shownVc.subnet} />
       {destroying && <DestroyDialog name={name} close={() => setDestroying(false)} onConfirm={async () => { setDestroying(false); await run('destroy'); }} />}
     </aside>
