@@ -181,7 +181,10 @@ export class TerminalHub {
    * (an old client) stall their own console at FLOW_HIGH, never anyone else's.
    */
   ack(id: string, chars: number): void {
-    const v = this.get(id);
+    // A face acknowledges what it drew; the last acks may arrive after the terminal closed
+    // (the face draws on its own clock). Nothing is left to pace then: not an error.
+    const v = this.viewers.get(id);
+    if (!v) return;
     v.unacked = Math.max(0, v.unacked - chars);
     this.flow(v);
   }
