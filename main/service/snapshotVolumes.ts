@@ -14,6 +14,8 @@ import { snapshotTree, type DiskHead, type SnapshotTreeNode } from '../domain/sn
  */
 export interface SnapshotDiskTree {
   image: string;
+  /** The image's own sizes, for when no plain VM disk brings them (qemu-img's chain does for those). */
+  imageBytes: { allocated: number; virtual: number };
   roots: VolumeNodeT[];
 }
 
@@ -25,12 +27,15 @@ export async function snapshotDiskTrees(env: VcEnv): Promise<Map<string, Snapsho
   if (withSnapshots.length === 0) return out;
   const vcs = (await listVcRows(env.db)).filter((v) => withSnapshots.includes(v.name));
   const per = await Promise.all(vcs.map(async (vc) => ({ vc, snaps: await snapshotsOf(env.db, vc.name), heads: await headsOf(env.db, env.paths, vc.name) })));
+  const images = vcs.map((v) => env.paths.image(v.image).disk);
   const files = per.flatMap((p) => [...p.snaps.flatMap((s) => s.disks.map((d) => d.disk)), ...p.heads.map((h) => h.disk)]);
-  const sizes = await allocatedSizes(env, files);
+  const sizes = await allocatedSizes(env, [...images, ...files]);
+  const virtual = new Map((await env.db.query<{ name: string; v: string | null }>('select name, virtual_bytes as v from images')).rows.map((r) => [r.name, Number(r.v ?? 0)]));
   for (const { vc, snaps, heads } of per) {
     const tree = snapshotTree(snaps, heads[0]?.onTag ?? null);
     for (const head of heads) {
-      out.set(`${vc.name}/${head.vm}`, { image: env.paths.image(vc.image).disk, roots: vmTree(vc.name, head, tree, sizes, vc.diskGb * GIB) });
+      const image = env.paths.image(vc.image).disk;
+      out.set(`${vc.name}/${head.vm}`, { image, imageBytes: { allocated: sizes.get(image) ?? 0, virtual: virtual.get(vc.image) ?? 0 }, roots: vmTree(vc.name, head, tree, sizes, vc.diskGb * GIB) });
     }
   }
   return out;

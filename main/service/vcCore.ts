@@ -282,7 +282,7 @@ export class VcService {
     for (const t of snapTrees.values()) {
       let root = roots.get(t.image);
       if (!root) {
-        root = { path: t.image, kind: 'image', format: 'qcow2', allocatedBytes: 0, virtualBytes: 0, canReset: false, canDelete: false, children: [] };
+        root = { path: t.image, kind: 'image', format: 'qcow2', allocatedBytes: t.imageBytes.allocated, virtualBytes: t.imageBytes.virtual, canReset: false, canDelete: false, children: [] };
         roots.set(t.image, root);
       }
       root.children.push(...t.roots);
