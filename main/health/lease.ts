@@ -9,11 +9,14 @@ import type { AdminState, HealthState } from './state.js';
  * `vlx_renew_leases` with `renewed_by` naming itself; leases only ever grow, so both may run.
  *
  * Timing: renewed every tick (1.5 s) for LEASE_S; a node is down LEASE_S + MARGIN_S after the
- * last renewal at most, so a crash is confirmed within ~15 s, a watchdog that stops renewing
- * at LEASE_S has MARGIN_S to kill its VMs before anything is restarted elsewhere.
+ * last renewal at most, so a crash is confirmed within ~20 s, and the node's watchdog, which
+ * fences after main/ha/timing.ts's FENCE_S (14 s) without a renewal, has killed its VMs before
+ * anything is restarted elsewhere. The lease is longer than a database failover: while Patroni
+ * promotes a standby (7.5 s median, 11.5 s seen with a stale etcd watch) no watchdog can
+ * renew, and a lease of 10 s made every node holding HA VMs fence itself in that window.
  */
-export const LEASE_S = 10;
-export const MARGIN_S = 5;
+export const LEASE_S = 16;
+export const MARGIN_S = 4;
 export const TICK_MS = 1500;
 /**
  * A probe slower than this counts as no answer (a warm pooled round takes tens of ms, a few

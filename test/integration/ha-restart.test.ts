@@ -137,7 +137,7 @@ describe('a node holding HA VMs is lost', () => {
     console.log(`[measure] HA crash of ${LOST}: unreachable after ${unreachableAt ? unreachableAt - t0 : '?'} ms, down after ${downAt ? downAt - t0 : '?'} ms ` +
       `(detection ${unreachableAt && downAt ? downAt - unreachableAt : '?'} ms); VMs running again after ${back.join(', ')} ms (${sampler.samples} samples)`);
     expect(sampler.violations).toEqual([]);
-    // Generous on a busy 2-core machine: lease 10 s + margin 5 s + a TCG boot; the target is 30 s.
+    // Generous on a busy 2-core machine: lease + margin (20 s) + a TCG boot; the target is 30 s.
     for (const ms of back) expect(ms).toBeLessThan(120_000);
 
     // Exactly once: one QEMU each, not on the lost node; one claim per VM, one task for the VC.
