@@ -66,11 +66,13 @@ ${insmod(input.nfsModules)}
   # busybox here has no NFS mount helper: the kernel parses the options itself and needs
   # the server address spelled out as addr=.
   # eth0's link comes up a moment after it is set up: until then the server is unreachable.
+  # Short retries (20 s in all): the guest is not ready before the mount, and a whole second
+  # lost on the first try is most of a tiny guest's boot.
   i=0
   until mount -t nfs -o "${NFS_MOUNT_OPTIONS},addr=\${SHARED%%:*}" "$SHARED" ${SHARED_MOUNT_POINT} 2>/dev/null; do
     i=$((i+1))
-    if [ $i -ge 20 ]; then echo "${SHARED_FAILED_MARKER} $SHARED" > /dev/console; break; fi
-    sleep 1
+    if [ $i -ge 100 ]; then echo "${SHARED_FAILED_MARKER} $SHARED" > /dev/console; break; fi
+    sleep 0.2
   done
 fi
 ADDR="\${IP%/*}"

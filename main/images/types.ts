@@ -29,6 +29,12 @@ export const ImageMetaSchema = z.object({
   /** Hash of everything the build used; equal hashes mean the built files are equal. */
   inputs: z.string(),
   kernelRelease: z.string().optional(),
+  /**
+   * The QEMU machine the guest is built for (main/vm/machine.ts decides): 'microvm' only for
+   * a kernel whose initramfs loads the virtio-mmio transport; absent means 'pc', which every
+   * image built before the field existed needs.
+   */
+  machine: z.enum(['pc', 'microvm']).optional(),
 });
 export type ImageMeta = z.infer<typeof ImageMetaSchema>;
 

@@ -27,6 +27,8 @@ export interface VmSpec {
   /** Distinguishes the sockets of a migration target from the source's on the same node. */
   instance?: string;
   accel: AccelArgs;
+  /** 'pc' when absent; 'microvm' needs a kernel boot (main/vm/machine.ts chooses). */
+  machine?: 'pc' | 'microvm';
   memMb: number;
   vcpus: number;
   boot: VmBoot;
@@ -132,6 +134,12 @@ export function qemuArgs(spec: VmSpec, binary = 'qemu-system-x86_64'): QemuComma
   const mem = checkInt(spec.memMb, 'memMb', 16, 1024 * 1024);
   const cpus = checkInt(spec.vcpus, 'vcpus', 1, 256);
   if (spec.accel.accel !== 'kvm' && spec.accel.accel !== 'tcg') throw invalid('accel', 'must be kvm or tcg', spec.accel);
+  const machine = spec.machine ?? 'pc';
+  if (machine !== 'pc' && machine !== 'microvm') throw invalid('machine', 'must be pc or microvm', machine);
+  // microvm has no firmware that boots a disk: its guests are always started from a kernel.
+  if (machine === 'microvm' && spec.boot.kind !== 'kernel') throw invalid('machine', 'microvm needs a kernel boot (boot.kind "kernel")', spec.boot.kind);
+  // microvm's virtio devices sit on MMIO slots, pc's on the PCI bus.
+  const virtio = machine === 'microvm' ? 'device' : 'pci';
 
   const argv = [
     binary,
@@ -142,7 +150,7 @@ export function qemuArgs(spec: VmSpec, binary = 'qemu-system-x86_64'): QemuComma
     '-serial', `unix:${files.serialSocket},server=on,wait=off`,
     '-display', 'none',
     '-nodefaults',
-    '-machine', `pc,accel=${spec.accel.accel}`,
+    '-machine', `${machine},accel=${spec.accel.accel}`,
     '-cpu', spec.accel.cpu,
     '-m', String(mem),
     '-smp', String(cpus),
@@ -164,13 +172,13 @@ export function qemuArgs(spec: VmSpec, binary = 'qemu-system-x86_64'): QemuComma
     // cache but QEMU flushes it before migration completes, so live migration stays safe.
     argv.push('-blockdev', `driver=file,node-name=${id}f,filename=${checkPath(d.path, `${field}.path`)}${d.readOnly ? ',read-only=on' : ''}`);
     argv.push('-blockdev', `driver=${d.format},node-name=${id},file=${id}f${d.readOnly ? ',read-only=on' : ''}`);
-    argv.push('-device', `virtio-blk-pci,drive=${id},id=${id}dev${i === 0 && spec.boot.kind === 'disk' ? ',bootindex=0' : ''}`);
+    argv.push('-device', `virtio-blk-${virtio},drive=${id},id=${id}dev${i === 0 && spec.boot.kind === 'disk' ? ',bootindex=0' : ''}`);
   });
 
   if (spec.nic) {
     const tap = checkTap(spec.nic.tap, 'nic.tap');
     const mac = checkMac(spec.nic.mac, 'nic.mac');
-    argv.push('-netdev', `tap,id=net0,ifname=${tap},script=no,downscript=no`, '-device', `virtio-net-pci,netdev=net0,mac=${mac}`);
+    argv.push('-netdev', `tap,id=net0,ifname=${tap},script=no,downscript=no`, '-device', `virtio-net-${virtio},netdev=net0,mac=${mac}`);
   }
 
   if (spec.incoming) argv.push('-incoming', incomingUri(spec.incoming));

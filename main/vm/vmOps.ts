@@ -12,6 +12,8 @@ import { seedCommand } from '../images/nocloud.js';
 import { NFS_MOUNT_OPTIONS, SHARED_FAILED_MARKER, SHARED_MOUNT_POINT } from '../images/sharedMount.js';
 import { nfsPaths, sharePath } from '../network/sharedNfs.js';
 import { probeKvm } from './kvmProbe.js';
+import { machineFor, type MachineChoice } from './machine.js';
+import { hostTscKhz, runningMachine, savedMachine, stateMachineFile } from './machineFacts.js';
 import { vmAddress, vmIndex, vmRuntimePaths } from '../domain/addressing.js';
 import { renderHaltScript, renderLaunchScript, renderWaitGoneScript, type HaltVm, type LaunchVm } from './scripts.js';
 import { runScript, type VcEnv } from '../cluster/env.js';
@@ -76,6 +78,8 @@ export function instanceId(vc: VcRow, vm: string): string {
 
 export interface LaunchOptions {
   accel: AccelArgs;
+  /** The machine and its kernel parameters; the rule's choice without a known TSC rate when absent. */
+  machine?: MachineChoice;
   incoming?: VmIncoming;
   paused?: boolean;
   /** The file the disk writes to when it is not the VC's original disk (a VC snapshot moved it on to an overlay). */
@@ -102,13 +106,15 @@ export function launchSpec(env: VcEnv, vc: VcRow, meta: ImageMeta, vm: string, o
     // An incoming VM (restore, migration) keeps the seed its guest booted with.
     prepare = opts.incoming ? `[ -e ${sh(vol.seed)} ] || { ${make}; }` : make;
   }
+  const machine = opts.machine ?? machineFor(meta, opts.accel);
   const boot: VmBoot = meta.kind === 'kernel'
-    ? { kind: 'kernel', kernel: img.kernel, initrd: img.initrd, append: `${meta.cmdline ?? 'console=ttyS0'} ${guest}` }
+    ? { kind: 'kernel', kernel: img.kernel, initrd: img.initrd, append: [meta.cmdline ?? 'console=ttyS0', ...machine.append, guest].join(' ') }
     : { kind: 'disk' };
   const cmd = qemuArgs({
     name: vm,
     runDir: run.dir,
     accel: opts.accel,
+    machine: machine.machine,
     memMb: vc.memMb,
     vcpus: vc.vcpus,
     boot,
@@ -156,7 +162,8 @@ export async function startOnNode(env: VcEnv, vc: VcRow, meta: ImageMeta, node: 
   const conn = await env.session.node(node);
   const accel = await accelFor(env, conn, log);
   const disks = await activeDisks(env.db, env.paths, vc.name);
-  const specs = vms.map((vm) => launchSpec(env, vc, meta, vm, { accel, paused: true, disk: disks.get(vm) }));
+  const machine = machineFor(meta, accel, accel.accel === 'tcg' ? await hostTscKhz(conn) : undefined);
+  const specs = vms.map((vm) => launchSpec(env, vc, meta, vm, { accel, machine, paused: true, disk: disks.get(vm) }));
   const res = parseLaunch(await runScript(conn, renderLaunchScript(specs)));
   // A QEMU left by a killed start may still wait in prelaunch (or paused): it is continued like a new one.
   const resume: string[] = [];
@@ -264,6 +271,8 @@ export async function saveOnNode(env: VcEnv, vc: VcRow, node: string, vm: string
   }
   if (q) {
     try {
+      // Written before the state, so a state never exists without the machine that restores it.
+      await conn.run(`printf '%s\\n' ${sh(await runningMachine(q))} > ${sh(stateMachineFile(vol.state))}`);
       result = await saveOrFinish(conn, q, vol, label, log);
       if (result) await conn.run(sh('mv', '-f', vol.statePart, vol.state));
       if (result) log(`${vc.name}/${vm}: state saved (${result.transferredBytes} bytes in ${result.totalTimeMs} ms)`);
@@ -319,7 +328,10 @@ export async function restoreOnNode(env: VcEnv, vc: VcRow, meta: ImageMeta, node
   const conn = await env.session.node(node);
   const accel = await accelFor(env, conn, log);
   const disks = await activeDisks(env.db, env.paths, vc.name);
-  const specs = vms.map((vm) => launchSpec(env, vc, meta, vm, { accel, incoming: { kind: 'file', path: env.paths.vm(vc.name, vm).state }, disk: disks.get(vm) }));
+  const specs = await Promise.all(vms.map(async (vm) => {
+    const state = env.paths.vm(vc.name, vm).state;
+    return launchSpec(env, vc, meta, vm, { accel, machine: { machine: await savedMachine(conn, state), append: [] }, incoming: { kind: 'file', path: state }, disk: disks.get(vm) });
+  }));
   const res = parseLaunch(await runScript(conn, renderLaunchScript(specs)));
   await Promise.all(specs.map(async (spec) => {
     const label = `${node}/${vc.name}/${spec.name}`;
@@ -330,7 +342,8 @@ export async function restoreOnNode(env: VcEnv, vc: VcRow, meta: ImageMeta, node
     } finally {
       q.close();
     }
-    await conn.run(sh('rm', '-f', env.paths.vm(vc.name, spec.name).state));
+    const state = env.paths.vm(vc.name, spec.name).state;
+    await conn.run(sh('rm', '-f', state, stateMachineFile(state)));
   }));
 }
 
@@ -357,15 +370,18 @@ export async function migrateToNode(env: VcEnv, vc: VcRow, meta: ImageMeta, vm: 
   const addr = vmAddress(vc.name, vc.subnet, vmIndex(vm));
   const port = migrationPort(addr.ip);
   const disk = (await activeDisks(env.db, env.paths, vc.name)).get(vm);
-  const spec = launchSpec(env, vc, meta, vm, { accel, incoming: { kind: 'tcp', host: toAddress, port }, disk });
-  const res = parseLaunch(await runScript(dst, renderLaunchScript([spec])));
-  if (res.already.includes(vm)) {
-    throw new VlxError('conflict', `${vc.name}/${vm}: a QEMU for it already runs on ${to}`, 'check `vlx vc status` for drift');
-  }
   const h = haltSpec(vc, vm);
   const q = await qmpOf(src, h.qmp, `${from}/${vc.name}/${vm}`);
   let result: MigrationResult;
+  let spec: LaunchVm;
   try {
+    // The target gets the source's machine: the device state only loads into the same one.
+    const machine: MachineChoice = { machine: await runningMachine(q), append: [] };
+    spec = launchSpec(env, vc, meta, vm, { accel, machine, incoming: { kind: 'tcp', host: toAddress, port }, disk });
+    const res = parseLaunch(await runScript(dst, renderLaunchScript([spec])));
+    if (res.already.includes(vm)) {
+      throw new VlxError('conflict', `${vc.name}/${vm}: a QEMU for it already runs on ${to}`, 'check `vlx vc status` for drift');
+    }
     result = await migrate(q, `tcp:${toAddress}:${port}`, { downtimeLimitMs: 100 });
   } catch (e) {
     // Not necessarily a failed migration: a lost connection to the source says nothing about

@@ -8,7 +8,7 @@ import { importImage, inspectImport } from '../../main/images/importImage.js';
 import { imageInfo, listImages, publishImage, uploadFile, volumesUsing } from '../../main/images/library.js';
 import { localRunner } from '../../main/images/local.js';
 import { renderMetaData, renderNetworkConfig, renderUserData, seedCommand, type SeedInput } from '../../main/images/nocloud.js';
-import { buildTiny, TINY_BOOT_MODULES, type BuiltImage } from '../../main/images/tiny.js';
+import { buildTiny, TINY_BOOT_MODULES, TINY_CMDLINE, type BuiltImage } from '../../main/images/tiny.js';
 import { SHARED_ROOT } from '../../main/config/paths.js';
 import { openCurrentCluster } from '../../main/cluster/session.js';
 import { sh } from '../../main/util/quote.js';
@@ -46,7 +46,10 @@ describe('tiny image build', () => {
   });
 
   it('has the metadata the VC layer reads, and an initramfs with busybox, /init, a console and the virtio modules', () => {
-    expect(tiny.meta).toMatchObject({ name: 'tiny', kind: 'kernel', guest: 'busybox', cmdline: 'console=ttyS0 quiet' });
+    expect(tiny.meta).toMatchObject({ name: 'tiny', kind: 'kernel', guest: 'busybox', cmdline: TINY_CMDLINE, machine: 'microvm' });
+    expect(TINY_CMDLINE).toMatch(/^console=ttyS0 quiet /);
+    // The kernel is the uncompressed ELF QEMU boots through its PVH entry.
+    expect(execFileSync('head', ['-c', '4', tiny.files.kernel]).toString('latin1')).toBe('\x7fELF');
     expect(tiny.meta.sizes.initrd).toBeLessThan(4 * 1024 * 1024);
     expect(tiny.meta.sizes.kernel).toBe(statSync(tiny.files.kernel).size);
     const listing = execFileSync('sh', ['-c', `zcat ${sh(tiny.files.initrd)} | cpio -it --quiet`], { encoding: 'utf8' }).split('\n');

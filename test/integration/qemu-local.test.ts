@@ -8,6 +8,7 @@ import { buildTiny, tinyGuestParams, type BuiltImage } from '../../main/images/t
 import { localRunner } from '../../main/images/local.js';
 import { probeKvm, type KvmVerdict } from '../../main/vm/kvmProbe.js';
 import { qemuArgs, type VmSpec } from '../../main/vm/qemuArgs.js';
+import { machineFor, parseTscKhz, TSC_PROBE, type MachineChoice } from '../../main/vm/machine.js';
 import { QmpClient, cont, finishRestore, quit, saveToFile, status, stop, systemPowerdown } from '../../main/vm/qmp.js';
 import { READY_MARKER, SerialConsole } from '../../main/vm/serial.js';
 import { sh } from '../../main/util/quote.js';
@@ -22,6 +23,8 @@ const pidFiles: string[] = [];
 const netnses: string[] = [];
 let img: BuiltImage;
 let verdict: KvmVerdict;
+/** What the VC layer picks for the tiny image on this machine (microvm). */
+let machine: MachineChoice;
 
 function unixStream(path: string): Promise<Socket> {
   return new Promise((resolve, reject) => {
@@ -37,14 +40,15 @@ async function overlay(name: string): Promise<string> {
   return file;
 }
 
-function spec(name: string, disk: string, extra: Partial<VmSpec> = {}, params = ''): VmSpec {
+function spec(name: string, disk: string, extra: Partial<VmSpec> = {}, params = '', m: MachineChoice = machine): VmSpec {
   return {
     name,
     runDir: work,
     accel: verdict.accel,
+    machine: m.machine,
     memMb: 128,
     vcpus: 1,
-    boot: { kind: 'kernel', kernel: img.files.kernel, initrd: img.files.initrd, append: `${img.meta.cmdline} ${tinyGuestParams({ name })} ${params}`.trim() },
+    boot: { kind: 'kernel', kernel: img.files.kernel, initrd: img.files.initrd, append: [img.meta.cmdline, ...m.append, tinyGuestParams({ name }), params].join(' ').trim() },
     disks: [{ path: disk, format: 'qcow2' }],
     nic: null,
     ...extra,
@@ -68,6 +72,7 @@ beforeAll(async () => {
   img = await buildTiny();
   // The probe itself runs here too: it decides the accel every VM of this file uses.
   verdict = await probeKvm(run, { kernel: img.files.kernel, initrd: img.files.initrd, runDir: work, cacheFile: join(work, 'kvm.json') });
+  machine = machineFor(img.meta, verdict.accel, parseTscKhz((await run.exec(TSC_PROBE)).stdout));
 }, 300_000);
 
 afterAll(async () => {
@@ -90,7 +95,29 @@ describe('KVM probe (local)', () => {
   });
 });
 
+/** Launch → readiness marker, and the QEMU's CPU seconds by then (user+sys from /proc): logged, not asserted. */
+async function bootTimed(name: string, m: MachineChoice): Promise<{ ms: number; cpuS: number }> {
+  const t0 = performance.now();
+  const cmd = await launch(spec(name, await overlay(name), {}, '', m));
+  const serial = new SerialConsole(await unixStream(cmd.serialSocket), name);
+  await serial.waitFor(new RegExp(`${READY_MARKER} ${name} none`), 120_000);
+  const ms = performance.now() - t0;
+  const stat = readFileSync(`/proc/${readFileSync(cmd.pidFile, 'utf8').trim()}/stat`, 'utf8').split(') ')[1].split(' ');
+  const cpuS = (Number(stat[11]) + Number(stat[12])) / 100;
+  serial.close();
+  await quit(await qmpAt(cmd.qmpSocket));
+  return { ms, cpuS };
+}
+
 describe('tiny guest under QEMU', () => {
+  it('is given microvm here, and boots on the pc machine too (the KVM probe uses it)', async () => {
+    expect(machine.machine).toBe('microvm');
+    const load = readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
+    const micro = await bootTimed('tm', machine);
+    const pc = await bootTimed('tp', { machine: 'pc', append: [] });
+    process.stdout.write(`tiny guest launch → ready (${verdict.accel.accel}, load ${load}): microvm ${micro.ms.toFixed(0)} ms, ${micro.cpuS.toFixed(2)} s CPU; pc ${pc.ms.toFixed(0)} ms, ${pc.cpuS.toFixed(2)} s CPU\n`);
+  });
+
   it('boots, prints its marker, answers QMP, stops and continues', async () => {
     const cmd = await launch(spec('t1', await overlay('t1')));
     const serial = new SerialConsole(await unixStream(cmd.serialSocket), 't1');

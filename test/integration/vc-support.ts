@@ -25,21 +25,28 @@ export async function ensureVcLab(): Promise<void> {
   await ensureLab();
   const cluster = getCluster('lab');
   if (!cluster.db) throw new Error('the lab has no cluster database registered in this app home after `lab up`');
-  const session = openCluster(cluster);
-  try {
-    const conn = await session.any();
-    if (!(await readImageMeta(conn, 'tiny').catch(() => undefined))) {
-      const built = await buildTiny();
-      await publishImage(conn, { meta: built.meta, files: built.files });
-    }
-  } finally {
-    await session.close();
-  }
   const s = vcService();
   try {
     await clearTestVcs(s);
   } finally {
     await s.close();
+  }
+  // The tiny image this checkout builds, so its guest is the one under test: published when
+  // missing or different, once the test VCs are gone (a template in use is never replaced;
+  // then the lab's stays, and both work with this code).
+  const session = openCluster(cluster);
+  try {
+    const conn = await session.any();
+    const have = await readImageMeta(conn, 'tiny').catch(() => undefined);
+    const built = await buildTiny();
+    if (have?.inputs !== built.meta.inputs) {
+      await publishImage(conn, { meta: built.meta, files: built.files }).catch((e: unknown) => {
+        if (!have) throw e;
+        process.stderr.write(`keeping the lab's tiny image: ${(e as Error).message}\n`);
+      });
+    }
+  } finally {
+    await session.close();
   }
 }
 

@@ -77,6 +77,33 @@ describe('qemuArgs', () => {
     ]);
   });
 
+  it('builds a microvm: the same argv with virtio devices on MMIO slots instead of PCI', () => {
+    const { argv } = qemuArgs({
+      ...base,
+      machine: 'microvm',
+      disks: [
+        { path: '/srv/virtualinux/vc/web/web-1.qcow2', format: 'qcow2' },
+        { path: '/srv/virtualinux/vc/web/web-1.swap.qcow2', format: 'qcow2' },
+      ],
+      nic: { tap: 'vlx-web-1', mac: '52:54:00:c8:01:02' },
+    });
+    expect(argv).toEqual([
+      ...HEAD,
+      '-machine', 'microvm,accel=tcg', '-cpu', 'qemu64', '-m', '128', '-smp', '1',
+      '-kernel', '/srv/virtualinux/images/tiny.kernel', '-initrd', '/srv/virtualinux/images/tiny.initrd', '-append', 'console=ttyS0 quiet vlx.ip=10.200.1.2/24',
+      '-blockdev', 'driver=file,node-name=disk0f,filename=/srv/virtualinux/vc/web/web-1.qcow2',
+      '-blockdev', 'driver=qcow2,node-name=disk0,file=disk0f',
+      '-device', 'virtio-blk-device,drive=disk0,id=disk0dev',
+      '-blockdev', 'driver=file,node-name=disk1f,filename=/srv/virtualinux/vc/web/web-1.swap.qcow2',
+      '-blockdev', 'driver=qcow2,node-name=disk1,file=disk1f',
+      '-device', 'virtio-blk-device,drive=disk1,id=disk1dev',
+      '-netdev', 'tap,id=net0,ifname=vlx-web-1,script=no,downscript=no',
+      '-device', 'virtio-net-device,netdev=net0,mac=52:54:00:c8:01:02',
+    ]);
+    expect(argv.join(' ')).not.toContain('-pci');
+    expect(qemuArgs({ ...base, machine: 'pc' }).argv).toEqual(qemuArgs(base).argv);
+  });
+
   it.each([
     [{ kind: 'file', path: '/srv/virtualinux/vc/web/web-1.state' }, 'exec:cat /srv/virtualinux/vc/web/web-1.state'],
     [{ kind: 'tcp', host: '10.77.0.2', port: 4444 }, 'tcp:10.77.0.2:4444'],
@@ -108,6 +135,8 @@ describe('qemuArgs', () => {
     ['vcpus 0', { vcpus: 0 }, 'vcpus: must be a whole number from 1 to 256'],
     ['vcpus 257', { vcpus: 257 }, 'vcpus: must be a whole number from 1 to 256'],
     ['unknown accel', { accel: { accel: 'xen', cpu: 'host' } as never }, 'accel: must be kvm or tcg'],
+    ['unknown machine', { machine: 'q35' as never }, 'machine: must be pc or microvm'],
+    ['microvm booting a disk', { machine: 'microvm', boot: { kind: 'disk' } }, 'machine: microvm needs a kernel boot'],
     ['kernel path with a space', { boot: { kind: 'kernel', kernel: '/srv/a b', initrd: '/srv/i', append: '' } }, 'boot.kernel: must be an absolute path'],
     ['initrd relative', { boot: { kind: 'kernel', kernel: '/srv/k', initrd: 'i', append: '' } }, 'boot.initrd: must be an absolute path'],
     ['append with a newline', { boot: { kind: 'kernel', kernel: '/srv/k', initrd: '/srv/i', append: 'a\nb' } }, 'boot.append: must be printable ASCII'],
