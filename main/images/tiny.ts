@@ -5,16 +5,17 @@ import { appHome } from '../config/paths.js';
 import { VlxError } from '../errors.js';
 import { checkName } from '../util/names.js';
 import { sh } from '../util/quote.js';
-import { cpioNewc, gzipReproducible, type CpioEntry } from './cpio.js';
+import { cpioNewc, type CpioEntry } from './cpio.js';
 import { candidate, fetchDeb, resolveCached, resolveCloudKernel, unpackDeb } from './debs.js';
 import { localRunner, type CommandRunner } from './local.js';
 import { moduleClosure, parseModulesDep } from './modules.js';
 import { extractPvhKernel } from './vmlinux.js';
+import { stripModuleSignature } from './moduleSig.js';
 import { renderTinyInit, TINY_ACPI_POWER, TINY_INITTAB, TINY_PROFILE } from './tinyInit.js';
 import { ImageMetaSchema, imagePaths, type ImageMeta, type ImagePaths } from './types.js';
 
 /** Bump when the layout of the built image changes in a way the inputs do not show. */
-const TINY_FORMAT = 4;
+const TINY_FORMAT = 5;
 /**
  * virtio_pci and virtio_mmio are the transports (the pc machine's PCI, microvm's MMIO): no
  * driver depends on them, yet without one no virtio device appears.
@@ -120,10 +121,12 @@ export async function buildTiny(opts: BuildOptions = {}): Promise<BuiltImage> {
     { type: 'dir', path: 'proc' },
     { type: 'dir', path: 'sys' },
     { type: 'dir', path: 'tmp', mode: 0o1777 },
-    ...[...boot, ...nfs].map((m): CpioEntry => ({ type: 'file', path: `lib/modules/${flat(m)}`, data: readFileSync(join(relDir, m)) })),
+    ...[...boot, ...nfs].map((m): CpioEntry => ({ type: 'file', path: `lib/modules/${flat(m)}`, data: stripModuleSignature(readFileSync(join(relDir, m))) })),
     ...(opts.extra?.entries ?? []),
   ];
-  const initrd = gzipReproducible(cpioNewc(entries));
+  // Not compressed: QEMU copies a few MB more into guest memory at no cost, while inflating
+  // them would be emulated instructions in every boot.
+  const initrd = cpioNewc(entries);
 
   mkdirSync(outDir, { recursive: true });
   // Written under temporary names and renamed last, so a killed build never looks finished.

@@ -50,9 +50,10 @@ describe('tiny image build', () => {
     expect(TINY_CMDLINE).toMatch(/^console=ttyS0 quiet /);
     // The kernel is the uncompressed ELF QEMU boots through its PVH entry.
     expect(execFileSync('head', ['-c', '4', tiny.files.kernel]).toString('latin1')).toBe('\x7fELF');
-    expect(tiny.meta.sizes.initrd).toBeLessThan(4 * 1024 * 1024);
+    // An uncompressed cpio (inflating it would cost every TCG boot more than copying it costs QEMU).
+    expect(tiny.meta.sizes.initrd).toBeLessThan(8 * 1024 * 1024);
     expect(tiny.meta.sizes.kernel).toBe(statSync(tiny.files.kernel).size);
-    const listing = execFileSync('sh', ['-c', `zcat ${sh(tiny.files.initrd)} | cpio -it --quiet`], { encoding: 'utf8' }).split('\n');
+    const listing = execFileSync('sh', ['-c', `cpio -it --quiet < ${sh(tiny.files.initrd)}`], { encoding: 'utf8' }).split('\n');
     for (const f of ['init', 'bin/busybox', 'dev/console', 'etc/inittab', 'etc/acpi/PWRF/00000080', 'lib/modules/virtio_pci.ko', 'lib/modules/nfsv3.ko']) {
       expect(listing).toContain(f);
     }
