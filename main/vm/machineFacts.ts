@@ -7,7 +7,7 @@ import type { QmpClient } from './qmp.js';
  * What the machine rule (machine.ts) needs from the world: a node's TSC rate, and which
  * machine a running QEMU or a saved state has. A migration target and a restore must have
  * the machine of their source, whatever the rule says today: a VM started before its image
- * was rebuilt for microvm keeps `pc` until it is stopped.
+ * was rebuilt for microvm keeps `pc` until it is stopped, and its saved states stay `pc`.
  */
 
 const tscCache = new Map<string, number | undefined>();
@@ -31,13 +31,25 @@ export async function runningMachine(q: QmpClient): Promise<Machine> {
   return machineOfType(await q.execute('qom-get', { path: '/machine', property: 'type' }));
 }
 
-/** Next to a saved state: the machine that wrote it (a state restores only into the same machine). */
-export function stateMachineFile(statePath: string): string {
-  return `${statePath}.machine`;
+/**
+ * The machine type named in the head of a QEMU migration stream (a saved state), given as
+ * `od -An -v -tx1` prints it: "QEVM", a 4-byte version, then the configuration section
+ * (0x07) with the machine type's name (4-byte big-endian length, then the name), which QEMU
+ * itself checks on load. undefined when the bytes are not such a head.
+ */
+export function machineOfStateHead(odHex: string): Machine | undefined {
+  const b = Buffer.from(odHex.replace(/\s+/g, ''), 'hex');
+  if (b.length < 13 || b.toString('latin1', 0, 4) !== 'QEVM' || b[8] !== 0x07) return undefined;
+  const len = b.readUInt32BE(9);
+  if (len < 1 || len > 48 || 13 + len > b.length) return undefined;
+  return machineOfType(b.toString('latin1', 13, 13 + len));
 }
 
-/** The machine a saved state needs: what the save wrote beside it; states saved before that file existed are all `pc`. */
+/**
+ * The machine a saved state restores into, read from the state itself (whoever wrote it: a
+ * save, a VC snapshot with memory); `pc` when it cannot be read.
+ */
 export async function savedMachine(conn: Pick<NodeConn, 'exec'>, statePath: string): Promise<Machine> {
-  const r = await conn.exec(`cat ${sh(stateMachineFile(statePath))} 2>/dev/null || true`);
-  return r.stdout.trim() === 'microvm' ? 'microvm' : 'pc';
+  const r = await conn.exec(`head -c 64 ${sh(statePath)} 2>/dev/null | od -An -v -tx1`);
+  return (r.code === 0 ? machineOfStateHead(r.stdout) : undefined) ?? 'pc';
 }

@@ -13,7 +13,7 @@ import { NFS_MOUNT_OPTIONS, SHARED_FAILED_MARKER, SHARED_MOUNT_POINT } from '../
 import { nfsPaths, sharePath } from '../network/sharedNfs.js';
 import { probeKvm } from './kvmProbe.js';
 import { machineFor, type MachineChoice } from './machine.js';
-import { hostTscKhz, runningMachine, savedMachine, stateMachineFile } from './machineFacts.js';
+import { hostTscKhz, runningMachine, savedMachine } from './machineFacts.js';
 import { vmAddress, vmIndex, vmRuntimePaths } from '../domain/addressing.js';
 import { renderHaltScript, renderLaunchScript, renderWaitGoneScript, type HaltVm, type LaunchVm } from './scripts.js';
 import { runScript, type VcEnv } from '../cluster/env.js';
@@ -271,8 +271,6 @@ export async function saveOnNode(env: VcEnv, vc: VcRow, node: string, vm: string
   }
   if (q) {
     try {
-      // Written before the state, so a state never exists without the machine that restores it.
-      await conn.run(`printf '%s\\n' ${sh(await runningMachine(q))} > ${sh(stateMachineFile(vol.state))}`);
       result = await saveOrFinish(conn, q, vol, label, log);
       if (result) await conn.run(sh('mv', '-f', vol.statePart, vol.state));
       if (result) log(`${vc.name}/${vm}: state saved (${result.transferredBytes} bytes in ${result.totalTimeMs} ms)`);
@@ -342,8 +340,7 @@ export async function restoreOnNode(env: VcEnv, vc: VcRow, meta: ImageMeta, node
     } finally {
       q.close();
     }
-    const state = env.paths.vm(vc.name, spec.name).state;
-    await conn.run(sh('rm', '-f', state, stateMachineFile(state)));
+    await conn.run(sh('rm', '-f', env.paths.vm(vc.name, spec.name).state));
   }));
 }
 

@@ -9,6 +9,7 @@ import { localRunner } from '../../main/images/local.js';
 import { probeKvm, type KvmVerdict } from '../../main/vm/kvmProbe.js';
 import { qemuArgs, type VmSpec } from '../../main/vm/qemuArgs.js';
 import { machineFor, parseTscKhz, TSC_PROBE, type MachineChoice } from '../../main/vm/machine.js';
+import { savedMachine } from '../../main/vm/machineFacts.js';
 import { QmpClient, cont, finishRestore, quit, saveToFile, status, stop, systemPowerdown } from '../../main/vm/qmp.js';
 import { READY_MARKER, SerialConsole } from '../../main/vm/serial.js';
 import { sh } from '../../main/util/quote.js';
@@ -162,6 +163,8 @@ describe('tiny guest under QEMU', () => {
     const saved = await saveToFile(q, state);
     expect(saved.status).toBe('completed');
     expect((await status(q)).status).toBe('postmigrate');
+    // A restore reads the machine from the state itself.
+    expect(await savedMachine(run, state)).toBe(machine.machine);
     await quit(q);
 
     // Same disks and devices, other socket names, state streamed in from the file.

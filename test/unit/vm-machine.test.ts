@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { KVM_ACCEL, TCG_ACCEL } from '../../main/vm/qemuArgs.js';
 import { machineFor, parseTscKhz } from '../../main/vm/machine.js';
-import { machineOfType, stateMachineFile } from '../../main/vm/machineFacts.js';
+import { machineOfStateHead, machineOfType } from '../../main/vm/machineFacts.js';
 
 const tiny = { kind: 'kernel', machine: 'microvm' } as const;
 
@@ -44,7 +44,15 @@ describe('the machine of a running QEMU and of a saved state', () => {
     [42, 'pc'],
   ])('QOM type %j → %s', (type, machine) => expect(machineOfType(type)).toBe(machine));
 
-  it('keeps the machine beside the state file', () => {
-    expect(stateMachineFile('/srv/virtualinux/vc/web/web-1.state')).toBe('/srv/virtualinux/vc/web/web-1.state.machine');
-  });
+  // The first bytes of states QEMU 7.2 wrote (migrate to exec:cat), as `od -An -v -tx1` prints them.
+  const od = (b: Buffer): string => [...b].map((x, i) => `${i % 16 === 0 ? '\n' : ' '}${x.toString(16).padStart(2, '0')}`).join('');
+  const head = (name: string): Buffer => Buffer.concat([Buffer.from('QEVM\0\0\0\x03\x07', 'latin1'), Buffer.from([0, 0, 0, name.length]), Buffer.from(`${name}\x01\0\0\0\x02\x03ram`, 'latin1')]);
+  it.each<[string, Buffer, string | undefined]>([
+    ['a microvm state', head('microvm'), 'microvm'],
+    ['a pc state', head('pc-i440fx-7.2'), 'pc'],
+    ['an empty file', Buffer.alloc(0), undefined],
+    ['not a migration stream', Buffer.from('hello world, this is not QEMU'), undefined],
+    ['a name longer than the head', (() => { const b = head('microvm'); b.writeUInt32BE(40, 9); return b; })(), undefined],
+    ['another section first', (() => { const b = head('microvm'); b[8] = 0x01; return b; })(), undefined],
+  ])('the state head of %s → %s', (_label, bytes, machine) => expect(machineOfStateHead(od(bytes))).toBe(machine));
 });
