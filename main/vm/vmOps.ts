@@ -326,10 +326,8 @@ export async function restoreOnNode(env: VcEnv, vc: VcRow, meta: ImageMeta, node
   const conn = await env.session.node(node);
   const accel = await accelFor(env, conn, log);
   const disks = await activeDisks(env.db, env.paths, vc.name);
-  const specs = await Promise.all(vms.map(async (vm) => {
-    const state = env.paths.vm(vc.name, vm).state;
-    return launchSpec(env, vc, meta, vm, { accel, machine: { machine: await savedMachine(conn, state), append: [] }, incoming: { kind: 'file', path: state }, disk: disks.get(vm) });
-  }));
+  const specs = await Promise.all(vms.map(async (vm) => launchSpec(env, vc, meta, vm, { accel, disk: disks.get(vm),
+    machine: { machine: await savedMachine(conn, env.paths.vm(vc.name, vm).state), append: [] }, incoming: { kind: 'file', path: env.paths.vm(vc.name, vm).state } })));
   const res = parseLaunch(await runScript(conn, renderLaunchScript(specs)));
   await Promise.all(specs.map(async (spec) => {
     const label = `${node}/${vc.name}/${spec.name}`;
@@ -373,8 +371,7 @@ export async function migrateToNode(env: VcEnv, vc: VcRow, meta: ImageMeta, vm: 
   let spec: LaunchVm;
   try {
     // The target gets the source's machine: the device state only loads into the same one.
-    const machine: MachineChoice = { machine: await runningMachine(q), append: [] };
-    spec = launchSpec(env, vc, meta, vm, { accel, machine, incoming: { kind: 'tcp', host: toAddress, port }, disk });
+    spec = launchSpec(env, vc, meta, vm, { accel, machine: { machine: await runningMachine(q), append: [] }, incoming: { kind: 'tcp', host: toAddress, port }, disk });
     const res = parseLaunch(await runScript(dst, renderLaunchScript([spec])));
     if (res.already.includes(vm)) {
       throw new VlxError('conflict', `${vc.name}/${vm}: a QEMU for it already runs on ${to}`, 'check `vlx vc status` for drift');
