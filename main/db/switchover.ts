@@ -6,6 +6,10 @@ import { PATRONI_CONF, type HaMember } from './haConfig.js';
 import { memberStatuses } from './haStatus.js';
 import { findPrimary } from './primary.js';
 
+/** Patroni's answer when the DCS has not recorded the synchronous standby the member reports yet. */
+export const SYNC_KEY_LAG = /candidate name does not match with sync_standby/i;
+const SYNC_KEY_RETRIES = 5;
+
 export function endpointMembers(ep: DbEndpoint): HaMember[] {
   return (ep.members ?? [{ node: ep.node, host: ep.host }]).map((m) => ({ node: m.node, address: m.host }));
 }
@@ -36,7 +40,15 @@ export async function switchover(session: ClusterSession, cluster: string, ep: D
   }
   const started = Date.now();
   const conn = await session.node(to);
-  const r = await conn.exec(sh('patronictl', '-c', PATRONI_CONF, 'switchover', '--leader', from.node, '--candidate', to, '--force'), { timeoutMs: 60_000 });
+  const ask = () => conn.exec(sh('patronictl', '-c', PATRONI_CONF, 'switchover', '--leader', from.node, '--candidate', to, '--force'), { timeoutMs: 60_000 });
+  let r = await ask();
+  // A member reports itself sync_standby as soon as PostgreSQL streams to it synchronously;
+  // the leader records it in the DCS (which the switchover checks) on its next loop. Asked in
+  // between, Patroni refuses with 412: asked again once that loop has run.
+  for (let attempt = 1; attempt <= SYNC_KEY_RETRIES && SYNC_KEY_LAG.test(r.stdout + r.stderr); attempt++) {
+    await new Promise((ok) => setTimeout(ok, 1000));
+    r = await ask();
+  }
   if (r.code !== 0 || /failed|error/i.test(r.stdout)) {
     throw new VlxError('remote-failed', `switchover ${from.node} → ${to} failed: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' ')}`, 'see `vlx db status`');
   }

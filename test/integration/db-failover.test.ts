@@ -28,7 +28,7 @@ async function vlx(env: NodeJS.ProcessEnv, ...args: string[]): Promise<string> {
   } catch (e) {
     // What it printed stays readable (db status prints its JSON and exits non-zero without quorum).
     const f = e as { code?: number; stdout?: string; stderr?: string };
-    throw Object.assign(new Error(`vlx ${args.join(' ')}: exit ${f.code}: ${f.stderr?.trim()}`), { code: f.code, stdout: f.stdout ?? '', stderr: f.stderr ?? '' });
+    throw Object.assign(new Error(`vlx ${args.join(' ')}: exit ${f.code}: ${f.stderr?.trim()} ${f.stdout?.trim().slice(0, 500)}`), { code: f.code, stdout: f.stdout ?? '', stderr: f.stderr ?? '' });
   }
 }
 
