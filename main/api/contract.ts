@@ -10,6 +10,7 @@ export { moveRefusal } from '../placement/place.js';
 // The experiments' CSV and ratios: the CLI and every chart of the Experiments screen write the same text.
 export { experimentsCsv, ratios, EXPERIMENT_KINDS, EXPERIMENT_SECONDS } from '../domain/experiments.js';
 import { EXPERIMENT_KINDS, EXPERIMENT_SECONDS } from '../domain/experiments.js';
+import type { SnapshotRec } from '../domain/snapshotPlan.js';
 import { LAB_LIMITS } from '../domain/labLimits.js';
 import type { TaskEvent as TaskEventType } from '../tasks/types.js';
 
@@ -490,17 +491,10 @@ export const VolumeNode: z.ZodType<VolumeNodeT> = z.object({
 
 export const SnapshotTag = named('tag');
 const SnapshotDiskShape = z.object({ vm: z.string(), disk: z.string(), overlay: z.string(), stateFile: z.string().nullable(), bytes: z.number().nullable() });
-export interface SnapshotNodeT {
-  tag: string;
-  parent: string | null;
-  state: 'taking' | 'ready' | 'deleting';
-  withMemory: boolean;
-  wasRunning: boolean;
-  pauseMs: number | null;
-  createdAt: string;
+/** A snapshot as stored (domain/snapshotPlan.ts), placed in its VC's tree. */
+export interface SnapshotNodeT extends SnapshotRec {
   /** The VC runs on this snapshot now. */
   current: boolean;
-  disks: z.infer<typeof SnapshotDiskShape>[];
   children: SnapshotNodeT[];
 }
 export const SnapshotNode: z.ZodType<SnapshotNodeT> = z.object({

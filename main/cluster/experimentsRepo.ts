@@ -2,21 +2,7 @@ import type { Db, Queryable } from '../db/client.js';
 import type { ExperimentKind, ExperimentRow, ExperimentValue } from '../domain/experiments.js';
 import { VlxError } from '../errors.js';
 
-/** The experiment tables of migration 007. */
-export interface ExperimentRun {
-  id: number;
-  taskId: string | null;
-  kind: ExperimentKind;
-  vc: string;
-  vcSize: number;
-  placement: Record<string, string>;
-  accel: 'kvm' | 'tcg';
-  image: string;
-  seconds: number;
-  startedAt: string;
-  values: number;
-}
-
+/** A run as it is stored (the experiment tables of migration 007). */
 export interface NewRun {
   taskId: string;
   kind: ExperimentKind;
@@ -26,6 +12,14 @@ export interface NewRun {
   accel: 'kvm' | 'tcg';
   image: string;
   seconds: number;
+}
+
+/** A run as it is read back: its id, when it started and how many values it holds. */
+export interface ExperimentRun extends Omit<NewRun, 'taskId'> {
+  id: number;
+  taskId: string | null;
+  startedAt: string;
+  values: number;
 }
 
 const RUN_COLS = `r.id::int as id, r.task_id as "taskId", r.kind, r.vc, r.vc_size as "vcSize", r.placement, r.accel, r.image,
