@@ -55,29 +55,94 @@ export const OS_PROBES = [
   { probe: 'memory', unit: 'MiB/s' },
   { probe: 'threads', unit: 'events/s' },
   { probe: 'syscall', unit: 'syscalls/s' },
+  { probe: 'context-switch', unit: 'switches/s' },
 ] as const;
 export const SYSCALLS_PER_EVENT = 100;
+/** One context-switch event is a one-byte round trip between two processes: two switches. */
+export const SWITCHES_PER_EVENT = 2;
+
+/**
+ * The guest's console shell (busybox ash with line editing) takes at most 1024 characters a
+ * line; a longer command is cut, so every probe command typed into a console stays under this.
+ */
+export const CONSOLE_LINE_MAX = 1000;
+
+const SYSCALL_LUA = '/tmp/vlx-syscall.lua';
+const CTXSW_LUA = '/tmp/vlx-ctxsw.lua';
+
+/**
+ * The two micro-probes, as sysbench Lua events through LuaJIT's FFI (no compiler in the guest):
+ * - syscall: SYSCALLS_PER_EVENT raw getpid() calls (syscall(2), never a cached libc answer);
+ * - context switch: lmbench's lat_ctx idea. A child forked in thread_init echoes one byte
+ *   back through a second pipe; both are pinned to CPU 0, so each round trip is two switches
+ *   on one CPU rather than two wake-ups across CPUs.
+ * Each file is written by its own console command, lines without single quotes.
+ */
+const PROBE_FILES: { path: string; lua: string[] }[] = [
+  {
+    path: SYSCALL_LUA,
+    lua: [
+      'local ffi = require("ffi")',
+      'ffi.cdef[[long syscall(long n, ...);]]',
+      `function event() for i = 1, ${SYSCALLS_PER_EVENT} do ffi.C.syscall(39) end end`,
+    ],
+  },
+  {
+    path: CTXSW_LUA,
+    lua: [
+      'local ffi = require("ffi")',
+      'ffi.cdef[[int pipe(int*); int fork(void); long read(int, void*, unsigned long); long write(int, const void*, unsigned long); int close(int); void _exit(int); int sched_setaffinity(int, unsigned long, const void*); int waitpid(int, int*, int);]]',
+      'local C, a, b, buf, pid = ffi.C',
+      'local function rd(fd) local n repeat n = C.read(fd, buf, 1) until n ~= -1 or ffi.errno() ~= 4 return n == 1 end',
+      'function thread_init() a = ffi.new("int[2]"); b = ffi.new("int[2]"); buf = ffi.new("char[1]")',
+      ' local m = ffi.new("unsigned char[128]"); m[0] = 1; C.sched_setaffinity(0, 128, m); C.pipe(a); C.pipe(b); pid = C.fork()',
+      ' if pid == 0 then C.close(a[1]); C.close(b[0]); while rd(a[0]) do C.write(b[1], buf, 1) end; C._exit(0) end',
+      ' assert(pid > 0, "fork failed"); C.close(a[0]); C.close(b[1]) end',
+      'function event() C.write(a[1], buf, 1); if not rd(b[0]) then error("the echo process is gone") end end',
+      'function thread_done() C.close(a[1]); C.close(b[0]); C.waitpid(pid, nil, 0) end',
+    ],
+  },
+];
+
+/**
+ * The commands that write the Lua probes into /tmp (run before osOverheadScript): each file's
+ * lines in as few printf commands as keep every command within CONSOLE_LINE_MAX.
+ */
+export function osProbeFileScripts(): string[] {
+  const printf = (lines: string[], redirect: '>' | '>>', path: string): string =>
+    `printf '%s\\n' ${lines.map((l) => `'${l}'`).join(' ')} ${redirect} ${path}`;
+  const out: string[] = [];
+  for (const f of PROBE_FILES) {
+    let batch: string[] = [];
+    let redirect: '>' | '>>' = '>';
+    for (const line of f.lua) {
+      if (batch.length && printf([...batch, line], '>>', f.path).length > CONSOLE_LINE_MAX) {
+        out.push(printf(batch, redirect, f.path));
+        batch = [];
+        redirect = '>>';
+      }
+      batch.push(line);
+    }
+    out.push(printf(batch, redirect, f.path));
+  }
+  return out;
+}
 
 /**
  * Each probe under sysbench, one thread (threads: 2, so its lock and yield switch between
- * them). syscall: a LuaJIT event of SYSCALLS_PER_EVENT raw getpid() calls (syscall(2), never
- * a cached libc answer). One line, so it types into a serial console as it is.
+ * them); the Lua probes from the files osProbeFileScripts wrote. One line, so it types into
+ * a serial console as it is.
  */
 export function osOverheadScript(seconds: number): string {
   const s = checkSeconds(seconds);
-  const lua = [
-    'local ffi = require("ffi")',
-    'ffi.cdef[[long syscall(long n, ...);]]',
-    `function event() for i = 1, ${SYSCALLS_PER_EVENT} do ffi.C.syscall(39) end end`,
-  ];
   return [
     'cd /tmp',
     `echo '== cpu'`, `sysbench cpu --threads=1 --time=${s} run 2>&1`,
     `echo '== memory'`, `sysbench memory --threads=1 --time=${s} run 2>&1`,
     `echo '== threads'`, `sysbench threads --threads=2 --time=${s} run 2>&1`,
-    `printf '%s\\n' ${lua.map((l) => `'${l}'`).join(' ')} > /tmp/vlx-syscall.lua`,
-    `echo '== syscall'`, `sysbench /tmp/vlx-syscall.lua --threads=1 --time=${s} run 2>&1`,
-    'rm -f /tmp/vlx-syscall.lua',
+    `echo '== syscall'`, `sysbench ${SYSCALL_LUA} --threads=1 --time=${s} run 2>&1`,
+    `echo '== context-switch'`, `sysbench ${CTXSW_LUA} --threads=1 --time=${s} run 2>&1`,
+    `rm -f ${SYSCALL_LUA} ${CTXSW_LUA}`,
   ].join('; ');
 }
 

@@ -2,8 +2,8 @@ import { VlxError } from '../errors.js';
 import type { NodeConn } from '../ssh/types.js';
 import type { SerialConsole } from '../vm/serial.js';
 import {
-  GUEST_BENCH_MOUNT, MESSAGE_SIZES, OS_PROBES, STORAGE_MODES, SYSCALLS_PER_EVENT,
-  guestDiskPrepScript, iperfServerScript, iperfStopScript, networkClientScript, osOverheadScript, storageScript,
+  GUEST_BENCH_MOUNT, MESSAGE_SIZES, OS_PROBES, STORAGE_MODES, SWITCHES_PER_EVENT, SYSCALLS_PER_EVENT,
+  guestDiskPrepScript, iperfServerScript, iperfStopScript, networkClientScript, osOverheadScript, osProbeFileScripts, storageScript,
   type ExperimentValue, type NetworkPair,
 } from '../domain/experiments.js';
 import { iperf3Receiver, pingAverage, sections, sysbenchFileio, sysbenchMemory, sysbenchRate } from '../domain/experimentParse.js';
@@ -65,18 +65,25 @@ export function readOsOverhead(text: string, target: string): ExperimentValue[] 
   };
   return OS_PROBES.map(({ probe, unit }) => {
     const out = get(probe);
-    const value = probe === 'memory' ? sysbenchMemory(out) : probe === 'syscall' ? sysbenchRate(out) * SYSCALLS_PER_EVENT : sysbenchRate(out);
+    const value = probe === 'memory' ? sysbenchMemory(out)
+      : probe === 'syscall' ? sysbenchRate(out) * SYSCALLS_PER_EVENT
+        : probe === 'context-switch' ? sysbenchRate(out) * SWITCHES_PER_EVENT
+          : sysbenchRate(out);
     return { probe, target, param: '', value, unit };
   });
 }
 
 export async function runOsOverhead(node: Runner, vm: Runner, seconds: number, log: Log, progress: Progress): Promise<ExperimentValue[]> {
   const script = osOverheadScript(seconds);
+  const measureOn = async (r: Runner): Promise<string> => {
+    for (const write of osProbeFileScripts()) await r.run(write, 30_000);
+    return r.run(script, slack(seconds, OS_PROBES.length));
+  };
   progress(0, `node ${node.label}`);
-  const host = readOsOverhead(await node.run(script, slack(seconds, OS_PROBES.length)), 'node');
+  const host = readOsOverhead(await measureOn(node), 'node');
   log(`node ${node.label}: ${host.map((v) => `${v.probe} ${v.value.toFixed(1)} ${v.unit}`).join(', ')}`);
   progress(0.5, `vm ${vm.label}`);
-  const guest = readOsOverhead(await vm.run(script, slack(seconds, OS_PROBES.length)), 'vm');
+  const guest = readOsOverhead(await measureOn(vm), 'vm');
   log(`vm ${vm.label}: ${guest.map((v) => `${v.probe} ${v.value.toFixed(1)} ${v.unit}`).join(', ')}`);
   return [...host, ...guest];
 }

@@ -63,9 +63,9 @@ async function runKind(kind: string, extra: string[] = []): Promise<{ rows: Expe
 const keys = (rows: ExperimentRow[]): string[] => rows.map((r) => `${r.probe}|${r.target}|${r.param}|${r.unit}`).sort();
 
 describe('experiments on a 2-VM bench VC', () => {
-  test('os-overhead: sysbench cpu, memory, threads and the syscall probe on the node and in the VM, with the ratio', async () => {
+  test('os-overhead: sysbench cpu, memory, threads and the syscall and context-switch probes on the node and in the VM, with the ratio', async () => {
     const { rows, stdout } = await runKind('os-overhead');
-    const want = [['cpu', 'events/s'], ['memory', 'MiB/s'], ['threads', 'events/s'], ['syscall', 'syscalls/s']].flatMap(([p, u]) => ['node', 'vm'].map((t) => `${p}|${t}||${u}`));
+    const want = [['cpu', 'events/s'], ['memory', 'MiB/s'], ['threads', 'events/s'], ['syscall', 'syscalls/s'], ['context-switch', 'switches/s']].flatMap(([p, u]) => ['node', 'vm'].map((t) => `${p}|${t}||${u}`));
     expect(keys(rows)).toEqual(want.sort());
     expect(stdout).toMatch(/vm \/ node:\n\s+cpu\s+[\d.]+%/);
   });

@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { iperf3Receiver, pingAverage, sections, sysbenchFileio, sysbenchMemory, sysbenchRate, sysbenchTotals } from '../../main/domain/experimentParse.js';
 import {
-  CSV_COLUMNS, MESSAGE_SIZES, checkKind, pickPairs, checkSeconds, experimentsCsv, guestDiskPrepScript, networkClientScript, osOverheadScript, ratios, storageScript,
+  CONSOLE_LINE_MAX, CSV_COLUMNS, MESSAGE_SIZES, checkKind, osProbeFileScripts, pickPairs, checkSeconds, experimentsCsv, guestDiskPrepScript, networkClientScript, osOverheadScript, ratios, storageScript,
   type ExperimentRow,
 } from '../../main/domain/experiments.js';
 import { readNetwork, readOsOverhead, readStorage } from '../../main/workflows/experimentKinds.js';
@@ -60,13 +62,15 @@ describe('probe output parsers (real output)', () => {
 });
 
 describe('reading a whole probe script', () => {
-  const osText = ['== cpu', fx('sysbench-cpu.txt'), '== memory', fx('sysbench-memory.txt'), '== threads', fx('sysbench-threads.txt'), '== syscall', fx('sysbench-syscall.txt')].join('\n');
+  const osText = ['== cpu', fx('sysbench-cpu.txt'), '== memory', fx('sysbench-memory.txt'), '== threads', fx('sysbench-threads.txt'), '== syscall', fx('sysbench-syscall.txt'), '== context-switch', fx('sysbench-ctxsw.txt')].join('\n');
 
-  it('os-overhead: four values with their units; syscalls are 100 per Lua event', () => {
+  it('os-overhead: five values with their units; syscalls are 100 per Lua event, switches 2', () => {
     const v = readOsOverhead(osText, 'vm');
-    expect(v.map((x) => [x.probe, x.unit])).toEqual([['cpu', 'events/s'], ['memory', 'MiB/s'], ['threads', 'events/s'], ['syscall', 'syscalls/s']]);
+    expect(v.map((x) => [x.probe, x.unit])).toEqual([['cpu', 'events/s'], ['memory', 'MiB/s'], ['threads', 'events/s'], ['syscall', 'syscalls/s'], ['context-switch', 'switches/s']]);
     expect(v.every((x) => x.value > 0 && x.target === 'vm' && x.param === '')).toBe(true);
     expect(v[3]!.value).toBeCloseTo(sysbenchRate(fx('sysbench-syscall.txt')) * 100, 3);
+    expect(v[4]!.value).toBeCloseTo(sysbenchRate(fx('sysbench-ctxsw.txt')) * 2, 3);
+    expect(() => readOsOverhead(osText.replace(/== context-switch[\s\S]*/, ''), 'vm')).toThrow(/context-switch probe printed nothing/);
     expect(() => readOsOverhead(osText.replace(/== syscall[\s\S]*/, ''), 'vm')).toThrow(/syscall probe printed nothing/);
   });
 
@@ -91,11 +95,12 @@ describe('reading a whole probe script', () => {
 });
 
 describe('probe scripts', () => {
-  it('are one line each (they are typed into a serial console) and carry the duration', () => {
-    for (const s of [osOverheadScript(2), networkClientScript('10.200.0.3', 2, { ping: 'ping', bandwidth: true }), storageScript('/shared/x', 2), guestDiskPrepScript()]) {
+  it('are one line each, within what the console shell takes (they are typed into a serial console), and carry the duration', () => {
+    for (const s of [...osProbeFileScripts(), osOverheadScript(600), networkClientScript('10.200.0.3', 600, { ping: 'ping', bandwidth: true }), storageScript('/shared/x', 600), guestDiskPrepScript()]) {
       expect(s).not.toContain('\n');
-      expect(s.length).toBeLessThan(4000);
+      expect(s.length).toBeLessThanOrEqual(CONSOLE_LINE_MAX);
     }
+    expect(CONSOLE_LINE_MAX).toBeLessThan(1024);
     expect(osOverheadScript(3)).toContain('--time=3');
     expect(networkClientScript('10.0.0.1', 7, { ping: 'busybox ping', bandwidth: true })).toContain('-t 7 -l 131072');
     expect(networkClientScript('10.0.0.1', 7, { ping: 'busybox ping', bandwidth: false })).not.toContain('iperf3');
@@ -106,6 +111,24 @@ describe('probe scripts', () => {
     expect(() => storageScript('/tmp/$(reboot)', 1)).toThrow(/directory: must be an absolute path/);
     expect(() => osOverheadScript(0)).toThrow(/seconds: must be a whole number from 1 to 600/);
     expect(() => guestDiskPrepScript('/dev/vda; reboot')).toThrow(/device/);
+  });
+});
+
+describe('the Lua micro-probes, run here by the real sysbench', () => {
+  it('write their files with the console commands and measure a positive rate; the switch probe leaves no process behind', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vlx-probes-'));
+    try {
+      const lines = osProbeFileScripts().map((c) => c.replaceAll('/tmp/', `${dir}/`));
+      execFileSync('sh', ['-c', lines.join('; ')]);
+      for (const f of ['vlx-syscall.lua', 'vlx-ctxsw.lua']) {
+        const out = execFileSync('sysbench', [join(dir, f), '--threads=1', '--time=1', 'run'], { encoding: 'utf8', timeout: 20_000 });
+        expect(sysbenchRate(out)).toBeGreaterThan(1000);
+        expect(sysbenchRate(out)).toBeLessThan(50_000_000);
+      }
+      expect(execFileSync('sh', ['-c', `pgrep -f "${dir}/vlx-ctxsw[.]lua" || true`], { encoding: 'utf8' }).trim()).toBe('');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

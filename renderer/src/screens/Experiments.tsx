@@ -8,7 +8,7 @@ import { ChartCanvas, download } from '../components/Chart.js';
 import { networkCharts, osOverheadCharts, runLabel, storageCharts, type ChartSpec } from './experimentCharts.js';
 
 const KIND_TEXT: Record<ExperimentKind, { title: string; about: string }> = {
-  'os-overhead': { title: 'OS overhead', about: 'sysbench CPU, memory and threads, and raw system calls, on the node and in a VM with the same binary; the VM’s share of the node.' },
+  'os-overhead': { title: 'OS overhead', about: 'sysbench CPU, memory and threads, raw system calls and context switches, on the node and in a VM with the same binary; the VM’s share of the node.' },
   network: { title: 'Network', about: 'ping round-trip time and iperf3 bandwidth by message size: VM↔VM on one node and across nodes, node↔node, VM↔outside through the gateway.' },
   storage: { title: 'Storage', about: 'sysbench fileio with direct I/O: on a VM’s overlay disk, on the VC’s shared directory, and raw on the node’s shared storage; the overlay’s share of raw (the report quotes about 75% for its iSCSI path).' },
 };
