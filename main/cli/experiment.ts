@@ -12,8 +12,12 @@ function runLine(r: ExperimentRunInfo): string {
   return `${String(r.id).padStart(4)}  ${r.kind.padEnd(11)} ${r.vc.padEnd(12)} ${String(r.vcSize).padStart(2)} VMs  ${r.accel}  ${r.image.padEnd(12)} ${r.startedAt.replace('T', ' ').slice(0, 19)}  ${r.values} values  ${placement}`;
 }
 
+/** The probe column as wide as its longest name (at least 10), so the values line up. */
+const probeWidth = (names: string[]): number => Math.max(10, ...names.map((n) => n.length));
+
 function valueLines(rows: ExperimentRow[]): string[] {
-  return rows.map((r) => `  ${r.probe.padEnd(10)} ${r.target.padEnd(20)} ${(r.param ? `${r.param} B` : '').padStart(9)}  ${r.value.toPrecision(5).padStart(12)} ${r.unit}`);
+  const w = probeWidth(rows.map((r) => r.probe));
+  return rows.map((r) => `  ${r.probe.padEnd(w)} ${r.target.padEnd(20)} ${(r.param ? `${r.param} B` : '').padStart(9)}  ${r.value.toPrecision(5).padStart(12)} ${r.unit}`);
 }
 
 /** os-overhead: VM over node; storage: the overlay's share of raw (the report quotes ~75% for its iSCSI path). */
@@ -21,7 +25,8 @@ function ratioLines(kind: string, rows: ExperimentRow[]): string[] {
   const pairs = kind === 'os-overhead' ? ratios(rows, 'vm', 'node') : kind === 'storage' ? ratios(rows, 'vm overlay', 'node raw') : [];
   if (pairs.length === 0) return [];
   const what = kind === 'os-overhead' ? 'vm / node' : 'vm overlay / node raw';
-  return [`${what}:`, ...pairs.map((p) => `  ${p.probe.padEnd(10)} ${(p.ratio * 100).toFixed(1)}%`)];
+  const w = probeWidth(pairs.map((p) => p.probe));
+  return [`${what}:`, ...pairs.map((p) => `  ${p.probe.padEnd(w)} ${(p.ratio * 100).toFixed(1)}%`)];
 }
 
 function parseIds(ids: string[]): number[] {
