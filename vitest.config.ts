@@ -1,11 +1,11 @@
 import { defineConfig } from 'vitest/config';
 
-// main/db/migrations imports its .sql files as text; the CLI bundle does the same with
-// esbuild's text loader (scripts/build.mjs).
+// main/db/migrations imports its .sql files as text, images/benchMpi.ts its .c probe; the CLI
+// bundle does the same with esbuild's text loader (scripts/build.mjs).
 const sqlText = {
   name: 'sql-text',
   transform(code: string, id: string) {
-    return id.endsWith('.sql') ? { code: `export default ${JSON.stringify(code)};`, map: null } : undefined;
+    return id.endsWith('.sql') || id.endsWith('.c') ? { code: `export default ${JSON.stringify(code)};`, map: null } : undefined;
   },
 };
 

@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 
 const what = new Set(process.argv.slice(2));
 const all = what.size === 0;
-const common = { bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', sourcemap: 'linked', logLevel: 'warning', loader: { '.sql': 'text' } };
+const common = { bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', sourcemap: 'linked', logLevel: 'warning', loader: { '.sql': 'text', '.c': 'text' } };
 
 if (all || what.has('cli')) {
   // Split so each command's code loads only when that command runs (see main/cli/index.ts).

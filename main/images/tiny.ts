@@ -5,7 +5,7 @@ import { appHome } from '../config/paths.js';
 import { VlxError } from '../errors.js';
 import { checkName } from '../util/names.js';
 import { sh } from '../util/quote.js';
-import { cpioNewc, type CpioEntry } from './cpio.js';
+import { cpioNewc, gzipReproducible, type CpioEntry } from './cpio.js';
 import { candidate, fetchDeb, resolveCached, resolveCloudKernel, unpackDeb } from './debs.js';
 import { localRunner, type CommandRunner } from './local.js';
 import { moduleClosure, parseModulesDep } from './modules.js';
@@ -48,8 +48,12 @@ export interface BuildOptions {
   cacheDir?: string;
   run?: CommandRunner;
   log?: (line: string) => void;
-  /** What a variant of the tiny guest adds (the bench image, images/bench.ts): files, modules, and a key of them for the cache. */
-  extra?: { entries: CpioEntry[]; modules: string[]; key: string };
+  /**
+   * What a variant of the tiny guest adds (the bench image, images/bench.ts): files, modules, and
+   * a key of them for the cache (which must cover `compress`). compress: gzip the initramfs, for
+   * a variant too large to sit in a 128 MB guest twice while the kernel unpacks it.
+   */
+  extra?: { entries: CpioEntry[]; modules: string[]; key: string; compress?: boolean };
 }
 
 function readMeta(file: string): ImageMeta | undefined {
@@ -124,9 +128,9 @@ export async function buildTiny(opts: BuildOptions = {}): Promise<BuiltImage> {
     ...[...boot, ...nfs].map((m): CpioEntry => ({ type: 'file', path: `lib/modules/${flat(m)}`, data: stripModuleSignature(readFileSync(join(relDir, m))) })),
     ...(opts.extra?.entries ?? []),
   ];
-  // Not compressed: QEMU copies a few MB more into guest memory at no cost, while inflating
+  // Not compressed unless the variant asks: QEMU copies a few MB more into guest memory at no cost, while inflating
   // them would be emulated instructions in every boot.
-  const initrd = cpioNewc(entries);
+  const initrd = opts.extra?.compress ? gzipReproducible(cpioNewc(entries)) : cpioNewc(entries);
 
   mkdirSync(outDir, { recursive: true });
   // Written under temporary names and renamed last, so a killed build never looks finished.
