@@ -37,7 +37,7 @@ function parseIds(ids: string[]): number[] {
 }
 
 export function registerExperiment(program: Command): void {
-  const ex = program.command('experiment').description("the report's experiments on a running VC: OS overhead, network, storage");
+  const ex = program.command('experiment').description("the report's experiments on a running VC: OS overhead, network, storage, MPI");
 
   ex.command('run')
     .description('run one experiment as a task and store its values in the cluster database')

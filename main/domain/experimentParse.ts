@@ -8,7 +8,7 @@ import { VlxError } from '../errors.js';
  * so a tool that failed in the guest is never stored as a zero.
  */
 
-function missing(what: string, text: string): VlxError {
+export function missing(what: string, text: string): VlxError {
   const tail = text.trim().split('\n').slice(-4).join(' | ').slice(0, 300);
   return new VlxError('remote-failed', `${what} not found in the probe's output (it ended with: ${JSON.stringify(tail)})`);
 }
@@ -58,6 +58,34 @@ export function iperf3Receiver(text: string): number {
 /** ping (busybox "round-trip min/avg/max = a/b/c ms", iputils "rtt min/avg/max/mdev = …"): the average RTT in ms. */
 export function pingAverage(text: string): number {
   return num(/(?:round-trip|rtt) min\/avg\/max(?:\/mdev)? = [\d.]+\/([\d.]+)\//, text, 'ping average round-trip time');
+}
+
+export type MpiLine =
+  | { kind: 'pingpong'; pair: string; size: number; reps: number; usec: number; mbps: number }
+  | { kind: 'allreduce'; ranks: number; size: number; reps: number; usec: number };
+
+/**
+ * mpibench's lines (images/bench/mpibench.c), "vlx-mpi pingpong PAIR SIZE REPS USEC MB/S" and
+ * "vlx-mpi allreduce RANKS SIZE REPS USEC", up to its "vlx-mpi done RANKS". Without that last
+ * line the run failed (mpirun's own messages are in the quoted output).
+ */
+export function mpibenchLines(text: string): MpiLine[] {
+  const lines = text.replace(/\r/g, '').split('\n');
+  if (!lines.some((l) => /^vlx-mpi done \d+\s*$/.test(l))) throw missing('mpibench\'s "vlx-mpi done" line', text);
+  const out: MpiLine[] = [];
+  const n = (s: string | undefined): number => (s !== undefined && /^[\d.e+-]+$/.test(s) ? Number(s) : NaN);
+  for (const line of lines) {
+    const w = line.trim().split(/\s+/);
+    if (w[0] !== 'vlx-mpi' || w[1] === 'done') continue;
+    const v: MpiLine | undefined = w[1] === 'pingpong' && w.length === 7
+      ? { kind: 'pingpong', pair: w[2]!, size: n(w[3]), reps: n(w[4]), usec: n(w[5]), mbps: n(w[6]) }
+      : w[1] === 'allreduce' && w.length === 6
+        ? { kind: 'allreduce', ranks: n(w[2]), size: n(w[3]), reps: n(w[4]), usec: n(w[5]) }
+        : undefined;
+    if (!v || !Object.values(v).every((x) => typeof x === 'string' || (Number.isFinite(x) && x >= 0))) throw missing(`a well-formed mpibench line (got ${JSON.stringify(line.trim().slice(0, 120))})`, text);
+    out.push(v);
+  }
+  return out;
 }
 
 /**

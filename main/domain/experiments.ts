@@ -4,13 +4,10 @@ import { invalid } from '../errors.js';
 /**
  * The report's experiments (section 6), as probes the bench guest and the nodes run with the
  * same binaries: the kinds, their probe scripts, and what a result row is. Pure: the workflow
- * (workflows/experiment.ts) runs the scripts and reads them with experimentParse.ts.
- *
- * mpi is not built: Open MPI's runtime and the libraries it loads are larger than the
- * initramfs guest can hold in its memory; the network kind's curves by message size stand
- * in for the report's IMB curves.
+ * (workflows/experiment.ts) runs the scripts and reads them with experimentParse.ts. The mpi
+ * kind's scripts are in experimentMpi.ts.
  */
-export const EXPERIMENT_KINDS = ['os-overhead', 'network', 'storage'] as const;
+export const EXPERIMENT_KINDS = ['os-overhead', 'network', 'storage', 'mpi'] as const;
 export type ExperimentKind = (typeof EXPERIMENT_KINDS)[number];
 
 /** Probe length in seconds: 1 for a quick check, up to 10 minutes for a careful one. */

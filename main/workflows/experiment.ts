@@ -10,6 +10,7 @@ import type { StepContext, WorkflowDef } from '../tasks/types.js';
 import { accelFor } from '../vm/vmOps.js';
 import { SerialConsole } from '../vm/serial.js';
 import { guestRunner, nodeRunner, runNetwork, runOsOverhead, runStorage, type PairPlan, type Runner } from './experimentKinds.js';
+import { checkMpiMemory, runMpi } from './experimentMpi.js';
 
 export interface ExperimentRequest {
   kind: ExperimentKind;
@@ -28,11 +29,13 @@ export function checkExperimentRequest(r: { kind: unknown; vc: unknown; seconds:
   };
 }
 
-/** The tools every probe needs, checked before the first one runs so a missing one fails with its name. */
-const NEEDS: Record<ExperimentKind, string[]> = {
-  'os-overhead': ['sysbench'],
-  network: ['iperf3'],
-  storage: ['sysbench'],
+/** The tools every probe needs on the node and in the guest, checked before the first one runs so a missing one fails with its name. */
+const NEEDS: Record<ExperimentKind, { node: string[]; guest: string[] }> = {
+  'os-overhead': { node: ['sysbench'], guest: ['sysbench'] },
+  network: { node: ['iperf3'], guest: ['iperf3'] },
+  storage: { node: ['sysbench'], guest: ['sysbench'] },
+  // Only the guests run MPI.
+  mpi: { node: [], guest: ['mpirun', 'orted', 'mpibench', 'dropbear', 'dbclient', 'dropbearkey'] },
 };
 
 /**
@@ -52,6 +55,7 @@ export function experimentWorkflow(env: VcEnv, req: ExperimentRequest): Workflow
       run: async (ctx) => {
         const started = Date.now();
         const vms = await runningVms(env, vc);
+        if (kind === 'mpi') checkMpiMemory((await getVc(env.db, vc)).memMb);
         const serials = new Map<string, SerialConsole>();
         try {
           const runnerOf = async (vm: VmRow): Promise<Runner> => {
@@ -94,12 +98,14 @@ async function runningVms(env: VcEnv, vc: string): Promise<VmRow[]> {
   return vms;
 }
 
-async function checkTools(node: NodeConn, guest: Runner, tools: string[]): Promise<void> {
-  const probe = tools.map((t) => `command -v ${t} >/dev/null || echo "missing ${t}"`).join('; ') + '; echo vlx-tools-checked';
-  const onNode = await node.exec(probe);
-  const nodeMissing = [...onNode.stdout.matchAll(/missing (\S+)/g)].map((m) => m[1]);
-  if (nodeMissing.length) throw new VlxError('not-found', `node ${node.name} has no ${nodeMissing.join(', ')}`, `install the Debian package(s) ${nodeMissing.join(' ')} on the nodes`);
-  const inGuest = await guest.run(probe, 30_000);
+async function checkTools(node: NodeConn, guest: Runner, tools: { node: string[]; guest: string[] }): Promise<void> {
+  const probeOf = (names: string[]): string => names.map((t) => `command -v ${t} >/dev/null || echo "missing ${t}"`).join('; ') + '; echo vlx-tools-checked';
+  if (tools.node.length > 0) {
+    const onNode = await node.exec(probeOf(tools.node));
+    const nodeMissing = [...onNode.stdout.matchAll(/missing (\S+)/g)].map((m) => m[1]);
+    if (nodeMissing.length) throw new VlxError('not-found', `node ${node.name} has no ${nodeMissing.join(', ')}`, `install the Debian package(s) ${nodeMissing.join(' ')} on the nodes`);
+  }
+  const inGuest = await guest.run(probeOf(tools.guest), 30_000);
   if (!inGuest.includes('vlx-tools-checked')) throw new VlxError('remote-failed', `${guest.label}: its console did not answer: ${inGuest.slice(-200)}`);
   const guestMissing = [...inGuest.matchAll(/missing (\S+)/g)].map((m) => m[1]);
   if (guestMissing.length) throw new VlxError('not-found', `the VC's image has no ${guestMissing.join(', ')} (VM ${guest.label})`, 'create the VC from the bench image: `vlx image build tiny-bench`, then `vlx vc create … --image tiny-bench`');
@@ -110,6 +116,10 @@ async function measure(env: VcEnv, req: ExperimentRequest, vms: VmRow[], runnerO
   const progress = (f: number, note: string): void => ctx.progress(f, note);
   const first = vms[0]!;
   if (kind === 'os-overhead') return runOsOverhead(nodeRunner(firstConn), await runnerOf(first), seconds, ctx.log, progress);
+  if (kind === 'mpi') {
+    const ranks = await Promise.all(vms.map(async (vm) => ({ name: vm.name, node: vm.node!, ip: vm.ip, runner: await runnerOf(vm) })));
+    return runMpi(ranks, seconds, ctx.log, progress);
+  }
   if (kind === 'storage') {
     const dir = `/.vlx-bench-${req.vc}`;
     return runStorage({

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
-import { cleanUpTestVcs, ensureVcLab, expectOk, testVc, vcService, vlx } from './vc-support.js';
+import { cleanUpTestVcs, ensureVcLab, expectOk, guestRun, testVc, vcService, vlx } from './vc-support.js';
 import type { VcService } from '../../main/service/vcCore.js';
 import { getCluster } from '../../main/config/clusters.js';
 import { openCluster } from '../../main/ssh/session.js';
@@ -7,6 +7,7 @@ import { buildBench } from '../../main/images/bench.js';
 import { publishImage } from '../../main/images/library.js';
 import { OUTSIDE_ADDRESS } from '../../main/lab/outside.js';
 import { CSV_COLUMNS, MESSAGE_SIZES, experimentsCsv, type ExperimentRow } from '../../main/domain/experiments.js';
+import { MPI_ALLREDUCE_SIZES, MPI_SIZES } from '../../main/domain/experimentMpi.js';
 import { runRows } from '../../main/cluster/experimentsRepo.js';
 import { migrate } from '../../main/db/migrate.js';
 
@@ -98,10 +99,27 @@ describe('experiments on a 2-VM bench VC', () => {
     expect(csv.trimEnd().split('\r\n')).toHaveLength(rows.length + 1);
   });
 
+  test('mpi: Open MPI ping-pong across nodes and allreduce over both VMs, by message size; no server or key left in the guests', async () => {
+    const { rows, stdout } = await runKind('mpi');
+    const across = (probe: string, unit: string): string[] => MPI_SIZES.map((n) => `${probe}|across nodes|${n}|${unit}`);
+    expect(keys(rows)).toEqual([
+      ...across('pingpong bandwidth', 'MB/s'), ...across('pingpong latency', 'us'),
+      ...MPI_ALLREDUCE_SIZES.map((n) => `allreduce|all 2 VMs|${n}|us`),
+    ].sort());
+    // Cyclic placement: no two VMs share a node, so no same-node pair is invented.
+    expect(rows.some((r) => r.target === 'same node')).toBe(false);
+    expect(stdout).toMatch(/pingpong latency\s+across nodes\s+1 B/);
+    // The run's SSH server and keys are gone from every guest afterwards.
+    for (const vm of ['vm1', 'vm2']) {
+      const r = await guestRun(s, VC, vm, 'pidof dropbear; ls -A /root/.ssh /etc/dropbear /tmp | grep -c -e authorized -e dropbear_ -e vlx-mpi-key; true');
+      expect(r.output.trim(), vm).toBe('0');
+    }
+  });
+
   test('bad input names the field and the rule, before anything runs', async () => {
     const bad = await vlx(['experiment', 'run', 'disk', '--vc', VC]);
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toContain('KIND: must be one of os-overhead, network, storage');
+    expect(bad.stderr).toContain('KIND: must be one of os-overhead, network, storage, mpi');
     const secs = await vlx(['experiment', 'run', 'network', '--vc', VC, '--seconds', '0']);
     expect(secs.stderr).toContain('--seconds: must be a whole number from 1 to 600');
     const vc = await vlx(['experiment', 'run', 'network', '--vc', 'Nope!']);

@@ -134,7 +134,7 @@ describe('the Lua micro-probes, run here by the real sysbench', () => {
 
 describe('bad input names the field and the rule', () => {
   it('the service checks kind, VC name, seconds and the outside address', () => {
-    expect(() => checkKind('mpi')).toThrow('kind: must be one of os-overhead, network, storage (got "mpi")');
+    expect(() => checkKind('imb')).toThrow('kind: must be one of os-overhead, network, storage, mpi (got "imb")');
     expect(() => checkSeconds(601)).toThrow('seconds: must be a whole number from 1 to 600 (got 601)');
     expect(() => checkExperimentRequest({ kind: 'network', vc: 'Bad_Name', seconds: 1 })).toThrow(/^vc: must be 1-24 chars/);
     expect(() => checkExperimentRequest({ kind: 'network', vc: 'web', seconds: 1, outside: 'a b' })).toThrow(/^outside: must be an IPv4 address/);
@@ -144,7 +144,7 @@ describe('bad input names the field and the rule', () => {
   it('the contract says the same for every face', () => {
     const input = contract['experiments.run'].input;
     const err = (v: unknown): string => { const r = input.safeParse(v); return r.success ? 'ok' : r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '); };
-    expect(err({ kind: 'disk', vc: 'web' })).toBe('kind: must be one of os-overhead, network, storage');
+    expect(err({ kind: 'disk', vc: 'web' })).toBe('kind: must be one of os-overhead, network, storage, mpi');
     expect(err({ kind: 'network', vc: 'Web!' })).toMatch(/^vc: must be 1-24 chars/);
     expect(err({ kind: 'network', vc: 'web', seconds: 0 })).toBe('seconds: must be a whole number from 1 to 600');
     expect(err({ kind: 'network', vc: 'web', seconds: 1.5 })).toBe('seconds: must be a whole number from 1 to 600');

@@ -5,11 +5,12 @@ import { useExperiments, type ExperimentKind } from '../stores/experiments.js';
 import { Empty, ErrorState, Field, InlineError, Loading } from '../components/common.js';
 import { TaskProgress } from '../components/TaskProgress.js';
 import { ChartCanvas, download } from '../components/Chart.js';
-import { networkCharts, osOverheadCharts, runLabel, storageCharts, type ChartSpec } from './experimentCharts.js';
+import { mpiCharts, networkCharts, osOverheadCharts, runLabel, storageCharts, type ChartSpec } from './experimentCharts.js';
 
 const KIND_TEXT: Record<ExperimentKind, { title: string; about: string }> = {
   'os-overhead': { title: 'OS overhead', about: 'sysbench CPU, memory and threads, raw system calls and context switches, on the node and in a VM with the same binary; the VM’s share of the node.' },
   network: { title: 'Network', about: 'ping round-trip time and iperf3 bandwidth by message size: VM↔VM on one node and across nodes, node↔node, VM↔outside through the gateway.' },
+  mpi: { title: 'MPI', about: 'Open MPI across every VM of the VC, one rank per VM: ping-pong latency and bandwidth between two VMs across nodes (and on one node when the placement has such a pair), and allreduce over all VMs, by message size (IMB-style curves).' },
   storage: { title: 'Storage', about: 'sysbench fileio with direct I/O: on a VM’s overlay disk, on the VC’s shared directory, and raw on the node’s shared storage; the overlay’s share of raw (the report quotes about 75% for its iSCSI path).' },
 };
 
@@ -81,7 +82,8 @@ function KindSection({ kind, runs }: { kind: ExperimentKind; runs: ExperimentRun
   const picked = runs.filter((r) => shown[kind].includes(r.id));
   const charts = useMemo<ChartSpec[]>(() => {
     if (picked.length === 0) return [];
-    return kind === 'os-overhead' ? osOverheadCharts(picked, rows) : kind === 'storage' ? storageCharts(picked, rows) : networkCharts(picked, rows);
+    const chartsOf = { 'os-overhead': osOverheadCharts, storage: storageCharts, network: networkCharts, mpi: mpiCharts }[kind];
+    return chartsOf(picked, rows);
   }, [kind, picked.map((r) => r.id).join(','), rows]); // eslint-disable-line react-hooks/exhaustive-deps
   const tcg = picked.some((r) => r.accel === 'tcg');
   return (
@@ -100,7 +102,7 @@ function KindSection({ kind, runs }: { kind: ExperimentKind; runs: ExperimentRun
           </fieldset>
           {tcg && <div className="notice warn" role="status" data-testid="tcg-banner"><strong>Software emulation (TCG):</strong> absolute numbers are not representative. Compare runs with each other, not with real hardware.</div>}
           {charts.map((c) => <ChartCard key={c.id} spec={c} />)}
-          {kind !== 'network' && picked.length > 0 && <RatioTable kind={kind} runs={picked} rows={rows} />}
+          {(kind === 'os-overhead' || kind === 'storage') && picked.length > 0 && <RatioTable kind={kind} runs={picked} rows={rows} />}
         </>
       )}
     </section>

@@ -120,3 +120,47 @@ export function networkCharts(runs: ExperimentRunInfo[], byRun: Record<number, E
     },
   ];
 }
+
+/**
+ * The report's IMB-style curves: one chart per mpi probe, value by message size on log axes
+ * (sizes go 1 B to 1 MiB in powers of 4), one curve per run and pair.
+ */
+export function mpiCharts(runs: ExperimentRunInfo[], byRun: Record<number, ExperimentRow[]>): ChartSpec[] {
+  const rows = rowsOf(runs, byRun);
+  const charts: [string, string, string][] = [
+    ['mpi-latency', 'pingpong latency', 'Ping-pong latency by message size (half round trip)'],
+    ['mpi-bandwidth', 'pingpong bandwidth', 'Ping-pong bandwidth by message size'],
+    ['mpi-allreduce', 'allreduce', 'Allreduce (MPI_SUM of doubles) by message size, time per call'],
+  ];
+  return charts.map(([id, probe, title]) => {
+    const mine = rows.filter((r) => r.probe === probe);
+    const targets = uniq(mine.map((r) => r.target)).sort();
+    const curves = runs.flatMap((run, i) => targets.filter((t) => mine.some((r) => r.runId === run.id && r.target === t)).map((target, j) => ({
+      label: `${target} — ${runLabel(run)}`,
+      data: mine.filter((r) => r.runId === run.id && r.target === target).map((r) => ({ x: Number(r.param), y: r.value })).sort((a, b) => a.x - b.x),
+      borderColor: color(i * targets.length + j),
+      backgroundColor: color(i * targets.length + j),
+      borderDash: i === 0 ? [] : [6, 3],
+      tension: 0,
+    })));
+    const unit = mine[0]?.unit ?? '';
+    return {
+      id, title, rows: mine,
+      config: {
+        type: 'line',
+        data: { datasets: curves },
+        options: {
+          plugins: { title: { display: true, text: title }, legend: { position: 'bottom' } },
+          scales: {
+            x: { type: 'logarithmic', title: axisTitle('message size'), ticks: { callback: (v: number | string) => (isPowerOf4(Number(v)) ? sizeLabel(String(v)) : '') } },
+            y: { type: 'logarithmic', title: axisTitle(unit === 'us' ? 'µs' : unit) },
+          },
+        },
+      },
+    } satisfies ChartSpec;
+  });
+}
+
+function isPowerOf4(n: number): boolean {
+  return Number.isInteger(Math.log2(n)) && Math.log2(n) % 2 === 0;
+}

@@ -21,7 +21,7 @@ interface ExperimentsStore {
   run(input: { kind: ExperimentKind; vc: string; seconds: number; outside?: string }): Promise<string | undefined>;
 }
 
-const none = (): Record<ExperimentKind, number[]> => ({ 'os-overhead': [], network: [], storage: [] });
+const none = (): Record<ExperimentKind, number[]> => ({ 'os-overhead': [], network: [], storage: [], mpi: [] });
 
 export const useExperiments = create<ExperimentsStore>()((set, get) => ({
   runs: undefined,
