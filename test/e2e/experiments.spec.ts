@@ -7,7 +7,7 @@ import { labApp, screensDir } from './support/lab-app.js';
 
 /**
  * The Experiments screen against the real lab, in Debian's Chromium through `vlx gui`: one
- * short run of each kind on a 2-VM VC of the bench image (made here through the CLI, destroyed
+ * short run of each kind (mpi included) on a 2-VM VC of the bench image (made here through the CLI, destroyed
  * at the end), then the screen draws each kind's charts from the cluster database, warns that
  * TCG numbers are not representative when the lab runs under TCG, and each chart's CSV is
  * exactly what `vlx experiment export` gives for the runs it shows; its PNG is a PNG.
@@ -40,7 +40,7 @@ test.beforeAll(async ({ browser }) => {
   expect(created.code, created.stderr).toBe(0);
   const started = await vlx('vc', 'start', VC, '--policy', 'cyclic', '--mode', 'free');
   expect(started.code, started.stderr).toBe(0);
-  for (const kind of ['os-overhead', 'network', 'storage']) {
+  for (const kind of ['os-overhead', 'network', 'storage', 'mpi']) {
     const t0 = Date.now();
     const r = await vlx('experiment', 'run', kind, '--vc', VC, '--seconds', '1');
     process.stderr.write(`experiment ${kind}: ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
@@ -94,8 +94,8 @@ async function csvOf(chart: string): Promise<string> {
 }
 
 test('each kind draws its charts from the stored runs, with the TCG banner under emulation', async () => {
-  for (const kind of ['os-overhead', 'network', 'storage']) await showOnly(kind);
-  for (const chart of ['os-overhead', 'network-bandwidth', 'network-latency', 'storage']) {
+  for (const kind of ['os-overhead', 'network', 'storage', 'mpi']) await showOnly(kind);
+  for (const chart of ['os-overhead', 'network-bandwidth', 'network-latency', 'storage', 'mpi-latency', 'mpi-bandwidth', 'mpi-allreduce']) {
     const canvas = `figure[data-chart="${chart}"] canvas`;
     await expect(page.locator(canvas)).toBeVisible();
     expect(await drawn(canvas), `${chart} has something drawn`).toBe(true);
@@ -111,6 +111,10 @@ test('each kind draws its charts from the stored runs, with the TCG banner under
   await page.screenshot({ path: join(shots, 'experiments-network.png') });
   await page.locator('section[data-kind="storage"]').scrollIntoViewIfNeeded();
   await page.screenshot({ path: join(shots, 'experiments-storage.png') });
+  await page.locator('figure[data-chart="mpi-latency"]').scrollIntoViewIfNeeded();
+  await page.screenshot({ path: join(shots, 'experiments-mpi.png') });
+  await page.locator('figure[data-chart="mpi-allreduce"]').scrollIntoViewIfNeeded();
+  await page.screenshot({ path: join(shots, 'experiments-mpi-allreduce.png') });
   // Several runs of one kind on one chart: an earlier run ticked as well adds its bars.
   const os = page.locator('section[data-kind="os-overhead"]');
   const other = os.locator(`input[type=checkbox][data-run]:not([data-run="${runIds['os-overhead']}"])`).first();
@@ -134,6 +138,10 @@ test('a chart\'s CSV is the rows `vlx experiment export` gives; its PNG is an im
   const net = (await vlx('experiment', 'export', String(runIds.network), '--csv')).stdout.split('\r\n');
   const latency = [net[0], ...net.filter((l) => l.split(',')[2] === 'latency')].join('\r\n') + '\r\n';
   expect(await csvOf('network-latency')).toBe(latency);
+  // mpi: the allreduce chart's rows, ordered as stored.
+  const mpi = (await vlx('experiment', 'export', String(runIds.mpi), '--csv')).stdout.split('\r\n');
+  const allreduce = [mpi[0], ...mpi.filter((l) => l.split(',')[2] === 'allreduce')].join('\r\n') + '\r\n';
+  expect(await csvOf('mpi-allreduce')).toBe(allreduce);
   const [png] = await Promise.all([page.waitForEvent('download'), page.locator('figure[data-chart="network-bandwidth"] button[data-export="png"]').click()]);
   const bytes = readFileSync((await png.path())!);
   expect(bytes.subarray(0, 8).toString('hex')).toBe('89504e470d0a1a0a');
