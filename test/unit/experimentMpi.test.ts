@@ -124,6 +124,10 @@ describe('mpi charts and CSV', () => {
     expect(charts.map((c) => c.id)).toEqual(['mpi-latency', 'mpi-bandwidth', 'mpi-allreduce']);
     const [lat, , ar] = charts;
     expect(lat!.config.options!.scales!.x!.type).toBe('logarithmic');
+    // Ticks at the measured sizes, labelled as sizes.
+    const axis = { ticks: [] as { value: number }[] };
+    (lat!.config.options!.scales!.x as unknown as { afterBuildTicks(a: typeof axis): void }).afterBuildTicks(axis);
+    expect(axis.ticks.map((t) => t.value)).toEqual([...MPI_SIZES]);
     expect(lat!.config.data.datasets[0]!.data[0]).toEqual({ x: 1, y: 7087.82 });
     expect(lat!.config.data.datasets[0]!.label).toMatch(/^across nodes — #5 bench/);
     expect(ar!.config.data.datasets[0]!.data).toHaveLength(MPI_ALLREDUCE_SIZES.length);

@@ -134,6 +134,7 @@ export function mpiCharts(runs: ExperimentRunInfo[], byRun: Record<number, Exper
   ];
   return charts.map(([id, probe, title]) => {
     const mine = rows.filter((r) => r.probe === probe);
+    const sizes = uniq(mine.map((r) => Number(r.param))).sort((a, b) => a - b);
     const targets = uniq(mine.map((r) => r.target)).sort();
     const curves = runs.flatMap((run, i) => targets.filter((t) => mine.some((r) => r.runId === run.id && r.target === t)).map((target, j) => ({
       label: `${target} — ${runLabel(run)}`,
@@ -152,15 +153,17 @@ export function mpiCharts(runs: ExperimentRunInfo[], byRun: Record<number, Exper
         options: {
           plugins: { title: { display: true, text: title }, legend: { position: 'bottom' } },
           scales: {
-            x: { type: 'logarithmic', title: axisTitle('message size'), ticks: { callback: (v: number | string) => (isPowerOf4(Number(v)) ? sizeLabel(String(v)) : '') } },
-            y: { type: 'logarithmic', title: axisTitle(unit === 'us' ? 'µs' : unit) },
+            // Ticks at the measured sizes only (Chart.js would put them at 1-9 × 10^k, where no size is).
+            x: {
+              type: 'logarithmic', title: axisTitle('message size'), min: sizes[0], max: sizes.at(-1),
+              afterBuildTicks: (axis) => { axis.ticks = sizes.map((value) => ({ value })); },
+              ticks: { autoSkip: false, maxRotation: 0, callback: (v: number | string) => sizeLabel(String(v)) },
+            },
+            // Labels at powers of ten only: values span up to eight decades under TCG.
+            y: { type: 'logarithmic', title: axisTitle(unit === 'us' ? 'µs' : unit), ticks: { callback: (v: number | string) => (Number.isInteger(Math.log10(Number(v))) ? Number(v).toLocaleString('en') : '') } },
           },
         },
       },
     } satisfies ChartSpec;
   });
-}
-
-function isPowerOf4(n: number): boolean {
-  return Number.isInteger(Math.log2(n)) && Math.log2(n) % 2 === 0;
 }
