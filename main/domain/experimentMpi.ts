@@ -1,6 +1,6 @@
 import { invalid } from '../errors.js';
 import { checkAddress } from '../util/names.js';
-import { checkSeconds, type ExperimentValue } from './experiments.js';
+import { CONSOLE_LINE_MAX, checkSeconds, type ExperimentValue } from './experiments.js';
 import { missing, mpibenchLines } from './experimentParse.js';
 
 /**
@@ -21,6 +21,7 @@ export const MPI_MIN_MEM_MB = 128;
 /** The guest's interface on the VC subnet (tinyInit.ts configures eth0). */
 export const MPI_IFACE = 'eth0';
 export const MPI_KEY = '/tmp/vlx-mpi-key';
+export const MPI_HOSTFILE = '/tmp/vlx-mpi-hosts';
 export const DROPBEAR_PID = '/run/vlx-dropbear.pid';
 const AUTHORIZED = '/root/.ssh/authorized_keys';
 
@@ -68,7 +69,7 @@ export function mpiCleanupScript(): string {
   return [
     'for p in $(pidof dropbear); do kill $p; done',
     'i=0; while pidof dropbear >/dev/null && [ $i -lt 20 ]; do sleep 0.1; i=$((i+1)); done',
-    `rm -f ${DROPBEAR_PID} ${AUTHORIZED} ${MPI_KEY} /etc/dropbear/*`, 'true',
+    `rm -f ${DROPBEAR_PID} ${AUTHORIZED} ${MPI_KEY} ${MPI_HOSTFILE} /etc/dropbear/*`, 'true',
   ].join('; ');
 }
 
@@ -81,22 +82,43 @@ export interface MpiRunPlan {
 }
 
 /**
- * On the first VM: mpirun over dbclient. The parameters that depend on the VC are on the
- * command line; the image's params file pins the components (images/benchMpi.ts).
+ * On the first VM, before mpirun: the hostfile, one VM a line with one slot (rank i on line
+ * i), written in as few console commands as keep each within CONSOLE_LINE_MAX.
+ */
+export function mpiHostfileScripts(hosts: string[]): string[] {
+  if (hosts.length < 2) throw invalid('hosts', 'the mpi experiment needs at least 2 VMs', hosts.length);
+  const lines = hosts.map((h, i) => `${checkAddress(h, `hosts[${i}]`)} slots=1`);
+  const out: string[] = [];
+  let chunk: string[] = [];
+  const flush = (): void => {
+    if (chunk.length) out.push(`printf '%s\\n' ${chunk.map((l) => `'${l}'`).join(' ')} ${out.length ? '>>' : '>'} ${MPI_HOSTFILE}`);
+    chunk = [];
+  };
+  for (const l of lines) {
+    if (`printf '%s\\n' ${[...chunk, l].map((x) => `'${x}'`).join(' ')} >> ${MPI_HOSTFILE}`.length > CONSOLE_LINE_MAX) flush();
+    chunk.push(l);
+  }
+  flush();
+  return out;
+}
+
+/**
+ * On the first VM, after mpiHostfileScripts: mpirun over dbclient. The parameters that depend
+ * on the VC are on the command line; the image's params file pins the components (images/benchMpi.ts).
  */
 export function mpirunScript(plan: MpiRunPlan): string {
   if (plan.hosts.length < 2) throw invalid('hosts', 'the mpi experiment needs at least 2 VMs', plan.hosts.length);
-  const hosts = plan.hosts.map((h, i) => checkAddress(h, `hosts[${i}]`));
+  const n = plan.hosts.length;
   const pairs = Object.entries(plan.pairs).map(([name, p]) => {
     if (!(name in MPI_PAIRS)) throw invalid('pairs', `must be ${Object.keys(MPI_PAIRS).join(' or ')}`, name);
     const [a, b] = p!;
-    if (![a, b].every((r) => Number.isInteger(r) && r >= 0 && r < hosts.length) || a === b) throw invalid(`pairs.${name}`, `must be two different ranks from 0 to ${hosts.length - 1}`, p);
+    if (![a, b].every((r) => Number.isInteger(r) && r >= 0 && r < n) || a === b) throw invalid(`pairs.${name}`, `must be two different ranks from 0 to ${n - 1}`, p);
     return `-p ${name}:${a}:${b}`;
   });
   const perSize = secondsPerSize(plan.seconds, pairs.length).toFixed(4);
   return [
     'cd /tmp',
-    `mpirun --allow-run-as-root --host ${hosts.join(',')} -np ${hosts.length}`
+    `mpirun --allow-run-as-root --hostfile ${MPI_HOSTFILE} -np ${n}`
       + ` --mca plm_rsh_agent 'dbclient -y -y -i ${MPI_KEY}' --mca btl_tcp_if_include ${MPI_IFACE} --mca oob_tcp_if_include ${MPI_IFACE}`
       + ` mpibench -t ${perSize} -s ${MPI_SIZES.join(',')} ${pairs.join(' ')} 2>&1`,
   ].join('; ');

@@ -1,6 +1,6 @@
 import { VlxError } from '../errors.js';
 import {
-  MPI_ALLREDUCE_SIZES, MPI_MIN_MEM_MB, MPI_PAIRS, MPI_SIZES, dropbearStartScript, mpiCleanupScript, mpiKeygenScript, mpirunScript, readMpi,
+  MPI_ALLREDUCE_SIZES, MPI_MIN_MEM_MB, MPI_PAIRS, MPI_SIZES, dropbearStartScript, mpiCleanupScript, mpiHostfileScripts, mpiKeygenScript, mpirunScript, readMpi,
   type MpiPair,
 } from '../domain/experimentMpi.js';
 import { checkSeconds, pickPairs, type ExperimentValue } from '../domain/experiments.js';
@@ -53,6 +53,7 @@ export async function runMpi(vms: MpiVm[], seconds: number, log: Log, progress: 
       const out = await vm.runner.run(dropbearStartScript(vm.ip, pub), 60_000);
       if (!out.includes('vlx-dropbear-up')) throw new VlxError('remote-failed', `${vm.name}: dropbear did not start: ${JSON.stringify(out.trim().slice(-300))}`);
     }));
+    for (const line of mpiHostfileScripts(vms.map((v) => v.ip))) await first!.runner.run(line, 30_000);
     progress(0.1, `mpirun: ${vms.length} ranks, ${Object.keys(pairs).length} ping-pong pair(s) and allreduce, ${MPI_SIZES.length} sizes`);
     const started = Date.now();
     // The probe keeps to `seconds`; the launch over SSH and the warm-ups come on top (several seconds under TCG).

@@ -3,9 +3,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { mpibenchLines } from '../../main/domain/experimentParse.js';
 import {
-  MPI_ALLREDUCE_SIZES, MPI_SIZES, checkPublicKey, dropbearStartScript, mpiCleanupScript, mpiKeygenScript, mpirunScript, readMpi, secondsPerSize,
+  MPI_ALLREDUCE_SIZES, MPI_SIZES, checkPublicKey, dropbearStartScript, mpiCleanupScript, mpiHostfileScripts, mpiKeygenScript, mpirunScript, readMpi, secondsPerSize,
 } from '../../main/domain/experimentMpi.js';
-import { experimentsCsv, type ExperimentRow } from '../../main/domain/experiments.js';
+import { CONSOLE_LINE_MAX, experimentsCsv, type ExperimentRow } from '../../main/domain/experiments.js';
 import { MPI_PLUGINS, checkMpiPlugins, mpiFileList, mpiParamsFile } from '../../main/images/benchMpi.js';
 import { checkMpiMemory, mpiPairs } from '../../main/workflows/experimentMpi.js';
 import { checkExperimentRequest } from '../../main/workflows/experiment.js';
@@ -50,7 +50,9 @@ describe('mpi scripts', () => {
 
   it('mpirun: one rank per VM in order, dbclient with the run\'s key as the rsh agent, the VC interface, every size', () => {
     const s = mpirunScript({ hosts: ['10.1.0.2', '10.1.0.3', '10.1.0.4'], pairs: { across: [0, 1], same: [0, 2] }, seconds: 5 });
-    expect(s).toContain('mpirun --allow-run-as-root --host 10.1.0.2,10.1.0.3,10.1.0.4 -np 3 ');
+    expect(s).toContain('mpirun --allow-run-as-root --hostfile /tmp/vlx-mpi-hosts -np 3 ');
+    expect(mpiHostfileScripts(['10.1.0.2', '10.1.0.3', '10.1.0.4'])).toEqual([`printf '%s\\n' '10.1.0.2 slots=1' '10.1.0.3 slots=1' '10.1.0.4 slots=1' > /tmp/vlx-mpi-hosts`]);
+    expect(s.length).toBeLessThanOrEqual(CONSOLE_LINE_MAX);
     expect(s).toContain("--mca plm_rsh_agent 'dbclient -y -y -i /tmp/vlx-mpi-key'");
     expect(s).toContain('--mca btl_tcp_if_include eth0 --mca oob_tcp_if_include eth0');
     expect(s).toContain(`-s ${MPI_SIZES.join(',')} -p across:0:1 -p same:0:2`);
@@ -59,18 +61,31 @@ describe('mpi scripts', () => {
     expect(secondsPerSize(1, 1)).toBeCloseTo(1 / 20, 9);
   });
 
+  it('a large VC\'s hostfile is written in console commands within the line limit, every VM once and in order', () => {
+    const hosts = Array.from({ length: 200 }, (_, i) => `10.1.${Math.floor(i / 250)}.${(i % 250) + 2}`);
+    const cmds = mpiHostfileScripts(hosts);
+    expect(cmds.length).toBeGreaterThan(1);
+    for (const c of cmds) expect(c.length).toBeLessThanOrEqual(CONSOLE_LINE_MAX);
+    expect(cmds[0]).toMatch(/ > \/tmp\/vlx-mpi-hosts$/);
+    for (const c of cmds.slice(1)) expect(c).toMatch(/ >> \/tmp\/vlx-mpi-hosts$/);
+    expect(cmds.flatMap((c) => [...c.matchAll(/'([\d.]+) slots=1'/g)].map((m) => m[1]))).toEqual(hosts);
+    expect(() => mpiHostfileScripts(['10.1.0.2', "vm2'; reboot"])).toThrow(/hosts\[1\]: must be an IPv4 address or a host name/);
+  });
+
   it('dropbear: key logins only, on the VC address, the run\'s key authorized; the cleanup leaves no server or key', () => {
     const s = dropbearStartScript('10.1.0.3', `${pub}\n`);
     expect(s).toContain(`echo '${pub}' > /root/.ssh/authorized_keys`);
     expect(s).toContain('dropbear -R -s -j -k -P /run/vlx-dropbear.pid -p 10.1.0.3:22');
+    expect(s.length).toBeLessThanOrEqual(CONSOLE_LINE_MAX);
     expect(mpiKeygenScript()).toContain('dropbearkey -t ed25519 -f /tmp/vlx-mpi-key');
     const c = mpiCleanupScript();
-    for (const part of ['kill $p', '/root/.ssh/authorized_keys', '/tmp/vlx-mpi-key', '/etc/dropbear/*']) expect(c).toContain(part);
+    for (const part of ['kill $p', '/root/.ssh/authorized_keys', '/tmp/vlx-mpi-key', '/tmp/vlx-mpi-hosts', '/etc/dropbear/*']) expect(c).toContain(part);
   });
 
   it('bad input names the field and the rule', () => {
     expect(() => checkPublicKey("ssh-ed25519 AAAA'; rm -rf / #")).toThrow(/publicKey: must be one "ssh-ed25519 BASE64 \[comment\]" line/);
     expect(() => dropbearStartScript('10.1.0.3; reboot', pub)).toThrow(/address/);
+    expect(() => mpiHostfileScripts(['10.1.0.2'])).toThrow(/hosts: the mpi experiment needs at least 2 VMs/);
     expect(() => mpirunScript({ hosts: ['10.1.0.2'], pairs: {}, seconds: 1 })).toThrow(/hosts: the mpi experiment needs at least 2 VMs/);
     expect(() => mpirunScript({ hosts: ['10.1.0.2', '10.1.0.3'], pairs: { across: [0, 2] }, seconds: 1 })).toThrow(/pairs.across: must be two different ranks from 0 to 1/);
     expect(() => mpirunScript({ hosts: ['10.1.0.2', '10.1.0.3'], pairs: { across: [0, 1] }, seconds: 0 })).toThrow(/seconds: must be a whole number from 1 to 600/);
