@@ -1,5 +1,6 @@
 import { checkAddress, checkInt } from '../util/names.js';
 import { invalid } from '../errors.js';
+import { SERIAL_COMMAND_MAX } from './consoleCommand.js';
 
 /**
  * The report's experiments (section 6), as probes the bench guest and the nodes run with the
@@ -58,11 +59,8 @@ export const SYSCALLS_PER_EVENT = 100;
 /** One context-switch event is a one-byte round trip between two processes: two switches. */
 export const SWITCHES_PER_EVENT = 2;
 
-/**
- * The guest's console shell (busybox ash with line editing) takes at most 1024 characters a
- * line; a longer command is cut, so every probe command typed into a console stays under this.
- */
-export const CONSOLE_LINE_MAX = 1000;
+/** What one probe command may hold: the console's limit (domain/consoleCommand.ts). */
+export const CONSOLE_LINE_MAX = SERIAL_COMMAND_MAX;
 
 const SYSCALL_LUA = '/tmp/vlx-syscall.lua';
 const CTXSW_LUA = '/tmp/vlx-ctxsw.lua';

@@ -1,5 +1,6 @@
 import type { Duplex } from 'node:stream';
 import { VlxError } from '../errors.js';
+import { NONCE_LENGTH, SERIAL_COMMAND_MAX, wrapCommand } from '../domain/consoleCommand.js';
 
 /** Marker the tiny guest prints on its console once eth0 is configured (see images/tinyInit.ts). */
 export const READY_MARKER = 'vlx-guest-ready';
@@ -93,9 +94,11 @@ export class SerialConsole {
    * brackets the output so the echoed command line is never mistaken for its result.
    */
   async run(command: string, timeoutMs = 30_000): Promise<{ code: number; output: string }> {
-    const nonce = Math.random().toString(36).slice(2, 10);
-    // The shell echoes the typed line; splitting the marker with '' keeps the echo from matching.
-    this.write(`echo vlx''begin-${nonce}; ${command}; echo vlx''end-${nonce}-$?\n`);
+    if (command.length > SERIAL_COMMAND_MAX) {
+      throw new VlxError('invalid-input', `command: must be at most ${SERIAL_COMMAND_MAX} characters to type into a console shell (got ${command.length})`);
+    }
+    const nonce = Math.random().toString(36).slice(2, 2 + NONCE_LENGTH).padEnd(NONCE_LENGTH, '0');
+    this.write(wrapCommand(command, nonce));
     // Preceded by \n, or by \r when bash ends bracketed-paste mode (ESC[?2004l\r) first.
     await this.waitFor(new RegExp(`[\\r\\n]vlxbegin-${nonce}\\r?\\n`), timeoutMs);
     const m = await this.waitFor(new RegExp(`([\\s\\S]*?)vlxend-${nonce}-(\\d+)`), timeoutMs);
