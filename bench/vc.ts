@@ -12,6 +12,7 @@ import { sh } from '../main/util/quote.js';
 import { VcService } from '../main/service/vcCore.js';
 import { renderOverlayScript } from '../main/vm/scripts.js';
 import { runScript } from '../main/cluster/env.js';
+import { NODE_RUN } from '../main/config/paths.js';
 import type { TaskEvent, TaskSummary } from '../main/tasks/types.js';
 
 function arg(name: string): string | undefined {
@@ -44,6 +45,23 @@ async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }>
 
 async function destroyIfThere(name: string): Promise<void> {
   if ((await s.listVcs()).some((v) => v.name === name)) ok(await s.destroyVc(name));
+}
+
+/** User + system CPU seconds of every QEMU of a VC on every node, from /proc/PID/stat. */
+async function qemuCpuSeconds(vc: string): Promise<{ total: number; count: number }> {
+  const script = `for f in ${NODE_RUN}/vm/${vc}/*.pid; do [ -e "$f" ] && cut -d' ' -f14,15 "/proc/$(cat "$f")/stat"; done; getconf CLK_TCK`;
+  let total = 0;
+  let count = 0;
+  for (const r of await s.env.session.onNodes('all', script)) {
+    const lines = r.stdout.trim().split('\n');
+    const tck = Number(lines.pop());
+    for (const l of lines) {
+      const [u, k] = l.split(' ').map(Number);
+      total += (u + k) / tck;
+      count += 1;
+    }
+  }
+  return { total, count };
 }
 
 const rows: [string, string, string][] = [];
@@ -103,6 +121,9 @@ try {
     const st = await timed(() => s.startVc(name, 'cyclic', 'free', { onEvent: trace }));
     ok(st.value);
     row('start an 8-VM VC (placement, network, QEMU, every guest ready)', fmt(st.ms), `(TCG where KVM does not work; ${startLoad})`);
+    // The CPU the guests' QEMUs used up to now: launch, boot and the few ms since they were ready.
+    const cpu = await qemuCpuSeconds(name);
+    row('  CPU of its QEMUs (launch → ready)', `${cpu.total.toFixed(1)} s`, `(${(cpu.total / cpu.count).toFixed(2)} s per guest, ${cpu.count} guests)`);
     const sp = await timed(() => s.stopVc(name, { timeoutS: 30 }));
     ok(sp.value);
     row('stop an 8-VM VC (ACPI power button, clean shutdown)', fmt(sp.ms));
@@ -112,9 +133,12 @@ try {
     await destroyIfThere(one);
     ok(await s.createVc({ name: one, nodes: 1, vcpus: 1, memMb: 128, diskGb: 1, swapMb: 0, image: 'tiny', subnet: 'auto' }));
     const oneLoad = load();
-    const st1 = await timed(() => s.startVc(one, 'block', 'free'));
+    const t1 = Date.now();
+    const trace1 = (e: TaskEvent) => { if (e.type === 'log') process.stderr.write(`    +${Date.now() - t1} ms ${e.line}\n`); };
+    const st1 = await timed(() => s.startVc(one, 'block', 'free', { onEvent: trace1 }));
     ok(st1.value);
     row('start a 1-VM VC (placement, network, QEMU, guest ready)', fmt(st1.ms), `(${oneLoad})`);
+    row('  CPU of its QEMU (launch → ready)', `${(await qemuCpuSeconds(one)).total.toFixed(2)} s`);
     const logs: string[] = [];
     const onEvent = (e: TaskEvent) => { if (e.type === 'log') logs.push(e.line); };
     const sv = await timed(() => s.saveVc(one, { onEvent }));

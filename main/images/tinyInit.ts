@@ -10,7 +10,7 @@
  *   vlx.vc=V        the VC the guest belongs to (shown in the prompt, kept in /etc/vlx-vc)
  *   vlx.shared=H:/P NFSv3 export mounted at /shared (VC-wide shared storage, sharedMount.ts)
  */
-import { READY_MARKER } from '../vm/serial.js';
+import { GUEST_TIMES_MARKER, READY_MARKER } from '../vm/serial.js';
 import { NFS_MOUNT_OPTIONS, SHARED_FAILED_MARKER, SHARED_MOUNT_POINT } from './sharedMount.js';
 
 export interface TinyInitInput {
@@ -33,6 +33,9 @@ mkdir -p /dev/pts
 mount -t devpts devpts /dev/pts
 mount -t tmpfs tmpfs /tmp
 mount -t tmpfs tmpfs /run
+# The guest's own clock at each stage, printed before the readiness marker (the start logs it):
+# where a boot's seconds go, without a debug build.
+read T_INIT _ < /proc/uptime
 load() {
 ${insmod(input.bootModules)}
 }
@@ -58,6 +61,8 @@ if [ -n "$IP" ]; then
   # onlink: in the routed design the gateway is the node's tap, reachable whatever the prefix.
   [ -n "$GW" ] && ip route add default via "$GW" dev eth0 onlink
 fi
+read T_NET _ < /proc/uptime
+T_SHARED=-
 if [ -n "$SHARED" ]; then
   loadnfs() {
 ${insmod(input.nfsModules)}
@@ -74,6 +79,7 @@ ${insmod(input.nfsModules)}
     if [ $i -ge 100 ]; then echo "${SHARED_FAILED_MARKER} $SHARED" > /dev/console; break; fi
     sleep 0.2
   done
+  read T_SHARED _ < /proc/uptime
 fi
 ADDR="\${IP%/*}"
 # acpid and the readiness marker run from init's sysinit, once busybox init handles its
@@ -86,9 +92,11 @@ cat > /etc/vlx-ready <<EOF
 #!/bin/sh
 acpid -c /etc/acpi
 i=0
-while [ \\\$i -lt 100 ] && ! ls -l /proc/\\\$(pidof acpid)/fd 2>/dev/null | grep -q /dev/input/event; do
-  sleep 0.05; i=\\\$((i+1))
+while [ \\\$i -lt 250 ] && ! ls -l /proc/\\\$(pidof acpid)/fd 2>/dev/null | grep -q /dev/input/event; do
+  sleep 0.02; i=\\\$((i+1))
 done
+read T_READY _ < /proc/uptime
+echo "${GUEST_TIMES_MARKER} init=$T_INIT net=$T_NET shared=$T_SHARED ready=\\\$T_READY" > /dev/console
 echo "${READY_MARKER} $NAME \${ADDR:-none}" > /dev/console
 EOF
 chmod 755 /etc/vlx-ready

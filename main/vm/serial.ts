@@ -4,6 +4,33 @@ import { NONCE_LENGTH, SERIAL_COMMAND_MAX, wrapCommand } from '../domain/console
 
 /** Marker the tiny guest prints on its console once eth0 is configured (see images/tinyInit.ts). */
 export const READY_MARKER = 'vlx-guest-ready';
+/**
+ * The line the tiny guest prints just before the marker: its own clock (seconds of uptime) at
+ * each stage of its init, `-` for a stage it skipped.
+ */
+export const GUEST_TIMES_MARKER = 'vlx-guest-times';
+
+export interface GuestTimes {
+  init: number;
+  net: number;
+  shared?: number;
+  ready: number;
+}
+
+/** The last stage-times line in a console's output, undefined when there is none (other guests). */
+export function parseGuestTimes(output: string): GuestTimes | undefined {
+  const re = new RegExp(`${GUEST_TIMES_MARKER} init=(\\d+\\.\\d+) net=(\\d+\\.\\d+) shared=(\\d+\\.\\d+|-) ready=(\\d+\\.\\d+)`, 'g');
+  let last: RegExpExecArray | undefined;
+  for (let m = re.exec(output); m; m = re.exec(output)) last = m;
+  if (!last) return undefined;
+  return { init: Number(last[1]), net: Number(last[2]), ...(last[3] === '-' ? {} : { shared: Number(last[3]) }), ready: Number(last[4]) };
+}
+
+/** The stage times for a start's log. */
+export function guestTimesNote(t: GuestTimes): string {
+  const shared = t.shared === undefined ? '' : `, shared mounted ${t.shared.toFixed(2)} s`;
+  return `guest clock: init ${t.init.toFixed(2)} s, network ${t.net.toFixed(2)} s${shared}, ready ${t.ready.toFixed(2)} s`;
+}
 
 /**
  * A VM's serial console as a line-oriented reader for automation (readiness, probes,
