@@ -5,8 +5,10 @@
 //   migration of one VM with QEMU's own total time and downtime.
 // Full copies of 32 and 64 GiB are not made: the per-VM copy time measured on 8 copies is
 // multiplied out and the row says so. Options: --sizes 1,8 (fewer rows), --skip-boot,
-// --boot-only (only the starts, stop, save, restore and migration). Each boot row carries the
-// 1-minute load average at its start: on 2 cores, other work changes it more than anything.
+// --boot-only (only the starts, stop, save, restore and migration), --image NAME (the guest of
+// the boot rows; default tiny; a variant under test: `vlx image build tiny --name NAME`).
+// Each boot row carries the 1-minute load average at its start: on 2 cores, other work
+// changes it more than anything.
 import { loadavg } from 'node:os';
 import { sh } from '../main/util/quote.js';
 import { VcService } from '../main/service/vcCore.js';
@@ -25,6 +27,7 @@ const skipBoot = process.argv.includes('--skip-boot');
 const bootOnly = process.argv.includes('--boot-only');
 const load = (): string => `load ${loadavg()[0].toFixed(2)}`;
 const COPIES = 8;
+const bootImage = arg('--image') ?? 'tiny';
 
 const s = VcService.open();
 const conn = await s.env.session.any();
@@ -113,7 +116,7 @@ try {
   if (!skipBoot) {
     const name = 'bench-boot';
     await destroyIfThere(name);
-    ok(await s.createVc({ name, nodes: 8, vcpus: 1, memMb: 128, diskGb: 1, swapMb: 0, image: 'tiny', subnet: 'auto' }));
+    ok(await s.createVc({ name, nodes: 8, vcpus: 1, memMb: 128, diskGb: 1, swapMb: 0, image: bootImage, subnet: 'auto' }));
     const startLoad = load();
     // The start's own log with times, on stderr: where the seconds go (placement, network, boots).
     const t0 = Date.now();
@@ -131,7 +134,7 @@ try {
 
     const one = 'bench-one';
     await destroyIfThere(one);
-    ok(await s.createVc({ name: one, nodes: 1, vcpus: 1, memMb: 128, diskGb: 1, swapMb: 0, image: 'tiny', subnet: 'auto' }));
+    ok(await s.createVc({ name: one, nodes: 1, vcpus: 1, memMb: 128, diskGb: 1, swapMb: 0, image: bootImage, subnet: 'auto' }));
     const oneLoad = load();
     const t1 = Date.now();
     const trace1 = (e: TaskEvent) => { if (e.type === 'log') process.stderr.write(`    +${Date.now() - t1} ms ${e.line}\n`); };

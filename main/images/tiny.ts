@@ -25,11 +25,13 @@ export const TINY_NFS_MODULES = ['nfsv3'];
 /**
  * Besides the console: the guest boots under TCG on small nodes, where every initcall is
  * emulated, so work a busybox guest never uses is skipped. The crypto self-tests and the
- * kprobe-events and KDF self-tests (initcall_blacklist) are tests of the kernel itself;
+ * kprobe-events and KDF self-tests (initcall_blacklist) are tests of the kernel itself; the
+ * built-in X.509 certificates only verify module signatures, which this image strips, and the
+ * block tracer serves blktrace;
  * tsc=reliable and no_timer_check drop the clocksource watchdog and the timer-IRQ check,
  * which under a loaded emulator can wrongly mark the TSC unstable and stall the boot.
  */
-export const TINY_CMDLINE = 'console=ttyS0 quiet cryptomgr.notests initcall_blacklist=init_kprobe_trace,crypto_kdf108_init tsc=reliable no_timer_check';
+export const TINY_CMDLINE = 'console=ttyS0 quiet cryptomgr.notests initcall_blacklist=init_kprobe_trace,crypto_kdf108_init,load_system_certificate_list,init_blk_tracer tsc=reliable no_timer_check';
 const TINY_DISK = '1G';
 
 export function cacheRoot(): string {

@@ -22,6 +22,10 @@ export interface TinyInitInput {
 
 export function renderTinyInit(input: TinyInitInput): string {
   const insmod = (mods: string[]): string => mods.map((m) => `  insmod /lib/modules/${m} 2>/dev/null`).join('\n');
+  // The PCI transport only where there is a PCI bus (the pc machine): on microvm, three
+  // insmods less of emulated relocation work per boot.
+  const pci = input.bootModules.filter((m) => /^virtio_pci/.test(m));
+  const rest = input.bootModules.filter((m) => !pci.includes(m));
   return `#!/bin/busybox sh
 /bin/busybox --install -s
 export PATH=/sbin:/bin:/usr/sbin:/usr/bin
@@ -37,9 +41,19 @@ mount -t tmpfs tmpfs /run
 # where a boot's seconds go, without a debug build.
 read T_INIT _ < /proc/uptime
 load() {
-${insmod(input.bootModules)}
+${insmod(rest)}
+}
+loadpci() {
+${insmod(pci)}
+  :
 }
 load
+set -- /sys/bus/pci/devices/*
+[ -e "$1" ] && loadpci
+# The power button's daemon starts now, so it is up by the time the marker waits for it
+# (a guest loaded by its neighbours spent up to 0.7 s in that wait when acpid started last).
+# acpid quits silently without /var/log and /var/run, hence the mkdir above.
+acpid -c /etc/acpi
 
 IP= GW= NAME=vlx-guest VC= SHARED=
 for w in $(cat /proc/cmdline); do
@@ -82,15 +96,13 @@ ${insmod(input.nfsModules)}
   read T_SHARED _ < /proc/uptime
 fi
 ADDR="\${IP%/*}"
-# acpid and the readiness marker run from init's sysinit, once busybox init handles its
-# signals: a power button pressed right after the marker then reaches an init that acts on it
-# (from this script, still PID 1 without handlers, the poweroff signal was lost).
-# acpid quits silently without /var/log and /var/run, hence the mkdir above.
+# The readiness marker comes from init's sysinit, once busybox init handles its signals: a
+# power button pressed right after the marker then reaches an init that acts on it (from this
+# script, still PID 1 without handlers, the poweroff signal was lost).
 # acpid forks before it opens the power button's event device: the marker waits until it
 # has, so "ready" includes the button.
 cat > /etc/vlx-ready <<EOF
 #!/bin/sh
-acpid -c /etc/acpi
 i=0
 while [ \\\$i -lt 250 ] && ! ls -l /proc/\\\$(pidof acpid)/fd 2>/dev/null | grep -q /dev/input/event; do
   sleep 0.02; i=\\\$((i+1))

@@ -26,4 +26,17 @@ describe('the tiny guest’s stage times on its console', () => {
     expect(init.indexOf(`echo "${READY_MARKER} `)).toBeGreaterThan(times);
     for (const v of ['T_INIT', 'T_NET', 'T_SHARED']) expect(init).toMatch(new RegExp(`read ${v} _ < /proc/uptime`));
   });
+
+  it('loads the PCI transport only where PCI devices are, after the virtio core it needs', () => {
+    const init = renderTinyInit({ bootModules: ['virtio_pci_modern_dev.ko', 'virtio_ring.ko', 'virtio.ko', 'virtio_pci.ko', 'virtio_mmio.ko', 'virtio_net.ko'], nfsModules: [] });
+    const pci = /loadpci\(\) \{\n([^}]*)\}/.exec(init)?.[1] ?? '';
+    expect(pci).toContain('virtio_pci_modern_dev.ko');
+    expect(pci).toContain('virtio_pci.ko');
+    expect(pci).not.toContain('virtio_ring.ko');
+    const load = /\nload\(\) \{\n([^}]*)\}/.exec(init)?.[1] ?? '';
+    expect(load).toContain('virtio_ring.ko');
+    expect(load).not.toContain('virtio_pci');
+    expect(init.indexOf('\nload\n')).toBeLessThan(init.indexOf('&& loadpci'));
+    expect(init).toContain('set -- /sys/bus/pci/devices/*\n[ -e "$1" ] && loadpci');
+  });
 });
