@@ -26,6 +26,12 @@ export function parseGuestTimes(output: string): GuestTimes | undefined {
   return { init: Number(last[1]), net: Number(last[2]), ...(last[3] === '-' ? {} : { shared: Number(last[3]) }), ready: Number(last[4]) };
 }
 
+/** What a start logs for a guest that printed its marker: with its stage times when it printed them. */
+export function readyNote(output: string): string {
+  const times = parseGuestTimes(output);
+  return times ? `guest ready; ${guestTimesNote(times)}` : 'guest ready';
+}
+
 /** The stage times for a start's log. */
 export function guestTimesNote(t: GuestTimes): string {
   const shared = t.shared === undefined ? '' : `, shared mounted ${t.shared.toFixed(2)} s`;

@@ -4,7 +4,7 @@ import { sh } from '../util/quote.js';
 import type { NodeConn } from '../ssh/types.js';
 import { qemuArgs, watchSocket, TCG_ACCEL, type AccelArgs, type VmBoot, type VmDisk, type VmIncoming } from './qemuArgs.js';
 import { cont, finishRestore, migrate, observe, openQmp, queryMigrate, quit, saveToFile, status as qmpStatus, stop as qmpStop, systemPowerdown, type MigrationResult, type QmpClient } from './qmp.js';
-import { guestTimesNote, parseGuestTimes, READY_MARKER, SerialConsole } from './serial.js';
+import { READY_MARKER, readyNote, SerialConsole } from './serial.js';
 import type { ImageMeta } from '../images/types.js';
 import { readImageMeta as readMetaOf } from '../images/library.js';
 import { tinyGuestParams } from '../images/tiny.js';
@@ -202,8 +202,7 @@ export async function startOnNode(env: VcEnv, vc: VcRow, meta: ImageMeta, node: 
         const expected = vmAddress(vc.name, vc.subnet, vmIndex(vm)).ip;
         if (ready[1] !== expected) log(`warning: ${vc.name}/${vm}: the guest reports address ${ready[1]}, not ${expected}: its network configuration failed`);
       }
-      const times = serial ? parseGuestTimes(serial.output) : undefined;
-      log(`${vc.name}/${vm}: running on ${node}${serial ? ` (guest ready${times ? `; ${guestTimesNote(times)}` : ''})` : ''}`);
+      log(`${vc.name}/${vm}: running on ${node}${serial ? ` (${readyNote(serial.output)})` : ''}`);
       if (serial?.output.includes(SHARED_FAILED_MARKER)) {
         log(`warning: ${vc.name}/${vm}: the guest could not mount the VC's shared storage (${sharePath(vc.name)} from its gateway); see the node's ${nfsPaths.log}`);
       }

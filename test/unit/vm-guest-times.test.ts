@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { GUEST_TIMES_MARKER, guestTimesNote, parseGuestTimes, READY_MARKER } from '../../main/vm/serial.js';
+import { GUEST_TIMES_MARKER, guestTimesNote, parseGuestTimes, READY_MARKER, readyNote } from '../../main/vm/serial.js';
 import { renderTinyInit } from '../../main/images/tinyInit.js';
 
 describe('the tiny guest’s stage times on its console', () => {
@@ -17,6 +17,8 @@ describe('the tiny guest’s stage times on its console', () => {
   it('reads as one log phrase, with the shared stage only when there was one', () => {
     expect(guestTimesNote({ init: 0.84, net: 0.95, shared: 1.3, ready: 1.35 })).toBe('guest clock: init 0.84 s, network 0.95 s, shared mounted 1.30 s, ready 1.35 s');
     expect(guestTimesNote({ init: 0.84, net: 0.95, ready: 1.01 })).toBe('guest clock: init 0.84 s, network 0.95 s, ready 1.01 s');
+    expect(readyNote('vlx-guest-times init=0.84 net=0.95 shared=- ready=1.01\r\nvlx-guest-ready vm1 none\r\n')).toBe('guest ready; guest clock: init 0.84 s, network 0.95 s, ready 1.01 s');
+    expect(readyNote('vlx-guest-ready vm1 none\r\n')).toBe('guest ready');
   });
 
   it('is printed by the init, before the readiness marker', () => {
