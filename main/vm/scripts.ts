@@ -103,6 +103,10 @@ export function tapLines(t: TapSpec): string[] {
     sh('ip', 'link', 'set', 'dev', t.tap, 'up'),
     // The guest's peers are on-link for it: the node answers their ARP and routes them.
     `echo 1 > ${sh(`/proc/sys/net/ipv4/conf/${t.tap}/proxy_arp`)}`,
+    // At once: Linux holds a proxied reply to a broadcast request for a random time up to
+    // proxy_delay (0.8 s by default), which made VM↔VM pings take 200–500 ms (VM → outside asks
+    // for the gateway, the tap's own address, and was answered at once).
+    `echo 0 > ${sh(`/proc/sys/net/ipv4/neigh/${t.tap}/proxy_delay`)}`,
     // The node's own way back to the guest (its NFS server, DNS): the cluster-wide sync adds
     // the same route later, with everyone else's, once the VMs are up.
     sh(...routeArgv('replace', { dst: `${t.ip}/32`, dev: t.tap })),
