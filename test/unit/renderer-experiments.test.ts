@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ExperimentRow, ExperimentRunInfo } from '../../main/api/contract.js';
-import { networkCharts, osOverheadCharts, sizeLabel, storageCharts } from '../../renderer/src/screens/experimentCharts.js';
+import { logTickLabel, networkCharts, osOverheadCharts, sizeLabel, storageCharts } from '../../renderer/src/screens/experimentCharts.js';
 
 const run = (id: number, kind: ExperimentRunInfo['kind']): ExperimentRunInfo => ({
   id, taskId: null, kind, vc: 'bench', vcSize: 2, placement: { vm1: 'n1', vm2: 'n2' }, accel: 'tcg', image: 'tiny-bench', seconds: 1, startedAt: '2026-11-30T16:00:00Z', values: 0,
@@ -42,5 +42,15 @@ describe('Experiments charts from stored rows', () => {
 
   it('labels message sizes in binary units', () => {
     expect(['1024', '8192', '131072', '512', '2097152'].map(sizeLabel)).toEqual(['1 KiB', '8 KiB', '128 KiB', '512 B', '2 MiB']);
+  });
+});
+
+describe('log axis labels of the mpi charts', () => {
+  it('an axis within two decades is labelled at 1, 2 and 5 times powers of ten; a wider one at powers of ten only', () => {
+    const labels = (min: number, max: number, ticks: number[]): string[] => ticks.map((t) => logTickLabel(t, min, max));
+    expect(labels(200, 3000, [200, 300, 500, 1000, 2000, 3000])).toEqual(['200', '', '500', '1,000', '2,000', '']);
+    expect(labels(0.005, 100, [0.005, 0.01, 0.02, 0.05, 1, 50, 100])).toEqual(['', '0.01', '', '', '1', '', '100']);
+    expect(logTickLabel(0, 1, 10)).toBe('');
+    expect(logTickLabel(7, 1, 10)).toBe('');
   });
 });

@@ -122,6 +122,20 @@ export function networkCharts(runs: ExperimentRunInfo[], byRun: Record<number, E
 }
 
 /**
+ * A log axis's label: at powers of ten when the axis spans several decades (values span up to
+ * eight under TCG), and also at 2 and 5 times them when it spans less than two, so a curve
+ * that stays within one decade still has numbers beside it.
+ */
+export function logTickLabel(value: number, min: number, max: number): string {
+  if (!(value > 0)) return '';
+  const mantissa = Math.round(value / 10 ** Math.floor(Math.log10(value) + 1e-9));
+  const exact = Math.abs(value - mantissa * 10 ** Math.floor(Math.log10(value) + 1e-9)) < value * 1e-6;
+  const decades = min > 0 && max > min ? Math.log10(max / min) : Infinity;
+  const wanted = decades < 2 ? [1, 2, 5] : [1];
+  return exact && wanted.includes(mantissa) ? value.toLocaleString('en') : '';
+}
+
+/**
  * The report's IMB-style curves: one chart per mpi probe, value by message size on log axes
  * (sizes go 1 B to 1 MiB in powers of 4), one curve per run and pair.
  */
@@ -160,7 +174,10 @@ export function mpiCharts(runs: ExperimentRunInfo[], byRun: Record<number, Exper
               ticks: { autoSkip: false, maxRotation: 0, callback: (v: number | string) => sizeLabel(String(v)) },
             },
             // Labels at powers of ten only: values span up to eight decades under TCG.
-            y: { type: 'logarithmic', title: axisTitle(unit === 'us' ? 'µs' : unit), ticks: { callback: (v: number | string) => (Number.isInteger(Math.log10(Number(v))) ? Number(v).toLocaleString('en') : '') } },
+            y: {
+              type: 'logarithmic', title: axisTitle(unit === 'us' ? 'µs' : unit),
+              ticks: { callback(v: number | string) { return logTickLabel(Number(v), this.min, this.max); } },
+            },
           },
         },
       },
