@@ -1,6 +1,6 @@
 import { invalid } from '../errors.js';
 import { checkAddress } from '../util/names.js';
-import { CONSOLE_LINE_MAX, checkSeconds, type ExperimentValue } from './experiments.js';
+import { checkSeconds, writeFileCommands, type ExperimentValue } from './experiments.js';
 import { missing, mpibenchLines } from './experimentParse.js';
 
 /**
@@ -88,18 +88,7 @@ export interface MpiRunPlan {
 export function mpiHostfileScripts(hosts: string[]): string[] {
   if (hosts.length < 2) throw invalid('hosts', 'the mpi experiment needs at least 2 VMs', hosts.length);
   const lines = hosts.map((h, i) => `${checkAddress(h, `hosts[${i}]`)} slots=1`);
-  const out: string[] = [];
-  let chunk: string[] = [];
-  const flush = (): void => {
-    if (chunk.length) out.push(`printf '%s\\n' ${chunk.map((l) => `'${l}'`).join(' ')} ${out.length ? '>>' : '>'} ${MPI_HOSTFILE}`);
-    chunk = [];
-  };
-  for (const l of lines) {
-    if (`printf '%s\\n' ${[...chunk, l].map((x) => `'${x}'`).join(' ')} >> ${MPI_HOSTFILE}`.length > CONSOLE_LINE_MAX) flush();
-    chunk.push(l);
-  }
-  flush();
-  return out;
+  return writeFileCommands(lines, MPI_HOSTFILE);
 }
 
 /**

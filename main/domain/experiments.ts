@@ -100,27 +100,27 @@ const PROBE_FILES: { path: string; lua: string[] }[] = [
 ];
 
 /**
- * The commands that write the Lua probes into /tmp (run before osOverheadScript): each file's
- * lines in as few printf commands as keep every command within CONSOLE_LINE_MAX.
+ * Console commands that write `lines` (no single quotes) to `path`: as few printf commands as
+ * keep each within CONSOLE_LINE_MAX, the first truncating the file, the rest appending.
  */
-export function osProbeFileScripts(): string[] {
-  const printf = (lines: string[], redirect: '>' | '>>', path: string): string =>
-    `printf '%s\\n' ${lines.map((l) => `'${l}'`).join(' ')} ${redirect} ${path}`;
+export function writeFileCommands(lines: string[], path: string): string[] {
+  const printf = (batch: string[], redirect: '>' | '>>'): string => `printf '%s\\n' ${batch.map((l) => `'${l}'`).join(' ')} ${redirect} ${path}`;
   const out: string[] = [];
-  for (const f of PROBE_FILES) {
-    let batch: string[] = [];
-    let redirect: '>' | '>>' = '>';
-    for (const line of f.lua) {
-      if (batch.length && printf([...batch, line], '>>', f.path).length > CONSOLE_LINE_MAX) {
-        out.push(printf(batch, redirect, f.path));
-        batch = [];
-        redirect = '>>';
-      }
-      batch.push(line);
+  let batch: string[] = [];
+  for (const line of lines) {
+    if (batch.length && printf([...batch, line], '>>').length > CONSOLE_LINE_MAX) {
+      out.push(printf(batch, out.length ? '>>' : '>'));
+      batch = [];
     }
-    out.push(printf(batch, redirect, f.path));
+    batch.push(line);
   }
+  if (batch.length) out.push(printf(batch, out.length ? '>>' : '>'));
   return out;
+}
+
+/** The commands that write the Lua probes into /tmp (run before osOverheadScript). */
+export function osProbeFileScripts(): string[] {
+  return PROBE_FILES.flatMap((f) => writeFileCommands(f.lua, f.path));
 }
 
 /**
