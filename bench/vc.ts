@@ -5,7 +5,7 @@
 //   migration of one VM with QEMU's own total time and downtime.
 // Full copies of 32 and 64 GiB are not made: the per-VM copy time measured on 8 copies is
 // multiplied out and the row says so. Options: --sizes 1,8 (fewer rows), --skip-boot,
-// --boot-only (only the starts, stop, save, restore and migration), --image NAME (the guest of
+// --boot-only (only the starts, stop, save, restore and migration; each start cold, then warm), --image NAME (the guest of
 // the boot rows; default tiny; a variant under test: `vlx image build tiny --name NAME`).
 // Each boot row carries the 1-minute load average at its start: on 2 cores, other work
 // changes it more than anything.
@@ -117,31 +117,42 @@ try {
     const name = 'bench-boot';
     await destroyIfThere(name);
     ok(await s.createVc({ name, nodes: 8, vcpus: 1, memMb: 128, diskGb: 1, swapMb: 0, image: bootImage, subnet: 'auto' }));
-    const startLoad = load();
-    // The start's own log with times, on stderr: where the seconds go (placement, network, boots).
-    const t0 = Date.now();
-    const trace = (e: TaskEvent) => { if (e.type === 'log') process.stderr.write(`    +${Date.now() - t0} ms ${e.line}\n`); };
-    const st = await timed(() => s.startVc(name, 'cyclic', 'free', { onEvent: trace }));
-    ok(st.value);
-    row('start an 8-VM VC (placement, network, QEMU, every guest ready)', fmt(st.ms), `(TCG where KVM does not work; ${startLoad})`);
-    // The CPU the guests' QEMUs used up to now: launch, boot and the few ms since they were ready.
-    const cpu = await qemuCpuSeconds(name);
-    row('  CPU of its QEMUs (launch → ready)', `${cpu.total.toFixed(1)} s`, `(${(cpu.total / cpu.count).toFixed(2)} s per guest, ${cpu.count} guests)`);
-    const sp = await timed(() => s.stopVc(name, { timeoutS: 30 }));
-    ok(sp.value);
-    row('stop an 8-VM VC (ACPI power button, clean shutdown)', fmt(sp.ms));
+    // Cold (every guest boots in full) against warm (every guest a copy of the image's booted
+    // template, main/vm/warmStart.ts): first with the template still to build, then with it ready.
+    await conn.run(`rm -f ${sh(s.env.paths.imagesDir)}/warm/${bootImage}.*.state`);
+    const starts: Record<string, number> = {};
+    for (const [label, boot] of [['cold: every guest boots in full', 'cold'], ['warm, first start: builds the template', 'warm'], ['warm: template ready', 'warm']] as const) {
+      const startLoad = load();
+      // The start's own log with times, on stderr: where the seconds go (placement, network, boots).
+      const t0 = Date.now();
+      const trace = (e: TaskEvent) => { if (e.type === 'log') process.stderr.write(`    +${Date.now() - t0} ms ${e.line}\n`); };
+      const st = await timed(() => s.startVc(name, 'cyclic', 'free', { onEvent: trace }, boot));
+      ok(st.value);
+      starts[label] = st.ms;
+      const vsCold = boot === 'warm' ? `, ${(starts['cold: every guest boots in full'] / st.ms).toFixed(1)}x faster than cold` : '';
+      row(`start an 8-VM VC (${label}; every guest ready)`, fmt(st.ms), `(TCG where KVM does not work; ${startLoad}${vsCold})`);
+      // The CPU the guests' QEMUs used up to now: launch, boot and the few ms since they were ready.
+      const cpu = await qemuCpuSeconds(name);
+      row('  CPU of its QEMUs (launch → ready)', `${cpu.total.toFixed(1)} s`, `(${(cpu.total / cpu.count).toFixed(2)} s per guest, ${cpu.count} guests)`);
+      const sp = await timed(() => s.stopVc(name, { timeoutS: 30 }));
+      ok(sp.value);
+      row('  stop it (ACPI power button, clean shutdown)', fmt(sp.ms));
+    }
     await destroyIfThere(name);
 
     const one = 'bench-one';
     await destroyIfThere(one);
     ok(await s.createVc({ name: one, nodes: 1, vcpus: 1, memMb: 128, diskGb: 1, swapMb: 0, image: bootImage, subnet: 'auto' }));
-    const oneLoad = load();
-    const t1 = Date.now();
-    const trace1 = (e: TaskEvent) => { if (e.type === 'log') process.stderr.write(`    +${Date.now() - t1} ms ${e.line}\n`); };
-    const st1 = await timed(() => s.startVc(one, 'block', 'free', { onEvent: trace1 }));
-    ok(st1.value);
-    row('start a 1-VM VC (placement, network, QEMU, guest ready)', fmt(st1.ms), `(${oneLoad})`);
-    row('  CPU of its QEMU (launch → ready)', `${(await qemuCpuSeconds(one)).total.toFixed(2)} s`);
+    for (const boot of ['cold', 'warm'] as const) {
+      const oneLoad = load();
+      const t1 = Date.now();
+      const trace1 = (e: TaskEvent) => { if (e.type === 'log') process.stderr.write(`    +${Date.now() - t1} ms ${e.line}\n`); };
+      const st1 = await timed(() => s.startVc(one, 'block', 'free', { onEvent: trace1 }, boot));
+      ok(st1.value);
+      row(`start a 1-VM VC (${boot}; placement, network, QEMU, guest ready)`, fmt(st1.ms), `(${oneLoad})`);
+      row('  CPU of its QEMU (launch → ready)', `${(await qemuCpuSeconds(one)).total.toFixed(2)} s`);
+      if (boot === 'cold') ok(await s.stopVc(one, { timeoutS: 30 }));
+    }
     const logs: string[] = [];
     const onEvent = (e: TaskEvent) => { if (e.type === 'log') logs.push(e.line); };
     const sv = await timed(() => s.saveVc(one, { onEvent }));

@@ -357,6 +357,8 @@ export type ExperimentRow = z.output<typeof ExperimentRowShape>;
 const RunIds = z.array(z.number({ error: 'must be run ids (whole numbers)' }).int({ error: 'must be run ids (whole numbers)' }).min(1)).min(1, { error: 'give at least one run id' }).max(100);
 
 export const VcControl = z.object({ name: VcName, policy: Policy.optional(), mode: Mode.optional() });
+/** boot "cold": every VM boots in full even where its image has a warm-start template (main/vm/warmStart.ts). */
+export const VcStart = VcControl.extend({ boot: z.enum(['warm', 'cold']).optional() });
 
 export const Placement = z.object({
   placeable: z.boolean(),
@@ -618,7 +620,7 @@ export const contract = {
   'vc.list': { input: Empty, output: z.array(VcInfo) },
   'vc.get': { input: z.object({ name: VcName }), output: VcDetail },
   'vc.create': { input: VcSpec, output: TaskStarted },
-  'vc.start': { input: VcControl, output: TaskStarted },
+  'vc.start': { input: VcStart, output: TaskStarted },
   /** timeoutS: how long the guests get to shut down cleanly before a hard stop */
   'vc.stop': { input: z.object({ name: VcName, timeoutS: int(0, 3600).default(30) }), output: TaskStarted },
   'vc.save': { input: z.object({ name: VcName }), output: TaskStarted },

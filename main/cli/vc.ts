@@ -238,9 +238,13 @@ export function registerVc(program: Command): void {
     .description('place the VMs on nodes and start them')
     .option('--policy <policy>', 'block (fill a node first) or cyclic (round robin)')
     .option('--mode <mode>', 'strict (never over-commit cores) or free')
+    .option('--cold-boot', 'boot every VM in full, not from the image\'s warm-start template')
     .option('--json', 'print the task as JSON')
-    .action(action(async (name: string, o: { policy?: string; mode?: string; json?: boolean }) =>
-      vcTask('vc.start', { name, ...(o.policy !== undefined ? { policy: o.policy as 'block' } : {}), ...(o.mode !== undefined ? { mode: o.mode as 'strict' } : {}) }, Boolean(o.json)), FLAGS));
+    .action(action(async (name: string, o: { policy?: string; mode?: string; coldBoot?: boolean; json?: boolean }) =>
+      vcTask('vc.start', {
+        name, ...(o.policy !== undefined ? { policy: o.policy as 'block' } : {}), ...(o.mode !== undefined ? { mode: o.mode as 'strict' } : {}),
+        ...(o.coldBoot ? { boot: 'cold' as const } : {}),
+      }, Boolean(o.json)), FLAGS));
 
   vc.command('stop <name>')
     .description('shut the VMs down (ACPI power button, then a hard stop at the deadline)')

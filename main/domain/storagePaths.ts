@@ -45,6 +45,8 @@ export interface StoragePaths {
   snapshotOverlay(vc: string, vm: string, gen: number): string;
   /** The RAM and device state of a VM in a snapshot taken with memory. */
   snapshotState(vc: string, tag: string, vm: string): string;
+  /** A warm-start template's saved booted state (main/vm/warmStart.ts): per image and machine shape, by its key. */
+  warmState(image: string, key: string): string;
   clusterDir(container: string): string;
   clusterOriginal(container: string): string;
   nodeRoot(container: string, node: number): string;
@@ -90,6 +92,10 @@ export function storagePaths(root: string = SHARED_ROOT): StoragePaths {
     snapshotDir: (vc) => j(vcDir(vc), 'snap'),
     snapshotOverlay: (vc, vm, gen) => j(vcDir(vc), 'snap', `${checkName('vm', vm, 'VM name')}.${checkInt(gen, 'overlay number', 1, 1e9)}.qcow2`),
     snapshotState: (vc, tag, vm) => j(vcDir(vc), 'snap', checkName('tag', tag, 'tag'), `${checkName('vm', vm, 'VM name')}.state`),
+    warmState: (image, key) => {
+      if (!/^[0-9a-f]{16}$/.test(key)) throw invalid('warm template key', 'must be 16 lowercase hex digits', key);
+      return j(imagesDir, 'warm', `${checkName('image', image, 'image name')}.${key}.state`);
+    },
     clusterDir,
     clusterOriginal: (c) => j(clusterDir(c), 'original.qcow2'),
     nodeRoot: (c, n) => j(clusterDir(c), `node${nodeN(n)}.qcow2`),

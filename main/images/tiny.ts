@@ -162,6 +162,7 @@ export async function buildTiny(opts: BuildOptions = {}): Promise<BuiltImage> {
     kernelRelease: kernel.kernelRelease,
     // The initramfs loads virtio_mmio (TINY_BOOT_MODULES).
     machine: 'microvm',
+    warm: true,
   };
   for (const f of [files.kernel, files.initrd, files.qcow2]) renameSync(tmp(f), f);
   writeFileSync(files.json, JSON.stringify(meta, null, 2) + '\n');

@@ -9,8 +9,12 @@
  *   vlx.name=N      hostname
  *   vlx.vc=V        the VC the guest belongs to (shown in the prompt, kept in /etc/vlx-vc)
  *   vlx.shared=H:/P NFSv3 export mounted at /shared (VC-wide shared storage, sharedMount.ts)
+ *   vlx.warm=1      boot as a warm-start template (main/vm/warmStart.ts): everything that does
+ *                   not depend on who the guest is happens first, then the guest waits on its
+ *                   console for an identity line (WARM_IDENTITY_TAG and the parameters above,
+ *                   plus vlx.mac, vlx.time and vlx.seed), and that line stands for the command line.
  */
-import { GUEST_TIMES_MARKER, READY_MARKER } from '../vm/serial.js';
+import { GUEST_TIMES_MARKER, READY_MARKER, WARM_IDENTITY_TAG, WARM_WAIT_MARKER } from '../vm/serial.js';
 import { NFS_MOUNT_OPTIONS, SHARED_FAILED_MARKER, SHARED_MOUNT_POINT } from './sharedMount.js';
 
 export interface TinyInitInput {
@@ -25,7 +29,10 @@ export function renderTinyInit(input: TinyInitInput): string {
   // The PCI transport only where there is a PCI bus (the pc machine): on microvm, three
   // insmods less of emulated relocation work per boot.
   const pci = input.bootModules.filter((m) => /^virtio_pci/.test(m));
-  const rest = input.bootModules.filter((m) => !pci.includes(m));
+  // The disk driver binds after the identity: a warm-started guest must never have read the
+  // template's disk (its size, its partition table in the page cache) instead of its own.
+  const disk = input.bootModules.filter((m) => /^virtio_blk\.ko$/.test(m));
+  const rest = input.bootModules.filter((m) => !pci.includes(m) && !disk.includes(m));
   return `#!/bin/busybox sh
 /bin/busybox --install -s
 export PATH=/sbin:/bin:/usr/sbin:/usr/bin
@@ -47,6 +54,14 @@ loadpci() {
 ${insmod(pci)}
   :
 }
+loaddisk() {
+${insmod(disk)}
+  :
+}
+loadnfs() {
+${insmod(input.nfsModules)}
+  :
+}
 load
 set -- /sys/bus/pci/devices/*
 [ -e "$1" ] && loadpci
@@ -55,20 +70,48 @@ set -- /sys/bus/pci/devices/*
 # acpid quits silently without /var/log and /var/run, hence the mkdir above.
 acpid -c /etc/acpi
 
-IP= GW= NAME=vlx-guest VC= SHARED=
-for w in $(cat /proc/cmdline); do
+ID="$(cat /proc/cmdline)"
+FROM=
+case " $ID " in
+  *" vlx.warm=1 "*)
+    # A warm-start template: the NFS client loads now, then the guest waits for who it is.
+    # The console stays open on fd 3 so no byte of the identity is lost between reads; the
+    # waiting line comes back every second, so a start that was cut off finds a guest still
+    # waiting (and its state is saved while it waits).
+    loadnfs
+    exec 3</dev/console
+    ID=
+    until case "$ID" in *"${WARM_IDENTITY_TAG}"*) true ;; *) false ;; esac; do
+      echo "${WARM_WAIT_MARKER}" > /dev/console
+      read -r -t 1 ID <&3
+    done
+    exec 3<&-
+    FROM=identity
+    read T_INIT _ < /proc/uptime
+    ;;
+esac
+loaddisk
+
+IP= GW= NAME=vlx-guest VC= SHARED= MAC=
+for w in $ID; do
   case "$w" in
     vlx.ip=*) IP="\${w#vlx.ip=}" ;;
     vlx.gw=*) GW="\${w#vlx.gw=}" ;;
     vlx.name=*) NAME="\${w#vlx.name=}" ;;
     vlx.vc=*) VC="\${w#vlx.vc=}" ;;
     vlx.shared=*) SHARED="\${w#vlx.shared=}" ;;
+    vlx.mac=*) MAC="\${w#vlx.mac=}" ;;
+    # The template's clock stopped when it was saved, and every copy shares its random state.
+    vlx.time=*) date -s "@\${w#vlx.time=}" > /dev/null ;;
+    vlx.seed=*) echo "\${w#vlx.seed=}" > /dev/urandom ;;
   esac
 done
 hostname "$NAME"
 echo "$NAME" > /etc/hostname
 echo "$VC" > /etc/vlx-vc
 ip link set lo up
+# A copy of a template starts with the template's MAC: the VM's own is set before the link is up.
+[ -n "$MAC" ] && ip link set eth0 address "$MAC"
 if [ -n "$IP" ]; then
   ip link set eth0 up
   ip addr add "$IP" dev eth0
@@ -78,9 +121,6 @@ fi
 read T_NET _ < /proc/uptime
 T_SHARED=-
 if [ -n "$SHARED" ]; then
-  loadnfs() {
-${insmod(input.nfsModules)}
-  }
   loadnfs
   # busybox here has no NFS mount helper: the kernel parses the options itself and needs
   # the server address spelled out as addr=.
@@ -108,7 +148,7 @@ while [ \\\$i -lt 250 ] && ! ls -l /proc/\\\$(pidof acpid)/fd 2>/dev/null | grep
   sleep 0.02; i=\\\$((i+1))
 done
 read T_READY _ < /proc/uptime
-echo "${GUEST_TIMES_MARKER} init=$T_INIT net=$T_NET shared=$T_SHARED ready=\\\$T_READY" > /dev/console
+echo "${GUEST_TIMES_MARKER} init=$T_INIT net=$T_NET shared=$T_SHARED ready=\\\$T_READY\${FROM:+ from=\$FROM}" > /dev/console
 echo "${READY_MARKER} $NAME \${ADDR:-none}" > /dev/console
 EOF
 chmod 755 /etc/vlx-ready

@@ -35,6 +35,12 @@ export const ImageMetaSchema = z.object({
    * image built before the field existed needs.
    */
   machine: z.enum(['pc', 'microvm']).optional(),
+  /**
+   * The initramfs can boot as a warm-start template (`vlx.warm=1`, images/tinyInit.ts): VMs
+   * of it then start from a saved booted state (main/vm/warmStart.ts). Absent for images
+   * built before, which always boot in full.
+   */
+  warm: z.boolean().optional(),
 });
 export type ImageMeta = z.infer<typeof ImageMetaSchema>;
 

@@ -10,6 +10,7 @@ import { closeVcEnv, openVcEnv, refreshNodes, vcSubnetReserved, vcSubnetPool, ty
 import { supersedeTasks, listVcRows, vmsOf, findVc, getVc, ACTIVE_VM_STATES, allVms, volumesOf, type VcRow, type VmRow } from '../cluster/repo.js';
 import { createWorkflow, destroyWorkflow, moveWorkflow, restoreWorkflow, saveWorkflow, startWorkflow, stopWorkflow, type MoveRequest } from '../workflows/vc.js';
 import { readImageMeta } from '../vm/vmOps.js';
+import type { BootMode } from '../vm/warmStart.js';
 import { parseScan, renderScanScript } from '../vm/scripts.js';
 import { parseNfsProbe, renderNfsProbe } from '../network/sharedNfs.js';
 import { parseRoutes, ROUTE_LIST_ARGV } from '../network/routes.js';
@@ -93,13 +94,14 @@ export class VcService {
   }
 
   /** Without a policy or mode, the VC's last ones (block/strict for a new VC). */
-  async startVc(name: string, policy?: Policy, mode?: Mode, opts: VcRunOptions = {}): Promise<TaskSummary> {
+  async startVc(name: string, policy?: Policy, mode?: Mode, opts: VcRunOptions = {}, boot: BootMode = 'warm'): Promise<TaskSummary> {
     checkName('vc', name, 'name');
+    if (boot !== 'warm' && boot !== 'cold') throw invalid('boot', 'must be warm or cold', boot);
     const vc = await getVc(this.env.db, name);
     const p = policy ?? vc.policy;
     const m = mode ?? vc.mode;
     checkPolicy(p, m);
-    return this.run(startWorkflow(this.env, name, p, m), opts);
+    return this.run(startWorkflow(this.env, name, p, m, boot), opts);
   }
 
   async stopVc(name: string, stopOpts: { timeoutS?: number } = {}, opts: VcRunOptions = {}): Promise<TaskSummary> {

@@ -33,7 +33,7 @@ export const handlers: Handlers<C> = {
     return { ...vc!, tasks: s!.tasks.map(taskView) };
   },
   'vc.create': async (ctx, spec) => { const s = await ctx.cluster().vc(); return ctx.startTask((o) => s.createVc(spec, o), ['vcs', 'volumes']); },
-  'vc.start': async (ctx, { name, policy, mode }) => { const s = await ctx.cluster().vc(); return ctx.startTask((o) => s.startVc(name, policy, mode, o), ['vcs', 'nodes']); },
+  'vc.start': async (ctx, { name, policy, mode, boot }) => { const s = await ctx.cluster().vc(); return ctx.startTask((o) => s.startVc(name, policy, mode, o, boot), ['vcs', 'nodes']); },
   'vc.stop': async (ctx, { name, timeoutS }) => { const s = await ctx.cluster().vc(); return ctx.startTask((o) => s.stopVc(name, { timeoutS }, o), ['vcs', 'nodes']); },
   'vc.save': async (ctx, { name }) => { const s = await ctx.cluster().vc(); return ctx.startTask((o) => s.saveVc(name, o), ['vcs', 'nodes', 'volumes']); },
   'vc.restore': async (ctx, { name, policy, mode }) => { const s = await ctx.cluster().vc(); return ctx.startTask((o) => s.restoreVc(name, policy, mode, o), ['vcs', 'nodes']); },

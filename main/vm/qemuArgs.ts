@@ -34,8 +34,11 @@ export interface VmSpec {
   boot: VmBoot;
   /** In guest order: vda (root), vdb (swap), … */
   disks: VmDisk[];
-  /** A tap made by the caller; the MAC stays the same wherever the VM runs (see LAB-NOTES). */
-  nic: { tap: string; mac: string } | null;
+  /**
+   * A tap made by the caller; the MAC stays the same wherever the VM runs (see LAB-NOTES).
+   * tap null: the NIC is there but linked to nothing (a warm-start template, whose link stays down).
+   */
+  nic: { tap: string | null; mac: string } | null;
   incoming?: VmIncoming;
   /** Start paused (-S); used by tests and by restore when the caller wants to inspect first. */
   paused?: boolean;
@@ -176,9 +179,11 @@ export function qemuArgs(spec: VmSpec, binary = 'qemu-system-x86_64'): QemuComma
   });
 
   if (spec.nic) {
-    const tap = checkTap(spec.nic.tap, 'nic.tap');
     const mac = checkMac(spec.nic.mac, 'nic.mac');
-    argv.push('-netdev', `tap,id=net0,ifname=${tap},script=no,downscript=no`, '-device', `virtio-net-${virtio},netdev=net0,mac=${mac}`);
+    // A hub port with nothing else on the hub: the device exists (its state is part of a saved
+    // guest), no frame goes anywhere.
+    const netdev = spec.nic.tap === null ? 'hubport,id=net0,hubid=0' : `tap,id=net0,ifname=${checkTap(spec.nic.tap, 'nic.tap')},script=no,downscript=no`;
+    argv.push('-netdev', netdev, '-device', `virtio-net-${virtio},netdev=net0,mac=${mac}`);
   }
 
   if (spec.incoming) argv.push('-incoming', incomingUri(spec.incoming));

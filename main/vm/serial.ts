@@ -9,21 +9,28 @@ export const READY_MARKER = 'vlx-guest-ready';
  * each stage of its init, `-` for a stage it skipped.
  */
 export const GUEST_TIMES_MARKER = 'vlx-guest-times';
+/** What a warm-start template prints every second while it waits for its identity (main/vm/warmStart.ts). */
+export const WARM_WAIT_MARKER = 'vlx-warm-waiting';
+/** The first word of an identity line: the waiting guest takes only a line with it. */
+export const WARM_IDENTITY_TAG = 'vlx-identity';
 
 export interface GuestTimes {
+  /** Seconds of uptime when the guest's init began, or, warm-started, when it got its identity. */
   init: number;
   net: number;
   shared?: number;
   ready: number;
+  /** A warm start: the guest's clock ran on from its template, so only differences to `init` mean anything. */
+  warm?: boolean;
 }
 
 /** The last stage-times line in a console's output, undefined when there is none (other guests). */
 export function parseGuestTimes(output: string): GuestTimes | undefined {
-  const re = new RegExp(`${GUEST_TIMES_MARKER} init=(\\d+\\.\\d+) net=(\\d+\\.\\d+) shared=(\\d+\\.\\d+|-) ready=(\\d+\\.\\d+)`, 'g');
+  const re = new RegExp(`${GUEST_TIMES_MARKER} init=(\\d+\\.\\d+) net=(\\d+\\.\\d+) shared=(\\d+\\.\\d+|-) ready=(\\d+\\.\\d+)( from=identity)?`, 'g');
   let last: RegExpExecArray | undefined;
   for (let m = re.exec(output); m; m = re.exec(output)) last = m;
   if (!last) return undefined;
-  return { init: Number(last[1]), net: Number(last[2]), ...(last[3] === '-' ? {} : { shared: Number(last[3]) }), ready: Number(last[4]) };
+  return { init: Number(last[1]), net: Number(last[2]), ...(last[3] === '-' ? {} : { shared: Number(last[3]) }), ready: Number(last[4]), ...(last[5] ? { warm: true } : {}) };
 }
 
 /** What a start logs for a guest that printed its marker: with its stage times when it printed them. */
@@ -34,6 +41,10 @@ export function readyNote(output: string): string {
 
 /** The stage times for a start's log. */
 export function guestTimesNote(t: GuestTimes): string {
+  if (t.warm) {
+    const after = (x: number): string => `+${Math.max(0, x - t.init).toFixed(2)} s`;
+    return `warm start; guest clock from its identity: network ${after(t.net)}${t.shared === undefined ? '' : `, shared mounted ${after(t.shared)}`}, ready ${after(t.ready)}`;
+  }
   const shared = t.shared === undefined ? '' : `, shared mounted ${t.shared.toFixed(2)} s`;
   return `guest clock: init ${t.init.toFixed(2)} s, network ${t.net.toFixed(2)} s${shared}, ready ${t.ready.toFixed(2)} s`;
 }

@@ -18,6 +18,7 @@ import {
 import { eachParallel, placementNodes, runScript, type VcEnv } from '../cluster/env.js';
 import { syncNetwork } from '../network/sync.js';
 import { powerdownOnNode, readImageMeta, restoreOnNode, saveOnNode, startOnNode } from '../vm/vmOps.js';
+import type { BootMode } from '../vm/warmStart.js';
 import { byNode, haltEverywhere, reportUnreachable, settleAndMap, unknownNote } from './vcNodes.js';
 import { LEASE_S, MARGIN_S, readHealthRows } from '../health/lease.js';
 import { decideHealth } from '../health/state.js';
@@ -170,11 +171,11 @@ async function confirmedDown(env: VcEnv, nodes: string[], ctx: StepContext): Pro
   }
 }
 
-export function startWorkflow(env: VcEnv, name: string, policy: Policy, mode: Mode): WorkflowDef {
+export function startWorkflow(env: VcEnv, name: string, policy: Policy, mode: Mode, boot: BootMode = 'warm'): WorkflowDef {
   return {
     kind: 'vc.start',
     target: name,
-    params: { policy, mode },
+    params: { policy, mode, boot },
     lockKey: lockKey(name),
     steps: [
       step('place', async (ctx) => {
@@ -209,7 +210,7 @@ export function startWorkflow(env: VcEnv, name: string, policy: Policy, mode: Mo
         const groups = [...byNode(vms.filter((v) => (v.state === 'starting' || v.state === 'running') && !unreachable.includes(v.node as string)))];
         let done = 0;
         await eachParallel(groups, async ([node, list]) => {
-          await startOnNode(env, vc, meta, node, list, ctx.log);
+          await startOnNode(env, vc, meta, node, list, ctx.log, { boot });
           await setVmState(env.db, name, list, 'running');
           done += list.length;
           ctx.progress(done / vms.length, `${done}/${vms.length} VMs`);
