@@ -19,7 +19,8 @@ import { ACTIVE_VM_STATES, getVc, listNodeRows, nodeUsage, setVmState } from '..
 import { MARGIN_S } from '../health/lease.js';
 import type { PlaceNode } from '../placement/place.js';
 import { syncNetwork } from '../network/sync.js';
-import { readImageMeta, startOnNode } from '../vm/vmOps.js';
+import { readImageMeta } from '../vm/vmOps.js';
+import { startOnNode } from '../vm/startOnNode.js';
 import type { StepContext, TaskSummary, WorkflowDef } from '../tasks/types.js';
 import { effectiveMarks, planRestart, startWaves, type LostVm, type RestartDecision } from './plan.js';
 

@@ -192,7 +192,41 @@ async function buildTemplate(conn: NodeConn, file: string, shape: TemplateShape,
   }
 }
 
-/** Deletes a template that did not load (another QEMU build, a damaged file): the next start makes a new one. */
-export async function dropTemplate(conn: NodeConn, file: string): Promise<void> {
-  await conn.exec(sh('rm', '-f', file));
+/** How many VMs of this process are loading each template now. */
+const loading = new Map<string, number>();
+/** Templates found bad, deleted once nobody loads them. */
+const bad = new Map<string, NodeConn>();
+
+/**
+ * Marks a template in use while VMs load it; the returned function ends the use. A QEMU told to
+ * load a file that is gone waits for ever (QEMU 7.2 does not notice its `exec:cat` failing), so
+ * a template found bad on one node is deleted only when no other node of this process loads it.
+ */
+export function useTemplate(file: string): () => Promise<void> {
+  loading.set(file, (loading.get(file) ?? 0) + 1);
+  let done = false;
+  return async () => {
+    if (done) return;
+    done = true;
+    const n = (loading.get(file) ?? 1) - 1;
+    if (n > 0) {
+      loading.set(file, n);
+      return;
+    }
+    loading.delete(file);
+    const conn = bad.get(file);
+    if (conn) {
+      bad.delete(file);
+      await conn.exec(sh('rm', '-f', file)).catch(() => undefined);
+    }
+  };
 }
+
+/** Deletes a template that did not load (another QEMU build, a damaged file), once nobody loads it: the next start makes a new one. */
+export async function dropTemplate(conn: NodeConn, file: string): Promise<void> {
+  if ((loading.get(file) ?? 0) > 0) bad.set(file, conn);
+  else await conn.exec(sh('rm', '-f', file));
+}
+
+/** A saved state of ~75 MB loads in well under a second: a load still going after this has gone wrong. */
+export const TEMPLATE_LOAD_MS = 30_000;

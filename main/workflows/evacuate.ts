@@ -11,7 +11,8 @@ import type { Step, StepContext, WorkflowDef } from '../tasks/types.js';
 import { clearMapping, getVc, setMapping, setVmState, vmsOf } from '../cluster/repo.js';
 import type { VcEnv } from '../cluster/env.js';
 import { syncNetwork } from '../network/sync.js';
-import { powerdownOnNode, readImageMeta, startOnNode } from '../vm/vmOps.js';
+import { powerdownOnNode, readImageMeta } from '../vm/vmOps.js';
+import { startOnNode } from '../vm/startOnNode.js';
 import type { EvacuationMode, EvacuationStep } from '../placement/evacuate.js';
 import { setAdminState, type EvacuationRecord } from '../health/lease.js';
 

@@ -26,7 +26,7 @@ export async function workflowForTask(env: VcEnv, t: Pick<TaskSummary, 'kind' | 
       return createWorkflow(env, spec, await readImageMeta(env, spec.image));
     }
     case 'vc.start':
-      return startWorkflow(env, t.target, p.policy as Policy, p.mode as Mode);
+      return startWorkflow(env, t.target, p.policy as Policy, p.mode as Mode, p.boot === 'cold' ? 'cold' : 'warm');
     case 'vc.stop':
       return stopWorkflow(env, t.target, typeof p.timeoutS === 'number' ? p.timeoutS : 30);
     case 'vc.save':

@@ -17,7 +17,8 @@ import {
 } from '../cluster/repo.js';
 import { eachParallel, placementNodes, runScript, type VcEnv } from '../cluster/env.js';
 import { syncNetwork } from '../network/sync.js';
-import { powerdownOnNode, readImageMeta, restoreOnNode, saveOnNode, startOnNode } from '../vm/vmOps.js';
+import { powerdownOnNode, readImageMeta, restoreOnNode, saveOnNode } from '../vm/vmOps.js';
+import { startOnNode } from '../vm/startOnNode.js';
 import type { BootMode } from '../vm/warmStart.js';
 import { byNode, haltEverywhere, reportUnreachable, settleAndMap, unknownNote } from './vcNodes.js';
 import { LEASE_S, MARGIN_S, readHealthRows } from '../health/lease.js';

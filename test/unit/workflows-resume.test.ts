@@ -13,7 +13,7 @@ const steps = (d: { steps: { name: string }[] }) => d.steps.map((s) => s.name);
 
 describe('workflowForTask', () => {
   test.each([
-    ['vc.start', 'web', { policy: 'cyclic', mode: 'strict' }, ['place', 'firewall', 'vms', 'finish'], 'vc:web'],
+    ['vc.start', 'web', { policy: 'cyclic', mode: 'strict', boot: 'cold' }, ['place', 'firewall', 'vms', 'finish'], 'vc:web'],
     ['vc.stop', 'web', { timeoutS: 5 }, ['mark', 'shutdown', 'cleanup'], 'vc:web'],
     ['vc.save', 'web', {}, ['mark', 'save', 'network'], 'vc:web'],
     ['vc.restore', 'web', {}, ['place', 'firewall', 'restore'], 'vc:web'],
