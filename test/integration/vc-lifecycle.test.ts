@@ -72,9 +72,10 @@ describe('create → start cyclic → ping across nodes → stop → destroy', (
 
     const log: string[] = [];
     expectOk(await s.startVc(LIFE, 'cyclic', 'strict', { onEvent: (e) => { if (e.type === 'log') log.push(e.line); } }));
-    // Each guest's own clock at the stages of its init, in order, shared storage included.
+    // Each guest's own clock at the stages of its init from its identity (a warm start, the
+    // default: main/vm/warmStart.ts), in order, shared storage included.
     for (const vm of ['vm1', 'vm2', 'vm3', 'vm4']) {
-      const m = log.map((l) => new RegExp(`${LIFE}/${vm}: running on n\\d \\(guest ready; guest clock: init (\\S+) s, network (\\S+) s, shared mounted (\\S+) s, ready (\\S+) s\\)`).exec(l)).find(Boolean);
+      const m = log.map((l) => new RegExp(`${LIFE}/${vm}: running on n\\d \\(guest ready; warm start; guest clock from its identity: network \\+(\\S+) s, shared mounted \\+(\\S+) s, ready \\+(\\S+) s\\)`).exec(l)).find(Boolean);
       expect(m, `${vm}'s stage times in the start's log:\n${log.join('\n')}`).toBeTruthy();
       const t = m!.slice(1).map(Number);
       expect([...t].sort((a, b) => a - b)).toEqual(t);
