@@ -45,7 +45,9 @@ export interface StoragePaths {
   snapshotOverlay(vc: string, vm: string, gen: number): string;
   /** The RAM and device state of a VM in a snapshot taken with memory. */
   snapshotState(vc: string, tag: string, vm: string): string;
-  /** A warm-start template's saved booted state (main/vm/warmStart.ts): per image and machine shape, by its key. */
+  /** Where warm-start templates live (main/vm/warmStart.ts), beside the images. */
+  warmDir: string;
+  /** A warm-start template's saved booted state: per image and machine shape, by its key. */
   warmState(image: string, key: string): string;
   clusterDir(container: string): string;
   clusterOriginal(container: string): string;
@@ -74,6 +76,7 @@ export function storagePaths(root: string = SHARED_ROOT): StoragePaths {
   const vcDir = (vc: string) => j(vcRoot, checkName('vc', vc, 'VC name'));
   const clusterDir = (c: string) => j(clusterRoot, checkName('cluster', c, 'cluster container'));
   const nodeN = (n: number) => checkInt(n, 'node number', 1, NODE_MAX);
+  const warmDir = j(imagesDir, 'warm');
   return {
     root,
     manifest: j(root, 'manifest.json'),
@@ -92,9 +95,10 @@ export function storagePaths(root: string = SHARED_ROOT): StoragePaths {
     snapshotDir: (vc) => j(vcDir(vc), 'snap'),
     snapshotOverlay: (vc, vm, gen) => j(vcDir(vc), 'snap', `${checkName('vm', vm, 'VM name')}.${checkInt(gen, 'overlay number', 1, 1e9)}.qcow2`),
     snapshotState: (vc, tag, vm) => j(vcDir(vc), 'snap', checkName('tag', tag, 'tag'), `${checkName('vm', vm, 'VM name')}.state`),
+    warmDir,
     warmState: (image, key) => {
       if (!/^[0-9a-f]{16}$/.test(key)) throw invalid('warm template key', 'must be 16 lowercase hex digits', key);
-      return j(imagesDir, 'warm', `${checkName('image', image, 'image name')}.${key}.state`);
+      return j(warmDir, `${checkName('image', image, 'image name')}.${key}.state`);
     },
     clusterDir,
     clusterOriginal: (c) => j(clusterDir(c), 'original.qcow2'),

@@ -37,7 +37,7 @@ export interface StartOptions {
 /** Which of these VMs' QEMUs were started from a warm-start template (their command line loads one). */
 async function warmStartedOf(conn: NodeConn, env: VcEnv, specs: LaunchVm[]): Promise<Set<string>> {
   if (specs.length === 0) return new Set();
-  const dir = `${env.paths.imagesDir}/warm/`;
+  const dir = `${env.paths.warmDir}/`;
   const script = specs.map((s) => `p=$(cat ${sh(s.pidFile)} 2>/dev/null) && tr '\\0' '\\n' < "/proc/$p/cmdline" 2>/dev/null | grep -qF ${sh(dir)} && echo ${sh(s.name)}`).join('\n');
   const out = await conn.exec(`${script}\ntrue`);
   return new Set(out.stdout.split('\n').map((l) => l.trim()).filter((l) => specs.some((s) => s.name === l)));
@@ -80,7 +80,6 @@ export async function startOnNode(env: VcEnv, vc: VcRow, meta: ImageMeta, node: 
   const specs = vms.map((vm) => launchSpec(env, vc, meta, vm, {
     accel, machine, paused: true, disk: disks.get(vm), ...(template ? { incoming: { kind: 'file', path: template } } : {}),
   }));
-  const specOf = (vm: string): LaunchVm => specs.find((s) => s.name === vm) as LaunchVm;
   const release = template ? useTemplate(template) : async () => undefined;
   try {
     return await startLaunched(env, vc, meta, node, conn, specs, template, log, opts);

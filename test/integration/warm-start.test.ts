@@ -29,14 +29,20 @@ vi.setConfig({ testTimeout: 300_000, hookTimeout: 600_000 });
 const lastLine = (out: string): string => out.replace(/\r/g, '').trim().split('\n').pop() ?? '';
 const logOf = async (taskId: string): Promise<string> => (await taskLog(s.env.db, taskId)).map((l) => l.line).join('\n');
 
-/** This VC's template file on shared storage (the start builds it when it is missing). */
-async function templateFile(): Promise<string> {
+/** What a start on n1 works out for this VC: its row, image, accelerator and machine. */
+async function startFacts() {
   const env = s.env;
   const conn = await env.session.node('n1');
   const vc = await getVc(env.db, VC);
   const meta = await readImageMeta(env, vc.image);
   const accel = await accelFor(env, conn, () => undefined);
   const machine = machineFor(meta, accel, accel.accel === 'tcg' ? await hostTscKhz(conn) : undefined);
+  return { env, conn, vc, meta, accel, machine };
+}
+
+/** This VC's template file on shared storage (the start builds it when it is missing). */
+async function templateFile(): Promise<string> {
+  const { env, conn, vc, meta, accel, machine } = await startFacts();
   const img = env.paths.image(vc.image);
   return ensureTemplate(conn, env.paths, { image: vc.image, meta, kernel: img.kernel, initrd: img.initrd, machine, accel, memMb: vc.memMb, vcpus: vc.vcpus, disks: ['qcow2'] }, () => undefined);
 }
@@ -102,12 +108,7 @@ describe('VMs started from one template', () => {
     expectOk(await s.stopVc(VC, { timeoutS: 30 }));
     // What a workstation that died right after the launch script leaves: vm1's QEMU loaded the
     // template on n1 and waits, paused, with a guest that knows nobody.
-    const env = s.env;
-    const conn = await env.session.node('n1');
-    const vc = await getVc(env.db, VC);
-    const meta = await readImageMeta(env, vc.image);
-    const accel = await accelFor(env, conn, () => undefined);
-    const machine = machineFor(meta, accel, accel.accel === 'tcg' ? await hostTscKhz(conn) : undefined);
+    const { env, conn, vc, meta, accel, machine } = await startFacts();
     const spec = launchSpec(env, vc, meta, 'vm1', { accel, machine, paused: true, incoming: { kind: 'file', path: await templateFile() } });
     expect(await runScript(conn, renderLaunchScript([spec]))).toContain('started vm1');
 
